@@ -1,0 +1,157 @@
+#pragma once
+/// @file
+/// The piecewise-linear activations φ(x) = a·min(x, 0) + b·max(x, 0): ABReLU and its special
+/// cases ReLU (a = 0, b = 1), LeakyReLU (a = α, b = 1) and Abs (a = −1, b = 1).
+///
+/// Kernel rule (arc-cosine kernel; Cho & Saul 2009, and arXiv:1711.09090 for general a, b), for
+/// (u, v) ~ N(0, [[q11, q12], [q12, q22]]):
+///   s = √(q11·q22 − q12²),   θ = atan2(s, q12) ∈ [0, π]   (θ = π/2 when s = q12 = 0),
+///   E[φ'(u)φ'(v)] = (a² + b²)/2 − (a − b)²·θ/(2π),
+///   E[φ(u)φ(v)]   = (a − b)²·s/(2π) + E[φ'(u)φ'(v)]·q12,
+///   E[φ(u)²]      = (a² + b²)/2 · q.
+/// The θ = π/2 fill for a zero-variance input and the atan2 form follow neural-tangents.
+
+#include <algorithm>
+#include <cmath>
+#include <string_view>
+
+#include "tangent/core/errors.hpp"
+#include "tangent/core/math.hpp"
+#include "tangent/core/moments.hpp"
+
+namespace tangent {
+namespace detail {
+
+template <class S>
+Moments<S> abrelu_moments(double a, double b, S q11, S q12, S q22) {
+  using std::atan2;
+  using std::sqrt;
+  const S s = sqrt(covariance_determinant(q11, q12, q22));
+  const S theta = (s == S(0) && q12 == S(0)) ? pi<S> / S(2) : atan2(s, q12);
+  const S jump = static_cast<S>((a - b) * (a - b)) / (S(2) * pi<S>);
+  const S slope = static_cast<S>((a * a + b * b) / 2);
+  const S expect_derivative = slope - jump * theta;
+  return {jump * s + expect_derivative * q12, expect_derivative};
+}
+
+/// a·min(x, 0) + b·max(x, 0); at x = 0 the derivative is (a + b)/2, the value JAX's autodiff
+/// of min/max gives, so finite networks agree with neural-tangents there too.
+template <class S>
+S abrelu_value(double a, double b, S x) {
+  return x < S(0) ? static_cast<S>(a) * x : static_cast<S>(b) * x;
+}
+
+template <class S>
+S abrelu_derivative(double a, double b, S x) {
+  if (x < S(0)) return static_cast<S>(a);
+  if (x > S(0)) return static_cast<S>(b);
+  return static_cast<S>((a + b) / 2);
+}
+
+}  // namespace detail
+
+/// φ(x) = a·min(x, 0) + b·max(x, 0), with the arc-cosine kernel rule above.
+struct ABReLU {
+  double a = 0.0;  ///< slope for x < 0
+  double b = 1.0;  ///< slope for x > 0
+
+  static constexpr std::string_view name = "ABReLU";
+
+  template <class S>
+  S value(S x) const {
+    return detail::abrelu_value(a, b, x);
+  }
+  template <class S>
+  S derivative(S x) const {
+    return detail::abrelu_derivative(a, b, x);
+  }
+  template <class S>
+  Moments<S> moments(S q11, S q12, S q22) const {
+    return detail::abrelu_moments(a, b, q11, q12, q22);
+  }
+  template <class S>
+  S variance(S q) const {
+    return static_cast<S>((a * a + b * b) / 2) * q;
+  }
+  void validate(const LayerSite& site) const {
+    detail::require_finite(site, "a", a);
+    detail::require_finite(site, "b", b);
+  }
+  bool operator==(const ABReLU&) const = default;
+};
+
+/// φ(x) = max(x, 0): ABReLU with a = 0, b = 1. With w_std² = 2 it preserves the variance (He).
+struct ReLU {
+  static constexpr std::string_view name = "ReLU";
+
+  template <class S>
+  S value(S x) const {
+    return detail::abrelu_value(0.0, 1.0, x);
+  }
+  template <class S>
+  S derivative(S x) const {
+    return detail::abrelu_derivative(0.0, 1.0, x);
+  }
+  template <class S>
+  Moments<S> moments(S q11, S q12, S q22) const {
+    return detail::abrelu_moments(0.0, 1.0, q11, q12, q22);
+  }
+  template <class S>
+  S variance(S q) const {
+    return static_cast<S>(0.5) * q;
+  }
+  void validate(const LayerSite&) const {}
+  bool operator==(const ReLU&) const = default;
+};
+
+/// φ(x) = max(x, 0) + α·min(x, 0): ABReLU with a = α, b = 1.
+struct LeakyReLU {
+  double alpha = 0.01;  ///< slope for x < 0
+
+  static constexpr std::string_view name = "LeakyReLU";
+
+  template <class S>
+  S value(S x) const {
+    return detail::abrelu_value(alpha, 1.0, x);
+  }
+  template <class S>
+  S derivative(S x) const {
+    return detail::abrelu_derivative(alpha, 1.0, x);
+  }
+  template <class S>
+  Moments<S> moments(S q11, S q12, S q22) const {
+    return detail::abrelu_moments(alpha, 1.0, q11, q12, q22);
+  }
+  template <class S>
+  S variance(S q) const {
+    return static_cast<S>((alpha * alpha + 1.0) / 2) * q;
+  }
+  void validate(const LayerSite& site) const { detail::require_finite(site, "alpha", alpha); }
+  bool operator==(const LeakyReLU&) const = default;
+};
+
+/// φ(x) = |x|: ABReLU with a = −1, b = 1. Its derivative at 0 is 0.
+struct Abs {
+  static constexpr std::string_view name = "Abs";
+
+  template <class S>
+  S value(S x) const {
+    return detail::abrelu_value(-1.0, 1.0, x);
+  }
+  template <class S>
+  S derivative(S x) const {
+    return detail::abrelu_derivative(-1.0, 1.0, x);
+  }
+  template <class S>
+  Moments<S> moments(S q11, S q12, S q22) const {
+    return detail::abrelu_moments(-1.0, 1.0, q11, q12, q22);
+  }
+  template <class S>
+  S variance(S q) const {
+    return q;
+  }
+  void validate(const LayerSite&) const {}
+  bool operator==(const Abs&) const = default;
+};
+
+}  // namespace tangent

@@ -1,0 +1,75 @@
+#pragma once
+/// @file
+/// φ(x) = a·erf(b·x) + c, the activation with the arcsine kernel (Williams 1997).
+///
+/// Kernel rule, after scaling the covariance by b² (q ← b²·q for q11, q12, q22):
+///   D = √((1 + 2q11)(1 + 2q22) − 4q12²),
+///   E[φ(u)φ(v)]   = a²·(2/π)·atan2(2q12, D) + c²,
+///   E[φ'(u)φ'(v)] = a²·b²·(4/π)/D,
+///   E[φ(u)²]      = a²·(2/π)·atan2(q, √(q + ¼)) + c².
+/// The c² shift enters the NNGP only (E[erf] = 0, so the cross terms vanish), never the NTK; the
+/// atan2 form and this treatment of a² and c² are neural-tangents' (`stax.Erf`).
+/// D² is evaluated as 1 + 2(q11 + q22) + 4(q11·q22 − q12²), equal in exact arithmetic but free of
+/// the cancellation (1 + 2q)² − 4q² suffers for large q.
+
+#include <cmath>
+#include <string_view>
+
+#include "tangent/core/errors.hpp"
+#include "tangent/core/math.hpp"
+#include "tangent/core/moments.hpp"
+
+namespace tangent {
+
+/// φ(x) = a·erf(b·x) + c; the defaults give erf itself. `Erf{.a = 0.5, .b = 1 / 2.4020563531719796,
+/// .c = 0.5}` is neural-tangents' sigmoid-like activation.
+struct Erf {
+  double a = 1.0;  ///< output scale
+  double b = 1.0;  ///< input scale
+  double c = 0.0;  ///< output shift
+
+  static constexpr std::string_view name = "Erf";
+
+  template <class S>
+  S value(S x) const {
+    using std::erf;
+    return static_cast<S>(a) * erf(static_cast<S>(b) * x) + static_cast<S>(c);
+  }
+  template <class S>
+  S derivative(S x) const {
+    using std::exp;
+    using std::sqrt;
+    const S bx = static_cast<S>(b) * x;
+    return static_cast<S>(a * b) * (S(2) / sqrt(detail::pi<S>)) * exp(-bx * bx);
+  }
+  template <class S>
+  Moments<S> moments(S q11, S q12, S q22) const {
+    using std::atan2;
+    using std::sqrt;
+    const S b2 = static_cast<S>(b * b);
+    q11 *= b2;
+    q12 *= b2;
+    q22 *= b2;
+    const S d =
+        sqrt(S(1) + S(2) * (q11 + q22) + S(4) * detail::covariance_determinant(q11, q12, q22));
+    const S a2 = static_cast<S>(a * a);
+    return {a2 * (S(2) / detail::pi<S>)*atan2(S(2) * q12, d) + static_cast<S>(c * c),
+            a2 * b2 * (S(4) / detail::pi<S>) / d};
+  }
+  template <class S>
+  S variance(S q) const {
+    using std::atan2;
+    using std::sqrt;
+    q *= static_cast<S>(b * b);
+    return static_cast<S>(a * a) * (S(2) / detail::pi<S>)*atan2(q, sqrt(q + S(0.25))) +
+           static_cast<S>(c * c);
+  }
+  void validate(const LayerSite& site) const {
+    detail::require_finite(site, "a", a);
+    detail::require_finite(site, "b", b);
+    detail::require_finite(site, "c", c);
+  }
+  bool operator==(const Erf&) const = default;
+};
+
+}  // namespace tangent

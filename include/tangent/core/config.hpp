@@ -1,0 +1,32 @@
+#pragma once
+/// @file
+/// Basic vocabulary shared by every tangent header: index and matrix types, and the OpenMP
+/// pragma wrapper that keeps `-Wunknown-pragmas` quiet when OpenMP is off.
+
+#include <Eigen/Core>
+
+namespace tangent {
+
+/// Signed index type, the same as Eigen's, so sizes never need casts at the Eigen boundary.
+using Index = Eigen::Index;
+
+/// Column-major dynamic matrix of scalar `S`; samples are rows.
+template <class S>
+using Matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+
+/// Dynamic column vector of scalar `S`.
+template <class S>
+using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+
+}  // namespace tangent
+
+#define TANGENT_STRINGIFY_IMPL(...) #__VA_ARGS__
+#define TANGENT_STRINGIFY(...) TANGENT_STRINGIFY_IMPL(__VA_ARGS__)
+
+/// `TANGENT_OMP(parallel for)` expands to `#pragma omp parallel for` when OpenMP is enabled and
+/// to nothing otherwise, so headers compile cleanly under `-Wall -Werror` either way.
+#if defined(_OPENMP)
+#define TANGENT_OMP(...) _Pragma(TANGENT_STRINGIFY(omp __VA_ARGS__))
+#else
+#define TANGENT_OMP(...)
+#endif

@@ -1,0 +1,67 @@
+#pragma once
+/// @file
+/// How tangent reports bad input: `std::invalid_argument` carrying one sentence that names the
+/// function or layer, what is wrong, and the value that was seen.
+
+#include <cstddef>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace tangent {
+
+/// Where a layer sits in a network, for error messages: its name and 1-based position.
+struct LayerSite {
+  std::string_view name;
+  std::size_t position = 1;
+};
+
+namespace detail {
+
+/// Formats `value` with up to 17 significant digits, the way users typed it in most cases.
+template <class T>
+std::string show(const T& value) {
+  std::ostringstream out;
+  out.precision(17);
+  out << value;
+  return out.str();
+}
+
+/// Throws `std::invalid_argument` with "tangent::<name> (layer <k> of the network): <what>".
+[[noreturn]] inline void fail_layer(const LayerSite& site, std::string_view what) {
+  std::string message = "tangent::";
+  message += site.name;
+  message += " (layer " + std::to_string(site.position) + " of the network): ";
+  message += what;
+  throw std::invalid_argument(message);
+}
+
+/// Throws `std::invalid_argument` with "tangent::<function>: <what>".
+[[noreturn]] inline void fail(std::string_view function, std::string_view what) {
+  std::string message = "tangent::";
+  message += function;
+  message += ": ";
+  message += what;
+  throw std::invalid_argument(message);
+}
+
+/// Rejects a standard deviation that is negative, NaN or infinite.
+inline void require_std(const LayerSite& site, std::string_view field, double value) {
+  if (!(value >= 0.0) || value == std::numeric_limits<double>::infinity()) {
+    fail_layer(site, std::string(field) +
+                         " must be a finite, non-negative standard deviation, got " + show(value) +
+                         "; set ." + std::string(field) + " to a value >= 0");
+  }
+}
+
+/// Rejects a NaN or infinite hyperparameter.
+inline void require_finite(const LayerSite& site, std::string_view field, double value) {
+  if (!(value - value == 0.0)) {
+    fail_layer(site, std::string(field) + " must be finite, got " + show(value));
+  }
+}
+
+}  // namespace detail
+}  // namespace tangent

@@ -1,0 +1,143 @@
+#pragma once
+/// @file
+/// The kernel computation for networks on feature vectors.
+///
+/// Per-sample work (O(N·L)): each sample's variance entering every layer, and the finite widths.
+/// Per-pair work (O(N1·N2·(d + L))), tile by tile: one GEMM gives the tile of the input NNGP
+/// x1·x2ᵀ/d, then every entry runs through the whole layer recursion in registers, reading the
+/// variances of its two samples. No N1×N2 temporary exists beyond the requested outputs, tiles
+/// run in parallel (OpenMP), and each entry's arithmetic does not depend on the thread count.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "tangent/combinators/serial.hpp"
+#include "tangent/core/config.hpp"
+#include "tangent/kernels/inputs.hpp"
+#include "tangent/layers/elementwise.hpp"
+
+namespace tangent::detail {
+
+/// Side of the square tiles of the Gram matrices: two 128×128 double tiles (NNGP and NTK) stay
+/// in a 256 KiB L2 cache while the layer recursion sweeps them.
+inline constexpr Index kTile = 128;
+
+/// Variances of each sample entering each layer: column l is the input of layer l.
+template <class S, class... Ls>
+Matrix<S> variance_table(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>& x) {
+  const Index n = x.rows();
+  const Index d = x.cols();
+  Matrix<S> table(n, static_cast<Index>(sizeof...(Ls)));
+  // The same loop for every row keeps the rounding of identical rows identical.
+  for (Index r = 0; r < n; ++r) {
+    S sum = 0;
+    for (Index c = 0; c < d; ++c) sum += x(r, c) * x(r, c);
+    table(r, 0) = sum / static_cast<S>(d);
+  }
+  net.for_each([&](const auto& layer, auto index) {
+    constexpr Index l = static_cast<Index>(decltype(index)::value);
+    if constexpr (l + 1 < static_cast<Index>(sizeof...(Ls))) {
+      for (Index r = 0; r < n; ++r) table(r, l + 1) = propagate_variance(layer, table(r, l));
+    }
+  });
+  return table;
+}
+
+/// The finite width entering each layer, starting from the input dimension.
+template <class S, class... Ls>
+std::array<S, sizeof...(Ls)> input_widths(const Serial<Ls...>& net, Index input_dim) {
+  std::array<S, sizeof...(Ls)> widths{};
+  Index width = input_dim;
+  net.for_each([&](const auto& layer, auto index) {
+    widths[decltype(index)::value] = static_cast<S>(width);
+    width = output_width(layer, width);
+  });
+  return widths;
+}
+
+/// Fills `nngp_out` and/or `ntk_out` (either may be null; each is resized) with the N1×N2 Gram
+/// matrices of `net` between the rows of `x1` and of `x2`, or of `x1` with itself when `x2` is
+/// null (then only one triangle of tiles is computed and mirrored).
+template <bool WithNtk, class S, class... Ls>
+void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>& x1,
+                     const Eigen::Ref<const Matrix<S>>* x2, Matrix<S>* nngp_out,
+                     Matrix<S>* ntk_out) {
+  const bool same_input = x2 == nullptr;
+  const Eigen::Ref<const Matrix<S>>& y = same_input ? x1 : *x2;
+  const Index n1 = x1.rows();
+  const Index n2 = y.rows();
+  const S inv_d = S(1) / static_cast<S>(x1.cols());
+
+  const Matrix<S> var1 = variance_table<S>(net, x1);
+  const Matrix<S> var2_storage = same_input ? Matrix<S>() : variance_table<S>(net, y);
+  const Matrix<S>& var2 = same_input ? var1 : var2_storage;
+  const auto widths = input_widths<S>(net, x1.cols());
+  const RowLabels labels = label_rows<S>(x1, x2);
+  const std::vector<Index>& label1 = labels.first;
+  const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
+
+  if (nngp_out != nullptr) nngp_out->resize(n1, n2);
+  if (ntk_out != nullptr) ntk_out->resize(n1, n2);
+
+  std::vector<std::pair<Index, Index>> tiles;
+  for (Index r0 = 0; r0 < n1; r0 += kTile) {
+    for (Index c0 = same_input ? r0 : 0; c0 < n2; c0 += kTile) tiles.emplace_back(r0, c0);
+  }
+  const Index tile_count = static_cast<Index>(tiles.size());
+
+  TANGENT_OMP(parallel) {
+    Matrix<S> q;
+    Matrix<S> t;
+    TANGENT_OMP(for schedule(dynamic))
+    for (Index k = 0; k < tile_count; ++k) {
+      const auto [r0, c0] = tiles[static_cast<std::size_t>(k)];
+      const Index h = std::min(kTile, n1 - r0);
+      const Index w = std::min(kTile, n2 - c0);
+      q.resize(h, w);
+      // Inside the parallel region Eigen runs this product on the calling thread.
+      q.noalias() = x1.middleRows(r0, h) * y.middleRows(c0, w).transpose();
+      if constexpr (WithNtk) t.resize(h, w);
+      for (Index c = 0; c < w; ++c) {
+        const Index j = c0 + c;
+        const Index label_j = label2[static_cast<std::size_t>(j)];
+        for (Index r = 0; r < h; ++r) {
+          const Index i = r0 + r;
+          // Equal inputs take their covariance from their variance, so their angle is exactly 0.
+          const bool equal = label1[static_cast<std::size_t>(i)] == label_j;
+          S qv = q(r, c) * inv_d;
+          S tv = 0;
+          net.for_each([&](const auto& layer, auto index) {
+            constexpr Index l = static_cast<Index>(decltype(index)::value);
+            const S q11 = var1(i, l);
+            if (equal) qv = q11;
+            propagate_entry<WithNtk>(layer, qv, tv, q11, var2(j, l),
+                                     widths[static_cast<std::size_t>(l)]);
+          });
+          q(r, c) = qv;
+          if constexpr (WithNtk) t(r, c) = tv;
+        }
+      }
+      if (nngp_out != nullptr) nngp_out->block(r0, c0, h, w) = q;
+      if constexpr (WithNtk) {
+        if (ntk_out != nullptr) ntk_out->block(r0, c0, h, w) = t;
+      }
+    }
+  }
+
+  if (same_input) {
+    // Tiles on the diagonal computed both triangles; copying one over the other makes the
+    // result exactly symmetric.
+    for (Matrix<S>* out : {nngp_out, ntk_out}) {
+      if (out == nullptr) continue;
+      TANGENT_OMP(parallel for schedule(static))
+      for (Index c = 0; c < n1; ++c) {
+        for (Index r = c + 1; r < n1; ++r) (*out)(r, c) = (*out)(c, r);
+      }
+    }
+  }
+}
+
+}  // namespace tangent::detail

@@ -1,0 +1,94 @@
+#pragma once
+/// @file
+/// Checks on the data handed to the kernel functions, and the labelling of identical rows.
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+
+namespace tangent::detail {
+
+/// Throws unless `x` is a non-empty matrix of finite numbers; `which` names it ("x1").
+template <class S>
+void check_input(std::string_view function, std::string_view which,
+                 const Eigen::Ref<const Matrix<S>>& x) {
+  if (x.rows() == 0 || x.cols() == 0) {
+    fail(function, std::string(which) + " is empty (" + std::to_string(x.rows()) + " rows, " +
+                       std::to_string(x.cols()) +
+                       " columns); pass at least one sample with at least one feature");
+  }
+  for (Index c = 0; c < x.cols(); ++c) {
+    for (Index r = 0; r < x.rows(); ++r) {
+      if (!std::isfinite(x(r, c))) {
+        fail(function, std::string(which) + " has a non-finite value (" + show(x(r, c)) +
+                           ") at row " + std::to_string(r) + ", column " + std::to_string(c) +
+                           "; kernels need finite inputs");
+      }
+    }
+  }
+}
+
+/// Throws unless both inputs have the same number of features.
+template <class S>
+void check_same_features(std::string_view function, const Eigen::Ref<const Matrix<S>>& x1,
+                         const Eigen::Ref<const Matrix<S>>& x2) {
+  if (x1.cols() != x2.cols()) {
+    fail(function, "x1 has " + std::to_string(x1.cols()) + " features (columns) but x2 has " +
+                       std::to_string(x2.cols()) + "; both inputs need the same feature dimension");
+  }
+}
+
+/// Row labels such that two rows, of either input, carry the same label exactly when they are
+/// equal value by value (+0 and −0 count as equal). The kernel sweep uses them to give identical
+/// inputs an angle of exactly 0, whatever rounding the Gram product and the norms took.
+struct RowLabels {
+  std::vector<Index> first;
+  std::vector<Index> second;  ///< empty when there is one input
+};
+
+template <class S>
+RowLabels label_rows(const Eigen::Ref<const Matrix<S>>& x1, const Eigen::Ref<const Matrix<S>>* x2) {
+  using Bits = std::conditional_t<sizeof(S) == 8, std::uint64_t, std::uint32_t>;
+  struct Seen {
+    const Eigen::Ref<const Matrix<S>>* matrix;
+    Index row;
+    Index label;
+  };
+  std::unordered_map<std::uint64_t, std::vector<Seen>> buckets;
+  Index next_label = 0;
+
+  auto label_of = [&](const Eigen::Ref<const Matrix<S>>& x, Index r) {
+    std::uint64_t hash = 1469598103934665603ull;  // FNV-1a
+    for (Index c = 0; c < x.cols(); ++c) {
+      const S v = x(r, c) == S(0) ? S(0) : x(r, c);
+      hash = (hash ^ static_cast<std::uint64_t>(std::bit_cast<Bits>(v))) * 1099511628211ull;
+    }
+    auto& bucket = buckets[hash];
+    for (const Seen& seen : bucket) {
+      if ((seen.matrix->row(seen.row).array() == x.row(r).array()).all()) return seen.label;
+    }
+    bucket.push_back({&x, r, next_label});
+    return next_label++;
+  };
+
+  RowLabels labels;
+  labels.first.resize(static_cast<std::size_t>(x1.rows()));
+  for (Index r = 0; r < x1.rows(); ++r) labels.first[static_cast<std::size_t>(r)] = label_of(x1, r);
+  if (x2 != nullptr) {
+    labels.second.resize(static_cast<std::size_t>(x2->rows()));
+    for (Index r = 0; r < x2->rows(); ++r) {
+      labels.second[static_cast<std::size_t>(r)] = label_of(*x2, r);
+    }
+  }
+  return labels;
+}
+
+}  // namespace tangent::detail

@@ -1,0 +1,91 @@
+#pragma once
+/// @file
+/// The fully connected layer.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/core/parameterization.hpp"
+#include "tangent/core/stage.hpp"
+
+namespace tangent {
+namespace detail {
+
+template <class In>
+struct dense_stage {
+  static_assert(std::is_same_v<typename In::kind, Features>,
+                "TANGENT: DENSE EXPECTS FEATURE VECTORS but receives spatial data (images or "
+                "sequences): insert Flatten or GlobalAvgPool before Dense.");
+  using type = Stage<Features, true>;
+};
+
+}  // namespace detail
+
+/// A fully connected layer of `width` units: z = (w_std/√n)·W·x + b_std·b under the NTK
+/// parameterization (W, b ~ N(0, 1)), or z = W·x + b with W ~ N(0, w_std²/n), b ~ N(0, b_std²)
+/// under the standard one; n is the width of its input.
+///
+/// Kernel rule (neural-tangents `stax.Dense`; Lee et al. 2018, Jacot et al. 2018), with Σ, Θ the
+/// NNGP and NTK entering the layer and σ_b² = 0 when `b_std` is empty:
+/// - ntk:      Σ' = w_std²·Σ + σ_b²,  Θ' = Σ' + w_std²·Θ;
+/// - standard: Σ' = w_std²·Σ + σ_b²,  Θ' = n·Σ + w_std²·Θ + [1 if there is a bias].
+/// Under the NTK parameterization `width` does not enter the kernels; under the standard one the
+/// width n of the *previous* layer (or the input dimension) does.
+struct Dense {
+  Index width = 1;                ///< number of output units (finite networks; standard NTK)
+  double w_std = 1.0;             ///< weight standard deviation σ_w
+  std::optional<double> b_std{};  ///< bias standard deviation σ_b; empty means no bias
+  Parameterization parameterization = Parameterization::ntk;
+
+  static constexpr std::string_view name = "Dense";
+
+  template <class In>
+  using output_stage = typename detail::dense_stage<In>::type;
+
+  void validate(const LayerSite& site) const {
+    if (width <= 0) {
+      detail::fail_layer(site, "width must be positive, got " + std::to_string(width) +
+                                   "; set .width to the number of output units");
+    }
+    detail::require_std(site, "w_std", w_std);
+    if (b_std) detail::require_std(site, "b_std", *b_std);
+  }
+
+  Index output_width(Index) const { return width; }
+
+  template <class S>
+  S variance(S q) const {
+    return affine(q);
+  }
+
+  template <bool WithNtk, class S>
+  void propagate_entry(S& q, S& t, S /*q11*/, S /*q22*/, S width_in) const {
+    if constexpr (WithNtk) {
+      const S w2 = static_cast<S>(w_std * w_std);
+      if (parameterization == Parameterization::ntk) {
+        q = affine(q);
+        t = q + w2 * t;
+        return;
+      }
+      t = width_in * q + w2 * t;
+      if (b_std) t += S(1);
+    }
+    q = affine(q);
+  }
+
+  bool operator==(const Dense&) const = default;
+
+ private:
+  template <class S>
+  S affine(S q) const {
+    q *= static_cast<S>(w_std * w_std);
+    if (b_std) q += static_cast<S>(*b_std * *b_std);
+    return q;
+  }
+};
+
+}  // namespace tangent
