@@ -1,0 +1,13 @@
+// Two activations in a row: the second one's input is not Gaussian.
+#include <tangent/tangent.hpp>
+
+double use() {
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Ones(2, 3);
+#ifdef TANGENT_SHOULD_FAIL
+  const auto net = tangent::serial(tangent::Dense{}, tangent::Erf{}, tangent::ReLU{});
+#else
+  const auto net =
+      tangent::serial(tangent::Dense{}, tangent::Erf{}, tangent::Dense{}, tangent::ReLU{});
+#endif
+  return tangent::ntk(net, x)(0, 0);
+}

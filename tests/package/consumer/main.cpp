@@ -1,0 +1,19 @@
+// A user's program built against the installed package.
+#include <cmath>
+#include <iostream>
+
+#include <tangent/tangent.hpp>
+
+int main() {
+  const auto net = tangent::serial(tangent::Dense{.width = 64, .w_std = 1.0}, tangent::ReLU{},
+                                   tangent::Dense{.width = 1, .w_std = 1.0});
+  Eigen::MatrixXd x(2, 2);
+  x << 1, 0, 0, 1;
+  const tangent::Kernels k = tangent::kernels(net, x);
+  // Orthogonal unit inputs: q = 1/2, so Σ = 1/4 on the diagonal and 1/(4π) off it.
+  const double pi = std::acos(-1.0);
+  const bool ok =
+      std::abs(k.nngp(0, 0) - 0.25) < 1e-15 && std::abs(k.nngp(0, 1) - 1 / (4 * pi)) < 1e-15;
+  std::cout << (ok ? "consumer ok" : "consumer WRONG") << " (tangent " << tangent::version << ")\n";
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,44 @@
+// Compile-time facts about layers, networks and stages (mp-units' static test idea): this file
+// only has to compile.
+
+#include <type_traits>
+
+#include <tangent/tangent.hpp>
+
+namespace {
+
+using namespace tangent;
+
+static_assert(KernelLayer<Dense> && KernelLayer<Identity>);
+static_assert(KernelLayer<ReLU> && KernelLayer<LeakyReLU> && KernelLayer<ABReLU> &&
+              KernelLayer<Abs> && KernelLayer<Erf>);
+static_assert(Activation<ReLU> && Activation<Erf> && !Activation<Dense> && !Activation<Identity>);
+static_assert(FeatureLayer<Dense> && FeatureLayer<Identity> && !FeatureLayer<ReLU>);
+static_assert(!KernelLayer<int> && !KernelLayer<double>);
+
+// Layers are small aggregates with defaults for every field.
+static_assert(std::is_aggregate_v<Dense> && std::is_aggregate_v<Erf> &&
+              std::is_aggregate_v<LeakyReLU> && std::is_aggregate_v<ABReLU>);
+static_assert(Dense{}.width == 1 && Dense{}.w_std == 1.0 && !Dense{}.b_std.has_value() &&
+              Dense{}.parameterization == Parameterization::ntk);
+static_assert(Erf{}.a == 1.0 && Erf{}.b == 1.0 && Erf{}.c == 0.0);
+
+// serial flattens nested networks into one flat type.
+using Flat = decltype(serial(serial(Dense{}, ReLU{}), serial(Dense{}, serial(Erf{})), Dense{}));
+static_assert(std::is_same_v<Flat, Serial<Dense, ReLU, Dense, Erf, Dense>>);
+static_assert(Flat::size == 5);
+static_assert(std::is_same_v<std::remove_cvref_t<decltype(get<3>(std::declval<Flat>()))>, Erf>);
+static_assert(get<0>(serial(Dense{.width = 7}, ReLU{})).width == 7);
+
+// Stages: an affine layer makes its output Gaussian; an activation consumes that.
+static_assert(std::is_same_v<network_stage<Serial<Dense>, InputStage<Features>>::type,
+                             Stage<Features, true>>);
+static_assert(std::is_same_v<network_stage<Serial<Dense, ReLU>, InputStage<Features>>::type,
+                             Stage<Features, false>>);
+static_assert(
+    std::is_same_v<network_stage<Serial<Dense, Identity, Erf>, InputStage<Features>>::type,
+                   Stage<Features, false>>);
+static_assert(std::is_same_v<network_stage<Serial<Identity>, InputStage<Features>>::type,
+                             InputStage<Features>>);
+
+}  // namespace

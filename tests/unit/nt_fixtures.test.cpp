@@ -1,0 +1,182 @@
+// The fully connected kernels against neural-tangents 0.6.5 itself (float64), on the random
+// architectures of tests/data/nt_fc_cases.inc (generator: tools/reference/generate_fc_fixtures.py).
+//
+// Each fixture also holds the same recursion evaluated with 40 digits (mpmath) from the same
+// binary inputs, the "exact" values, and each entry's rounding floor: the error any float64
+// evaluation carries when a pair is nearly collinear at some layer (64·ε/sin θ, see the
+// generator). The tolerance of an entry is tol = max(1e-12, floor); the floor exceeds 1e-12 only
+// in the degenerate cases, for the pair of a zero row and a row scaled by 1e-6, which a bias
+// makes nearly identical. Criteria, for every entry:
+// - against exact: |ours − exact| ≤ tol·|exact|;
+// - against neural-tangents: |ours − nt| ≤ tol·|nt| + |nt − exact|, i.e. 1e-12 wherever
+//   neural-tangents' own rounding allows, and its own (measured) error where it does not. That
+//   happens in two documented places: same-input diagonal NTK entries of ReLU-family networks
+//   (it computes the angle of a sample with itself from √(q11·q22 − q12²) with q11 and q12 from
+//   different reductions, so θ is noise of order √ε instead of 0: errors up to ~1e-8, reference
+//   note §10), and Erf of very large variances (rows scaled by 1e6), where its
+//   (1 + 2q11)(1 + 2q22) − 4q12² cancels catastrophically.
+// Entries between distinct inputs of the non-degenerate cases are also held to plain 1e-12
+// relative agreement with neural-tangents.
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <tangent/tangent.hpp>
+
+#include "support/fixtures.hpp"
+
+namespace {
+
+using tangent::test::Fixture;
+
+const std::map<std::string, Fixture>& fixtures() {
+  static const auto cases =
+      tangent::test::read_fixtures(TANGENT_TEST_DATA_DIR "/nt_fc_kernels.txt");
+  return cases;
+}
+
+constexpr double kTolerance = 1e-12;
+
+double relative(double value, double reference) {
+  const double diff = std::abs(value - reference);
+  return diff == 0 ? 0 : diff / std::abs(reference);
+}
+
+struct CaseErrors {
+  double nt_distinct = 0;       // ours vs nt, entries between distinct inputs, regular cases
+  double nt_same = 0;           // ours vs nt, same-input entries (diagonal, or equal rows)
+  double exact = 0;             // ours vs exact, every entry of the regular cases
+  double exact_degenerate = 0;  // ours vs exact, every entry of the degenerate cases
+  int beyond_tolerance = 0;     // entries where |ours − exact| > tol·|exact|
+  double nt_vs_exact = 0;       // nt vs exact, every entry (neural-tangents' own rounding)
+  int beyond_nt_rounding = 0;   // entries where |ours − nt| > 1e-12·|nt| + |nt − exact|
+};
+
+void measure_matrix(CaseErrors& e, const Eigen::MatrixXd& ours, const Eigen::MatrixXd& nt,
+                    const Eigen::MatrixXd& exact, const Eigen::MatrixXd& floor,
+                    const std::function<bool(Eigen::Index, Eigen::Index)>& same, bool degenerate) {
+  for (Eigen::Index i = 0; i < ours.rows(); ++i) {
+    for (Eigen::Index j = 0; j < ours.cols(); ++j) {
+      const double vs_nt = relative(ours(i, j), nt(i, j));
+      if (same(i, j)) {
+        e.nt_same = std::max(e.nt_same, vs_nt);
+      } else if (!degenerate) {
+        e.nt_distinct = std::max(e.nt_distinct, vs_nt);
+      }
+      const double tol = std::max(kTolerance, floor(i, j));
+      double& worst_exact = degenerate ? e.exact_degenerate : e.exact;
+      worst_exact = std::max(worst_exact, relative(ours(i, j), exact(i, j)));
+      if (relative(ours(i, j), exact(i, j)) > tol) ++e.beyond_tolerance;
+      e.nt_vs_exact = std::max(e.nt_vs_exact, relative(nt(i, j), exact(i, j)));
+      const double allowed = tol * std::abs(nt(i, j)) + std::abs(nt(i, j) - exact(i, j));
+      if (std::abs(ours(i, j) - nt(i, j)) > allowed) ++e.beyond_nt_rounding;
+    }
+  }
+}
+
+CaseErrors measure(const Fixture& f, const tangent::Kernels& cross, const tangent::Kernels& same) {
+  CaseErrors e;
+  const bool degenerate = f.name.find("degenerate") != std::string::npos;
+  const auto equal_rows = [&](Eigen::Index i, Eigen::Index j) {
+    return (f.at("x1").row(i).array() == f.at("x2").row(j).array()).all();
+  };
+  const auto diagonal = [](Eigen::Index i, Eigen::Index j) { return i == j; };
+  const Eigen::MatrixXd& floor12 = f.at("rounding_floor12");
+  const Eigen::MatrixXd& floor11 = f.at("rounding_floor11");
+  measure_matrix(e, cross.nngp, f.at("nngp12"), f.at("exact_nngp12"), floor12, equal_rows,
+                 degenerate);
+  measure_matrix(e, cross.ntk, f.at("ntk12"), f.at("exact_ntk12"), floor12, equal_rows, degenerate);
+  measure_matrix(e, same.nngp, f.at("nngp11"), f.at("exact_nngp11"), floor11, diagonal, degenerate);
+  measure_matrix(e, same.ntk, f.at("ntk11"), f.at("exact_ntk11"), floor11, diagonal, degenerate);
+  return e;
+}
+
+std::map<std::string, CaseErrors>& observed() {
+  static std::map<std::string, CaseErrors> errors;
+  return errors;
+}
+
+template <class Net>
+void check_case(const std::string& name, const Net& net) {
+  const Fixture& f = fixtures().at(name);
+  const tangent::Kernels cross = tangent::kernels(net, f.at("x1"), f.at("x2"));
+  const tangent::Kernels same = tangent::kernels(net, f.at("x1"));
+  // The single-output entry points must give the same numbers as kernels().
+  CHECK((tangent::nngp(net, f.at("x1"), f.at("x2")).array() == cross.nngp.array()).all());
+  CHECK((tangent::ntk(net, f.at("x1")).array() == same.ntk.array()).all());
+
+  const CaseErrors e = measure(f, cross, same);
+  observed()[name] = e;
+  INFO(name << ":" << f.description);
+  CHECK(e.beyond_tolerance == 0);
+  CHECK(e.nt_distinct <= kTolerance);
+  CHECK(e.beyond_nt_rounding == 0);
+}
+
+struct Case {
+  const char* name;
+  std::function<void(const char*)> run;
+};
+
+#define TANGENT_NT_CASE(NAME, NETWORK) {NAME, [](const char* n) { check_case(n, NETWORK); }},
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all{
+#include "nt_fc_cases.inc"
+  };
+  return all;
+}
+#undef TANGENT_NT_CASE
+
+}  // namespace
+
+TEST_CASE("fully connected kernels equal neural-tangents 0.6.5", "[kernels][reference]") {
+  REQUIRE(cases().size() == fixtures().size());
+  REQUIRE(cases().size() >= 30);
+  for (const Case& c : cases()) {
+    SECTION(c.name) {
+      c.run(c.name);
+    }
+  }
+}
+
+TEST_CASE("report: worst error against neural-tangents per layer type", "[.report]") {
+  for (const Case& c : cases()) c.run(c.name);
+  std::map<std::string, CaseErrors> per_layer;
+  for (const auto& [name, e] : observed()) {
+    std::set<std::string> layers;
+    std::istringstream words(fixtures().at(name).description);
+    for (std::string word; std::getline(words, word, '-');) {
+      layers.insert(word.substr(word.find_first_not_of(' ')));
+    }
+    for (const std::string& layer : layers) {
+      CaseErrors& worst = per_layer[layer];
+      worst.nt_distinct = std::max(worst.nt_distinct, e.nt_distinct);
+      worst.nt_same = std::max(worst.nt_same, e.nt_same);
+      worst.exact = std::max(worst.exact, e.exact);
+      worst.exact_degenerate = std::max(worst.exact_degenerate, e.exact_degenerate);
+      worst.nt_vs_exact = std::max(worst.nt_vs_exact, e.nt_vs_exact);
+      worst.beyond_nt_rounding += e.beyond_nt_rounding;
+      worst.beyond_tolerance += e.beyond_tolerance;
+    }
+  }
+  std::cout << "cases: " << observed().size()
+            << " (worst relative errors over the cases that contain the layer)\n"
+            << "layer     | ours-nt distinct | ours-nt same-input | ours-exact | ours-exact "
+               "degenerate | nt-exact\n";
+  for (const auto& [layer, e] : per_layer) {
+    std::cout << std::setw(9) << std::left << layer << " | " << std::scientific
+              << std::setprecision(2) << e.nt_distinct << "         | " << e.nt_same
+              << "           | " << e.exact << "   | " << e.exact_degenerate << "              | "
+              << e.nt_vs_exact << "\n";
+  }
+}

@@ -1,0 +1,108 @@
+// Structural properties every kernel must have: symmetry, positive semi-definiteness, cross
+// kernels equal to blocks of the joint kernel, float agreeing with double, and results that do
+// not depend on the tiling or the number of threads.
+
+#include <Eigen/Eigenvalues>
+#include <catch2/catch.hpp>
+
+#include <tangent/tangent.hpp>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace {
+
+Eigen::MatrixXd random_inputs(Eigen::Index n, Eigen::Index d, unsigned seed) {
+  std::srand(seed);
+  return Eigen::MatrixXd::Random(n, d);
+}
+
+const auto net_a =
+    tangent::serial(tangent::Dense{.width = 32, .w_std = 1.4, .b_std = 0.2}, tangent::ReLU{},
+                    tangent::Dense{.w_std = 1.1, .b_std = 0.1},
+                    tangent::Erf{.a = 1.2, .b = 0.7, .c = 0.3}, tangent::Dense{.w_std = 0.9});
+const auto net_b = tangent::serial(
+    tangent::Dense{
+        .width = 16, .w_std = 1.0, .parameterization = tangent::Parameterization::standard},
+    tangent::ABReLU{.a = -0.4, .b = 1.3}, tangent::Dense{.width = 5, .w_std = 1.3, .b_std = 0.5},
+    tangent::Abs{},
+    tangent::Dense{
+        .w_std = 0.7, .b_std = 0.2, .parameterization = tangent::Parameterization::standard});
+
+template <class Net>
+void check_psd_and_symmetric(const Net& net, const Eigen::MatrixXd& x) {
+  const tangent::Kernels k = tangent::kernels(net, x);
+  for (const Eigen::MatrixXd* m : {&k.nngp, &k.ntk}) {
+    CHECK((m->array() == m->transpose().array()).all());
+    const Eigen::VectorXd eig = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(*m).eigenvalues();
+    CHECK(eig.minCoeff() >= -1e-12 * eig.maxCoeff());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("same-input kernels are symmetric and positive semi-definite", "[kernels][properties]") {
+  // 40 points in 3 dimensions: the Gram matrices are numerically low rank, the hard case for PSD.
+  check_psd_and_symmetric(net_a, random_inputs(40, 3, 21));
+  check_psd_and_symmetric(net_b, random_inputs(40, 3, 22));
+  check_psd_and_symmetric(net_a, random_inputs(300, 8, 23));  // several tiles
+}
+
+TEST_CASE("kernels(x1, x2) is the off-diagonal block of kernels([x1; x2])",
+          "[kernels][properties]") {
+  const Eigen::MatrixXd x1 = random_inputs(150, 6, 24);
+  const Eigen::MatrixXd x2 = random_inputs(170, 6, 25);
+  Eigen::MatrixXd joint(320, 6);
+  joint << x1, x2;
+  for (const auto& [cross, all] :
+       {std::pair{tangent::kernels(net_a, x1, x2), tangent::kernels(net_a, joint)},
+        std::pair{tangent::kernels(net_b, x1, x2), tangent::kernels(net_b, joint)}}) {
+    const double scale = all.ntk.cwiseAbs().maxCoeff();
+    CHECK((cross.nngp - all.nngp.topRightCorner(150, 170)).cwiseAbs().maxCoeff() <= 1e-13 * scale);
+    CHECK((cross.ntk - all.ntk.topRightCorner(150, 170)).cwiseAbs().maxCoeff() <= 1e-13 * scale);
+  }
+  // Passing the same matrix twice takes the cross path and agrees with the same-input path.
+  const tangent::Kernels twice = tangent::kernels(net_a, x1, x1);
+  const tangent::Kernels once = tangent::kernels(net_a, x1);
+  CHECK((twice.ntk - once.ntk).cwiseAbs().maxCoeff() <= 1e-13 * once.ntk.cwiseAbs().maxCoeff());
+  CHECK((twice.ntk.diagonal().array() == once.ntk.diagonal().array()).all());
+}
+
+TEST_CASE("float kernels agree with double kernels", "[kernels][properties]") {
+  const Eigen::MatrixXd x1 = random_inputs(20, 5, 26);
+  const Eigen::MatrixXd x2 = random_inputs(30, 5, 27);
+  const tangent::Kernels d = tangent::kernels(net_a, x1, x2);
+  const tangent::BasicKernels<float> f =
+      tangent::kernels(net_a, Eigen::MatrixXf(x1.cast<float>()), Eigen::MatrixXf(x2.cast<float>()));
+  const double scale = d.ntk.cwiseAbs().maxCoeff();
+  CHECK((f.nngp.cast<double>() - d.nngp).cwiseAbs().maxCoeff() <= 1e-5 * scale);
+  CHECK((f.ntk.cast<double>() - d.ntk).cwiseAbs().maxCoeff() <= 1e-5 * scale);
+}
+
+TEST_CASE("row-major and expression inputs give the same kernels", "[kernels][properties]") {
+  const Eigen::MatrixXd x = random_inputs(9, 4, 28);
+  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = x;
+  const tangent::Kernels a = tangent::kernels(net_b, x);
+  const tangent::Kernels b = tangent::kernels(net_b, row_major);
+  const tangent::Kernels c = tangent::kernels(net_b, 1.0 * x.topRows(9));
+  CHECK((a.ntk.array() == b.ntk.array()).all());
+  CHECK((a.ntk.array() == c.ntk.array()).all());
+}
+
+#if defined(_OPENMP)
+TEST_CASE("results do not depend on the number of threads", "[kernels][properties]") {
+  const Eigen::MatrixXd x1 = random_inputs(300, 20, 29);
+  const Eigen::MatrixXd x2 = random_inputs(270, 20, 30);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const tangent::Kernels one = tangent::kernels(net_a, x1, x2);
+  const tangent::Kernels one_same = tangent::kernels(net_a, x1);
+  omp_set_num_threads(3);
+  const tangent::Kernels three = tangent::kernels(net_a, x1, x2);
+  const tangent::Kernels three_same = tangent::kernels(net_a, x1);
+  omp_set_num_threads(threads);
+  CHECK((one.nngp.array() == three.nngp.array()).all());
+  CHECK((one.ntk.array() == three.ntk.array()).all());
+  CHECK((one_same.ntk.array() == three_same.ntk.array()).all());
+}
+#endif
