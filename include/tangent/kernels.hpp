@@ -29,11 +29,8 @@ struct BasicKernels {
 /// The NNGP and NTK Gram matrices in double precision.
 using Kernels = BasicKernels<double>;
 
-/// A network (`Serial`) or a single layer, which acts as a one-layer network.
-template <class T>
-concept Network = detail::is_serial<T>::value || KernelLayer<T>;
-
 namespace detail {
+inline namespace TANGENT_PARALLEL_ABI {
 
 enum class Want { nngp, ntk, both };
 
@@ -79,7 +76,10 @@ BasicKernels<input_scalar<D1>> compute_kernels(std::string_view function, const 
   return out;
 }
 
+}  // namespace TANGENT_PARALLEL_ABI
 }  // namespace detail
+
+inline namespace TANGENT_PARALLEL_ABI {
 
 /// NNGP and NTK between the rows of `x1` (N1×d) and of `x2` (N2×d): two N1×N2 matrices.
 /// Throws `std::invalid_argument` for empty or non-finite inputs, different feature dimensions,
@@ -128,4 +128,5 @@ Matrix<typename D::Scalar> ntk(const Net& net, const Eigen::MatrixBase<D>& x) {
       .ntk;
 }
 
+}  // namespace TANGENT_PARALLEL_ABI
 }  // namespace tangent

@@ -25,8 +25,7 @@ namespace detail {
 template <class S>
 Moments<S> abrelu_moments(double a, double b, S q11, S q12, S q22) {
   using std::atan2;
-  using std::sqrt;
-  const S s = sqrt(covariance_determinant(q11, q12, q22));
+  const S s = covariance_sqrt_determinant(q11, q12, q22);
   const S theta = (s == S(0) && q12 == S(0)) ? pi<S> / S(2) : atan2(s, q12);
   const S jump = static_cast<S>((a - b) * (a - b)) / (S(2) * pi<S>);
   const S slope = static_cast<S>((a * a + b * b) / 2);

@@ -10,7 +10,8 @@
 /// The c² shift enters the NNGP only (E[erf] = 0, so the cross terms vanish), never the NTK; the
 /// atan2 form and this treatment of a² and c² are neural-tangents' (`stax.Erf`).
 /// D² is evaluated as 1 + 2(q11 + q22) + 4(q11·q22 − q12²), equal in exact arithmetic but free of
-/// the cancellation (1 + 2q)² − 4q² suffers for large q.
+/// the cancellation (1 + 2q)² − 4q² suffers for large q (neural-tangents loses ~1e-4 there at
+/// q ≈ 1e12), and D as a hypotenuse, free of overflow.
 
 #include <cmath>
 #include <string_view>
@@ -45,13 +46,15 @@ struct Erf {
   template <class S>
   Moments<S> moments(S q11, S q12, S q22) const {
     using std::atan2;
+    using std::hypot;
     using std::sqrt;
     const S b2 = static_cast<S>(b * b);
     q11 *= b2;
     q12 *= b2;
     q22 *= b2;
-    const S d =
-        sqrt(S(1) + S(2) * (q11 + q22) + S(4) * detail::covariance_determinant(q11, q12, q22));
+    // D = √(1 + 2(q11 + q22) + 4s²) as a hypotenuse, so that it cannot overflow.
+    const S d = hypot(sqrt(S(1) + S(2) * (q11 + q22)),
+                      S(2) * detail::covariance_sqrt_determinant(q11, q12, q22));
     const S a2 = static_cast<S>(a * a);
     return {a2 * (S(2) / detail::pi<S>)*atan2(S(2) * q12, d) + static_cast<S>(c * c),
             a2 * b2 * (S(4) / detail::pi<S>) / d};

@@ -2,53 +2,64 @@
 /// @file
 /// `Serial<Ls...>`, the composition of layers, and the `serial(...)` factory.
 ///
-/// The layers are stored as a flat set of index-tagged bases (not `std::tuple`), which keeps
-/// compile time and memory linear in depth; nested serials flatten, so
-/// `serial(serial(a, b), c)` has type `Serial<A, B, C>`.
+/// The layers are stored as a flat set of index-tagged bases (not `std::tuple`), and every walk
+/// over them is a pack expansion, not a fold or a recursion on values, so compile time and
+/// memory stay about linear in depth (a 201-layer network is a compile-budget test). Nested
+/// serials flatten: `serial(serial(a, b), c)` has type `Serial<A, B, C>`.
 
+#include <array>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
 
+#include "tangent/core/diagnostics.hpp"
 #include "tangent/core/layer_concepts.hpp"
+#include "tangent/layers/elementwise.hpp"
 
 namespace tangent {
 namespace detail {
 
-template <std::size_t I, class L>
-struct Leaf {
-  static_assert(
-      KernelLayer<L>,
-      "TANGENT: EVERY LAYER OF A Serial<...> MUST BE A LAYER (Dense, ReLU, Erf, "
-      "Identity, ...): the 'In instantiation of' line with Leaf<position, type> names the "
-      "offending one; a layer meets tangent::Activation or tangent::FeatureLayer "
-      "(include/tangent/core/layer_concepts.hpp).");
-  L layer;
+template <std::size_t I, class T>
+struct Slot {
+  T value;
+  bool operator==(const Slot&) const = default;
 };
 
-template <class Indices, class... Ls>
-struct Leaves;
+template <class Indices, class... Ts>
+struct Slots;
 
-template <std::size_t... Is, class... Ls>
-struct Leaves<std::index_sequence<Is...>, Ls...> : Leaf<Is, Ls>... {};
+template <std::size_t... Is, class... Ts>
+struct Slots<std::index_sequence<Is...>, Ts...> : Slot<Is, Ts>... {
+  bool operator==(const Slots&) const = default;
+};
 
-template <std::size_t I, class L>
-constexpr const L& leaf(const Leaf<I, L>& node) {
-  return node.layer;
+template <std::size_t I, class T>
+constexpr const T& slot(const Slot<I, T>& s) {
+  return s.value;
 }
-template <std::size_t I, class L>
-constexpr L& leaf(Leaf<I, L>& node) {
-  return node.layer;
+template <std::size_t I, class T>
+constexpr T& slot(Slot<I, T>& s) {
+  return s.value;
+}
+
+template <class... Ls, std::size_t... Is>
+constexpr bool check_layers(std::index_sequence<Is...>) {
+  const bool valid[] = {true, check_layer<Is + 1, Ls>()...};
+  for (bool v : valid) {
+    if (!v) return false;
+  }
+  return true;
 }
 
 }  // namespace detail
 
 /// A network made of `Ls...` applied in order; built by `serial(...)`.
 template <class... Ls>
-struct Serial : detail::Leaves<std::index_sequence_for<Ls...>, Ls...> {
+struct Serial : detail::Slots<std::index_sequence_for<Ls...>, Ls...> {
   static_assert(sizeof...(Ls) > 0,
-                "TANGENT: A NETWORK NEEDS AT LEAST ONE LAYER: serial() was "
-                "called with no arguments.");
+                "TANGENT: A NETWORK NEEDS AT LEAST ONE LAYER: serial() was called with no "
+                "arguments.");
+  static_assert(detail::check_layers<Ls...>(std::index_sequence_for<Ls...>{}));
 
   /// Number of layers.
   static constexpr std::size_t size = sizeof...(Ls);
@@ -58,7 +69,9 @@ struct Serial : detail::Leaves<std::index_sequence_for<Ls...>, Ls...> {
   template <class F>
   constexpr void for_each(F&& f) const {
     [&]<std::size_t... Is>(std::index_sequence<Is...>) {
-      (f(detail::leaf<Is>(*this), std::integral_constant<std::size_t, Is>{}), ...);
+      // An initializer list runs left to right and, unlike a fold, has no nesting limit.
+      [[maybe_unused]] const int in_order[] = {
+          0, (f(detail::slot<Is>(*this), std::integral_constant<std::size_t, Is>{}), 0)...};
     }
     (std::index_sequence_for<Ls...>{});
   }
@@ -70,72 +83,90 @@ struct Serial : detail::Leaves<std::index_sequence_for<Ls...>, Ls...> {
 template <std::size_t I, class... Ls>
 constexpr const auto& get(const Serial<Ls...>& net) {
   static_assert(I < sizeof...(Ls), "TANGENT: get<I>(net): I is past the last layer.");
-  return detail::leaf<I>(net);
+  return detail::slot<I>(net);
 }
 template <std::size_t I, class... Ls>
 constexpr auto& get(Serial<Ls...>& net) {
   static_assert(I < sizeof...(Ls), "TANGENT: get<I>(net): I is past the last layer.");
-  return detail::leaf<I>(net);
+  return detail::slot<I>(net);
 }
 
 namespace detail {
 
 template <class T>
-struct is_serial : std::false_type {};
+inline constexpr std::size_t layer_count = 1;
 template <class... Ls>
-struct is_serial<Serial<Ls...>> : std::true_type {};
+inline constexpr std::size_t layer_count<Serial<Ls...>> = sizeof...(Ls);
 
-template <class... Ls>
-constexpr Serial<Ls...> make_serial(Ls... layers) {
-  return Serial<Ls...>{{{std::move(layers)}...}};
-}
+template <class... Ts>
+struct TypeList {};
 
-/// A one-layer network from a layer; a network unchanged.
 template <class T>
-constexpr auto as_serial(T layer) {
-  if constexpr (is_serial<T>::value) {
-    return layer;
-  } else {
-    return make_serial(std::move(layer));
-  }
-}
-
-template <class... As, class... Bs, std::size_t... Is, std::size_t... Js>
-constexpr Serial<As..., Bs...> concat(const Serial<As...>& a, const Serial<Bs...>& b,
-                                      std::index_sequence<Is...>, std::index_sequence<Js...>) {
-  return Serial<As..., Bs...>{{{leaf<Is>(a)}..., {leaf<Js>(b)}...}};
-}
-
-template <class... As, class... Bs>
-constexpr Serial<As..., Bs...> concat(const Serial<As...>& a, const Serial<Bs...>& b) {
-  return concat(a, b, std::index_sequence_for<As...>{}, std::index_sequence_for<Bs...>{});
-}
-
-template <class First, class... Rest>
-constexpr auto flatten(First first, Rest... rest) {
-  if constexpr (sizeof...(Rest) == 0) {
-    return as_serial(std::move(first));
-  } else {
-    return concat(as_serial(std::move(first)), flatten(std::move(rest)...));
-  }
-}
-
-/// Checks one argument of `serial(...)`; the compiler's "In instantiation of" line with
-/// serial_argument<position, type> names a bad one (0-based).
-template <std::size_t I, class T>
-struct serial_argument {
-  static constexpr bool valid = KernelLayer<T> || is_serial<T>::value;
-  static_assert(valid,
-                "TANGENT: EVERY ARGUMENT OF serial(...) MUST BE A LAYER (Dense, ReLU, Erf, "
-                "Identity, ...) OR A NETWORK: the 'In instantiation of' line with "
-                "serial_argument<position, type> names the offending argument (0-based); a layer "
-                "meets tangent::Activation or tangent::FeatureLayer "
-                "(include/tangent/core/layer_concepts.hpp).");
+struct layers_of {
+  using type = TypeList<T>;
+};
+template <class... Ls>
+struct layers_of<Serial<Ls...>> {
+  using type = TypeList<Ls...>;
 };
 
+template <class... Lists>
+struct join;
+template <class... Ls>
+struct join<TypeList<Ls...>> {
+  using type = Serial<Ls...>;
+};
+template <class... As, class... Bs, class... Rest>
+struct join<TypeList<As...>, TypeList<Bs...>, Rest...> {
+  using type = typename join<TypeList<As..., Bs...>, Rest...>::type;
+};
+
+/// For each layer of the flattened network: which argument it comes from, and its position in
+/// that argument.
+template <class... Args>
+constexpr auto flat_positions() {
+  constexpr std::size_t counts[] = {layer_count<Args>...};
+  std::array<std::pair<std::size_t, std::size_t>, (layer_count<Args> + ...)> table{};
+  std::size_t k = 0;
+  for (std::size_t a = 0; a < sizeof...(Args); ++a) {
+    for (std::size_t e = 0; e < counts[a]; ++e) table[k++] = {a, e};
+  }
+  return table;
+}
+
+template <std::size_t E, class T>
+constexpr const auto& element(const T& argument) {
+  if constexpr (is_serial<T>::value) {
+    return slot<E>(argument);
+  } else {
+    return argument;
+  }
+}
+
+template <class... Args, std::size_t... Ks>
+constexpr auto flatten(std::index_sequence<Ks...>, const Args&... arguments) {
+  constexpr auto table = flat_positions<Args...>();
+  const Slots<std::index_sequence_for<Args...>, Args...> stored{{arguments}...};
+  using Flat = typename join<typename layers_of<Args>::type...>::type;
+  return Flat{{{element<table[Ks].second>(slot<table[Ks].first>(stored))}...}};
+}
+
+template <std::size_t Position, class T>
+constexpr bool check_argument() {
+  if constexpr (is_serial<T>::value) {
+    return true;  // its layers were checked when it was built
+  } else {
+    return check_layer<Position, T>();
+  }
+}
+
 template <class... Args, std::size_t... Is>
-constexpr bool valid_serial_arguments(std::index_sequence<Is...>) {
-  return (serial_argument<Is, Args>::valid && ...);
+constexpr bool valid_arguments(std::index_sequence<Is...>) {
+  const bool valid[] = {true, check_argument<Is + 1, Args>()...};
+  for (bool v : valid) {
+    if (!v) return false;
+  }
+  return true;
 }
 
 }  // namespace detail
@@ -143,15 +174,39 @@ constexpr bool valid_serial_arguments(std::index_sequence<Is...>) {
 /// Composes layers (or networks) into one network, applied left to right:
 /// `serial(Dense{.width = 512}, ReLU{}, Dense{.width = 1})`. Nested serials flatten.
 template <class... Args>
-constexpr auto serial(Args... layers) {
+constexpr auto serial(const Args&... layers) {
   static_assert(sizeof...(Args) > 0,
                 "TANGENT: A NETWORK NEEDS AT LEAST ONE LAYER: serial() was called with no "
                 "arguments.");
   if constexpr (sizeof...(Args) > 0 &&
-                detail::valid_serial_arguments<Args...>(std::index_sequence_for<Args...>{})) {
-    return detail::flatten(std::move(layers)...);
+                detail::valid_arguments<Args...>(std::index_sequence_for<Args...>{})) {
+    return detail::flatten(std::make_index_sequence<(detail::layer_count<Args> + ... + 0)>{},
+                           layers...);
   }
 }
+
+namespace detail {
+
+template <class In, class... Ls>
+struct walk_stages {
+  using type = In;
+};
+template <class In, class L, class... Ls>
+struct walk_stages<In, L, Ls...> {
+  using type = typename walk_stages<typename stage_after<L, In>::type, Ls...>::type;
+};
+
+/// A one-layer network from a layer; a network unchanged.
+template <class T>
+constexpr auto as_serial(const T& network) {
+  if constexpr (is_serial<T>::value) {
+    return network;
+  } else {
+    return serial(network);
+  }
+}
+
+}  // namespace detail
 
 /// The stage a network produces from inputs at stage `In`; instantiating it checks the whole
 /// composition and fails with the message of the first layer that cannot follow its input.
@@ -160,7 +215,7 @@ struct network_stage;
 
 template <class... Ls, class In>
 struct network_stage<Serial<Ls...>, In> {
-  using type = typename decltype((detail::StageTag<In>{} >> ... >> detail::LayerTag<Ls>{}))::stage;
+  using type = typename detail::walk_stages<In, Ls...>::type;
 };
 
 }  // namespace tangent

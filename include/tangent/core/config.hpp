@@ -23,6 +23,16 @@ using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 #define TANGENT_STRINGIFY_IMPL(...) #__VA_ARGS__
 #define TANGENT_STRINGIFY(...) TANGENT_STRINGIFY_IMPL(__VA_ARGS__)
 
+/// Code that runs in parallel differs between translation units compiled with and without
+/// OpenMP. It lives in an inline namespace named after the mode, so the two get different
+/// mangled names and a program mixing both kinds of translation units keeps one definition of
+/// each (no ODR violation). Users never spell it.
+#if defined(_OPENMP)
+#define TANGENT_PARALLEL_ABI openmp
+#else
+#define TANGENT_PARALLEL_ABI sequential
+#endif
+
 /// `TANGENT_OMP(parallel for)` expands to `#pragma omp parallel for` when OpenMP is enabled and
 /// to nothing otherwise, so headers compile cleanly under `-Wall -Werror` either way.
 #if defined(_OPENMP)

@@ -3,8 +3,8 @@
 /// How tangent reports bad input: `std::invalid_argument` carrying one sentence that names the
 /// function or layer, what is wrong, and the value that was seen.
 
+#include <cmath>
 #include <cstddef>
-#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -49,7 +49,7 @@ std::string show(const T& value) {
 
 /// Rejects a standard deviation that is negative, NaN or infinite.
 inline void require_std(const LayerSite& site, std::string_view field, double value) {
-  if (!(value >= 0.0) || value == std::numeric_limits<double>::infinity()) {
+  if (!(value >= 0.0) || !std::isfinite(value)) {
     fail_layer(site, std::string(field) +
                          " must be a finite, non-negative standard deviation, got " + show(value) +
                          "; set ." + std::string(field) + " to a value >= 0");
@@ -58,7 +58,7 @@ inline void require_std(const LayerSite& site, std::string_view field, double va
 
 /// Rejects a NaN or infinite hyperparameter.
 inline void require_finite(const LayerSite& site, std::string_view field, double value) {
-  if (!(value - value == 0.0)) {
+  if (!std::isfinite(value)) {
     fail_layer(site, std::string(field) + " must be finite, got " + show(value));
   }
 }

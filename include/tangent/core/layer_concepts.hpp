@@ -1,15 +1,20 @@
 #pragma once
 /// @file
-/// The contract of a layer for the analytic kernels, and the compile-time walk of stages that
-/// turns a wrong composition into one readable compiler message.
+/// The contract of a layer for the analytic kernels, and of a network.
+///
+/// Layers on feature vectors have a per-pair rule (`FeatureLayer`): each NNGP/NTK entry of a pair
+/// of samples maps to its new value given the pair's variances. Activations (`Activation`) are
+/// turned into such layers by `layers/elementwise.hpp`. Spatial layers (convolutions, pooling)
+/// mix the entries of different positions, so they get a contract of their own on a pair's
+/// spatial block when they are added; a layer may meet several contracts.
 
 #include <concepts>
 #include <string_view>
+#include <type_traits>
 
 #include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
-#include "tangent/core/stage.hpp"
 
 namespace tangent {
 
@@ -17,9 +22,9 @@ namespace tangent {
 ///
 /// requires, for `const L l`, `double` scalars `q, t, q11, q22, width` and a site:
 /// - `L::name`: a `std::string_view` for messages;
-/// - `L::output_stage<In>`: the stage after the layer, given the stage before it (a member alias
-///   template); it `static_assert`s, with a sentence that says what to insert, when the layer
-///   cannot follow `In`;
+/// - `L::output_stage<In>`: the stage after the layer, given the `Stage` before it (a member
+///   alias template); it `static_assert`s, with a sentence that says what to insert, when the
+///   layer cannot follow `In`;
 /// - `l.validate(site)` throws `std::invalid_argument` naming `site` for unusable
 ///   hyperparameters (non-positive width, negative or NaN standard deviation);
 /// - `l.output_width(n)`: the finite width after the layer, given the width `n` before it
@@ -40,45 +45,24 @@ concept FeatureLayer = requires(const L l, double& q, double& t, double v, Index
   l.template propagate_entry<true>(q, t, v, v, v);
 };
 
-/// Anything `serial` accepts as one layer: an activation (adapted by `Elementwise` rules) or a
-/// layer with its own kernel rule.
+/// Anything `serial` accepts as one layer: an activation (adapted by `layers/elementwise.hpp`)
+/// or a layer with its own kernel rule.
 template <class L>
 concept KernelLayer = Activation<L> || FeatureLayer<L>;
 
+template <class... Ls>
+struct Serial;
+
 namespace detail {
-
-/// Stage after an activation: the input must be Gaussian, and the output no longer is.
-template <class A, class In>
-struct activation_stage {
-  static_assert(In::gaussian,
-                "TANGENT: AN ACTIVATION MUST FOLLOW AN AFFINE LAYER. Its input must be Gaussian, "
-                "as neural-tangents requires: put a Dense (or Conv) layer right before this "
-                "activation. The compiler's 'In instantiation of' line with activation_stage<type, "
-                "stage> names it.");
-  using type = Stage<typename In::kind, false>;
-};
-
-template <class L, class In>
-struct stage_after {
-  using type = typename L::template output_stage<In>;
-};
-
-template <Activation A, class In>
-struct stage_after<A, In> {
-  using type = typename activation_stage<A, In>::type;
-};
-
-/// Tags for a left fold `(StageTag<In>{} >> ... >> LayerTag<Ls>{})` that walks the stages of a
-/// network without recursion (so deep networks compile fast).
-template <class S>
-struct StageTag {
-  using stage = S;
-};
-template <class L>
-struct LayerTag {};
-
-template <class In, class L>
-auto operator>>(StageTag<In>, LayerTag<L>) -> StageTag<typename stage_after<L, In>::type>;
-
+template <class T>
+struct is_serial : std::false_type {};
+template <class... Ls>
+struct is_serial<Serial<Ls...>> : std::true_type {};
 }  // namespace detail
+
+/// What the kernel functions accept as a network: a `Serial`, or a single layer, which acts as a
+/// one-layer network.
+template <class T>
+concept Network = detail::is_serial<T>::value || KernelLayer<T>;
+
 }  // namespace tangent

@@ -10,18 +10,22 @@ namespace tangent::detail {
 template <class S>
 inline constexpr S pi = static_cast<S>(3.141592653589793238462643383279502884L);
 
-/// q11·q22 − q12², the determinant of the 2×2 covariance of a pair, clamped at 0.
+/// s = √(q11·q22 − q12²), the square root of the determinant of a pair's 2×2 covariance
+/// (√det = √(q11·q22)·sin θ), clamped at 0.
 ///
-/// It is computed as (d − q12)(d + q12) with d = √(q11·q22) rather than as q11·q22 − q12²: the
-/// two are equal in exact arithmetic and equally accurate, but this form gives exactly 0 when
-/// q12 = q11 = q22 (√(q·q) = q in IEEE arithmetic) even where the compiler contracts to FMA.
-/// That is what makes the angle between identical inputs exactly 0.
+/// It is evaluated as √(d − q12)·√(d + q12) with d = √q11·√q22, never forming q11·q22 or q12²:
+/// - it neither overflows nor underflows while the variances themselves are representable
+///   (q11·q22 would at 1e154 or 1e-162 in double, at 1e19 or 1e-19 in float);
+/// - with d = q11 when q11 = q22, identical inputs (q12 = q11 = q22) give exactly 0, whatever
+///   the compiler contracts to FMA, which makes their angle exactly 0;
+/// - it is as accurate as q11·q22 − q12²: d − q12 is exact when the two are close (Sterbenz).
 template <class S>
-S covariance_determinant(S q11, S q12, S q22) {
+S covariance_sqrt_determinant(S q11, S q12, S q22) {
   using std::sqrt;
-  const S d = sqrt(q11 * q22);
-  const S det = (d - q12) * (d + q12);
-  return det > S(0) ? det : S(0);
+  const S d = q11 == q22 ? q11 : sqrt(q11) * sqrt(q22);
+  const S below = d - q12;
+  const S above = d + q12;
+  return below > S(0) && above > S(0) ? sqrt(below) * sqrt(above) : S(0);
 }
 
 }  // namespace tangent::detail

@@ -20,10 +20,20 @@
 #include "tangent/layers/elementwise.hpp"
 
 namespace tangent::detail {
+inline namespace TANGENT_PARALLEL_ABI {
 
-/// Side of the square tiles of the Gram matrices: two 128×128 double tiles (NNGP and NTK) stay
-/// in a 256 KiB L2 cache while the layer recursion sweeps them.
-inline constexpr Index kTile = 128;
+/// Largest side of the square tiles of the Gram matrices: two 128×128 double tiles (NNGP and NTK,
+/// 256 KiB) stay in about a 256 KiB–1 MiB L2 cache while the layer recursion sweeps them.
+inline constexpr Index kMaxTile = 128;
+
+/// Tile side for an n1×n2 Gram matrix: at most kMaxTile, but small enough that a small problem
+/// still splits into several tiles for the threads. It depends on the sizes only, never on the
+/// thread count, so the GEMM of each tile, and hence every result, is the same on any number of
+/// threads.
+inline Index tile_side(Index n1, Index n2) {
+  const Index quarter = (std::max(n1, n2) + 3) / 4;
+  return std::clamp((quarter + 7) / 8 * 8, Index{16}, kMaxTile);
+}
 
 /// Variances of each sample entering each layer: column l is the input of layer l.
 template <class S, class... Ls>
@@ -82,9 +92,10 @@ void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>
   if (nngp_out != nullptr) nngp_out->resize(n1, n2);
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
 
+  const Index side = tile_side(n1, n2);
   std::vector<std::pair<Index, Index>> tiles;
-  for (Index r0 = 0; r0 < n1; r0 += kTile) {
-    for (Index c0 = same_input ? r0 : 0; c0 < n2; c0 += kTile) tiles.emplace_back(r0, c0);
+  for (Index r0 = 0; r0 < n1; r0 += side) {
+    for (Index c0 = same_input ? r0 : 0; c0 < n2; c0 += side) tiles.emplace_back(r0, c0);
   }
   const Index tile_count = static_cast<Index>(tiles.size());
 
@@ -94,8 +105,8 @@ void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>
     TANGENT_OMP(for schedule(dynamic))
     for (Index k = 0; k < tile_count; ++k) {
       const auto [r0, c0] = tiles[static_cast<std::size_t>(k)];
-      const Index h = std::min(kTile, n1 - r0);
-      const Index w = std::min(kTile, n2 - c0);
+      const Index h = std::min(side, n1 - r0);
+      const Index w = std::min(side, n2 - c0);
       q.resize(h, w);
       // Inside the parallel region Eigen runs this product on the calling thread.
       q.noalias() = x1.middleRows(r0, h) * y.middleRows(c0, w).transpose();
@@ -140,4 +151,5 @@ void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>
   }
 }
 
+}  // namespace TANGENT_PARALLEL_ABI
 }  // namespace tangent::detail

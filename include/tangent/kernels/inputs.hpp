@@ -63,6 +63,7 @@ RowLabels label_rows(const Eigen::Ref<const Matrix<S>>& x1, const Eigen::Ref<con
     Index label;
   };
   std::unordered_map<std::uint64_t, std::vector<Seen>> buckets;
+  buckets.reserve(static_cast<std::size_t>(x1.rows() + (x2 != nullptr ? x2->rows() : 0)));
   Index next_label = 0;
 
   auto label_of = [&](const Eigen::Ref<const Matrix<S>>& x, Index r) {

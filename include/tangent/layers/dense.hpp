@@ -34,7 +34,8 @@ struct dense_stage {
 /// - ntk:      Σ' = w_std²·Σ + σ_b²,  Θ' = Σ' + w_std²·Θ;
 /// - standard: Σ' = w_std²·Σ + σ_b²,  Θ' = n·Σ + w_std²·Θ + [1 if there is a bias].
 /// Under the NTK parameterization `width` does not enter the kernels; under the standard one the
-/// width n of the *previous* layer (or the input dimension) does.
+/// width n of the *previous* layer (or the input dimension) does, so there set `.width` of every
+/// hidden Dense layer: its default of 1 suits a scalar readout, not a hidden layer.
 struct Dense {
   Index width = 1;                ///< number of output units (finite networks; standard NTK)
   double w_std = 1.0;             ///< weight standard deviation σ_w

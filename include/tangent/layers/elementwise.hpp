@@ -1,19 +1,46 @@
 #pragma once
 /// @file
-/// How an `Activation` acts as a layer: the single elementwise kernel rule
-///   Σ' = E[φ(u)φ(v)],   Θ' = Θ·E[φ'(u)φ'(v)],
-/// with the pair's variances q11, q22 taken from the same layer (neural-tangents `_elementwise`).
-/// There is no additive Σ term: the next affine layer adds it.
+/// How an `Activation` acts as a layer, and how every layer is driven by the kernel sweep.
 ///
-/// Every layer-facing operation of the kernel sweep goes through these functions, so a type
-/// that meets `FeatureLayer` and one that meets `Activation` are used the same way.
+/// The single elementwise kernel rule (neural-tangents `_elementwise`):
+///   Σ' = E[φ(u)φ(v)],   Θ' = Θ·E[φ'(u)φ'(v)],
+/// with the pair's variances q11, q22 taken from the same layer. There is no additive Σ term:
+/// the next affine layer adds it. An activation needs a Gaussian input, i.e. an affine layer
+/// right before it; its output is not Gaussian.
+///
+/// The functions below are the only way the sweep touches a layer, so a type that meets
+/// `FeatureLayer` and one that meets `Activation` are used the same way. (Activations are plain
+/// aggregates rather than bases of an `Elementwise<A>` wrapper: a base class would stop users
+/// from writing `LeakyReLU{.alpha = 0.1}`.)
 
 #include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/layer_concepts.hpp"
+#include "tangent/core/stage.hpp"
 
 namespace tangent::detail {
+
+/// Stage after an activation: the input must be Gaussian, and the output no longer is.
+template <class A, class In>
+struct activation_stage {
+  static_assert(In::gaussian,
+                "TANGENT: AN ACTIVATION MUST FOLLOW AN AFFINE LAYER. Its input must be Gaussian, "
+                "as neural-tangents requires: put a Dense (or Conv) layer right before this "
+                "activation. The compiler's 'In instantiation of' line with "
+                "activation_stage<type, stage> names it.");
+  using type = Stage<typename In::kind, false>;
+};
+
+/// The stage after layer `L` given the stage `In` before it.
+template <class L, class In>
+struct stage_after {
+  using type = typename L::template output_stage<In>;
+};
+template <Activation A, class In>
+struct stage_after<A, In> {
+  using type = typename activation_stage<A, In>::type;
+};
 
 template <KernelLayer L>
 void validate_layer(const L& layer, const LayerSite& site) {
