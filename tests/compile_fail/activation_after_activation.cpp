@@ -4,10 +4,10 @@
 double use() {
   const Eigen::MatrixXd x = Eigen::MatrixXd::Ones(2, 3);
 #ifdef TANGENT_SHOULD_FAIL
-  const auto net = tangent::serial(tangent::Dense{}, tangent::Erf{}, tangent::ReLU{});
+  const auto net = tangent::serial(tangent::Dense{}, tangent::ReLU{}, tangent::Erf{});
 #else
   const auto net =
-      tangent::serial(tangent::Dense{}, tangent::Erf{}, tangent::Dense{}, tangent::ReLU{});
+      tangent::serial(tangent::Dense{}, tangent::ReLU{}, tangent::Dense{}, tangent::Erf{});
 #endif
   return tangent::ntk(net, x)(0, 0);
 }

@@ -1,6 +1,7 @@
 // Compile-time facts about layers, networks and stages (mp-units' static test idea): this file
 // only has to compile.
 
+#include <concepts>
 #include <type_traits>
 
 #include <tangent/tangent.hpp>
@@ -29,6 +30,12 @@ static_assert(std::is_same_v<Flat, Serial<Dense, ReLU, Dense, Erf, Dense>>);
 static_assert(Flat::size == 5);
 static_assert(std::is_same_v<std::remove_cvref_t<decltype(get<3>(std::declval<Flat>()))>, Erf>);
 static_assert(get<0>(serial(Dense{.width = 7}, ReLU{})).width == 7);
+
+// Networks are regular values: copyable and comparable, with the comparison of their layers.
+static_assert(std::equality_comparable<Flat> && std::is_trivially_copyable_v<Serial<ReLU, Erf>>);
+static_assert(serial(Dense{.width = 3}, Erf{.a = 2}) == serial(Dense{.width = 3}, Erf{.a = 2}));
+static_assert(serial(Dense{.width = 3}, Erf{.a = 2}) != serial(Dense{.width = 4}, Erf{.a = 2}));
+static_assert(std::is_same_v<decltype(serial(ReLU{})), Serial<ReLU>>);
 
 // Stages: an affine layer makes its output Gaussian; an activation consumes that.
 static_assert(std::is_same_v<network_stage<Serial<Dense>, InputStage<Features>>::type,

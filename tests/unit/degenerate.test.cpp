@@ -1,19 +1,20 @@
 // Degenerate but valid input gives finite, correct numbers: zero rows, identical rows, rows
 // scaled by 1e6 and 1e-6, and depth 100.
 
+#include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <utility>
 
 #include <catch2/catch.hpp>
 
 #include <tangent/tangent.hpp>
 
+#include "support/inputs.hpp"
+
 namespace {
 
-Eigen::MatrixXd random_inputs(Eigen::Index n, Eigen::Index d, unsigned seed) {
-  std::srand(seed);
-  return Eigen::MatrixXd::Random(n, d);
-}
+using tangent::test::random_inputs;
 
 const auto relu_net =
     tangent::serial(tangent::Dense{.w_std = 1.5}, tangent::ReLU{}, tangent::Dense{.w_std = 0.8});
@@ -114,19 +115,101 @@ TEST_CASE("rows scaled by 1e6 and 1e-6 stay finite and homogeneous", "[kernels][
   CHECK(((k.nngp.array().abs() / (d * d.transpose()).array().sqrt()) <= 1 + 1e-12).all());
 }
 
+TEST_CASE("variances far from 1 neither overflow nor underflow", "[kernels][degenerate]") {
+  // Orthogonal rows through Dense–ReLU–Dense without bias: Σ(0,1)/Σ(0,0) = (q/2π)/(q/2) = 1/π
+  // at every scale (q11·q22 alone would overflow at 1e154 in double, 1e19 in float).
+  const double inv_pi = 1 / std::numbers::pi;
+  for (double scale : {1e-150, 1e-100, 1e100, 1e150}) {
+    const Eigen::MatrixXd x = scale * Eigen::MatrixXd::Identity(2, 2);
+    const tangent::Kernels k = tangent::kernels(relu_net, x);
+    INFO("scale " << scale);
+    REQUIRE(finite(k));
+    CHECK(k.nngp(0, 1) / k.nngp(0, 0) == Approx(inv_pi).epsilon(1e-14));
+    CHECK(k.ntk(0, 1) / k.ntk(0, 0) == Approx(inv_pi / 2).epsilon(1e-14));  // Θ = Σ + w²q/4
+    REQUIRE(tangent::kernels(biased_net, x).ntk.allFinite());
+  }
+  for (float scale : {1e-15f, 1e15f}) {
+    const Eigen::MatrixXf x = scale * Eigen::MatrixXf::Identity(2, 2);
+    const tangent::BasicKernels<float> k = tangent::kernels(relu_net, x);
+    INFO("float scale " << scale);
+    REQUIRE((k.nngp.allFinite() && k.ntk.allFinite()));
+    CHECK(k.nngp(0, 1) / k.nngp(0, 0) == Approx(inv_pi).epsilon(1e-6));
+  }
+}
+
+namespace {
+
+// Independent long-double recursions in the textbook forms (arccos for ReLU, Cho & Saul 2009;
+// arcsin for Erf, Williams 1997) for one pair of inputs with variances a, b and covariance c.
+struct Pair {
+  long double a, b, c, ta, tb, tc;  // NNGP (var1, var2, cov) and NTK (same)
+};
+
+Pair dense(Pair p, long double w2, long double b2) {
+  const auto f = [&](long double q) { return w2 * q + b2; };
+  return {f(p.a), f(p.b), f(p.c), f(p.a) + w2 * p.ta, f(p.b) + w2 * p.tb, f(p.c) + w2 * p.tc};
+}
+
+Pair relu_map(Pair p) {
+  const auto arc = [](long double q1, long double q2, long double q12) {
+    const long double rho = std::clamp(q12 / std::sqrt(q1 * q2), -1.0L, 1.0L);
+    const long double theta = std::acos(rho);
+    const long double pi = std::numbers::pi_v<long double>;
+    return std::pair{std::sqrt(q1 * q2) * (std::sin(theta) + (pi - theta) * rho) / (2 * pi),
+                     (pi - theta) / (2 * pi)};
+  };
+  const auto [c, dc] = arc(p.a, p.b, p.c);
+  return {p.a / 2, p.b / 2, c, p.ta / 2, p.tb / 2, p.tc * dc};
+}
+
+Pair erf_map(Pair p) {
+  const long double pi = std::numbers::pi_v<long double>;
+  const auto arc = [&](long double q1, long double q2, long double q12) {
+    const long double n = (1 + 2 * q1) * (1 + 2 * q2);
+    return std::pair{2 / pi * std::asin(2 * q12 / std::sqrt(n)),
+                     4 / pi / std::sqrt(n - 4 * q12 * q12)};
+  };
+  const auto [a, da] = arc(p.a, p.a, p.a);
+  const auto [b, db] = arc(p.b, p.b, p.b);
+  const auto [c, dc] = arc(p.a, p.b, p.c);
+  return {a, b, c, p.ta * da, p.tb * db, p.tc * dc};
+}
+
+}  // namespace
+
 TEST_CASE("depth 100 gives finite, correct numbers", "[kernels][degenerate]") {
   const Eigen::MatrixXd x = random_inputs(6, 5, 15);
   // He-initialised ReLU net: every Dense (w² = 2) and ReLU (½) pair keeps the variance, so the
   // diagonal NNGP is 2|x|²/d and each of the 101 Dense layers adds 2|x|²/d to the NTK.
   const tangent::Kernels relu = tangent::kernels(deep_relu(std::make_index_sequence<100>{}), x);
+  const tangent::Kernels erf = tangent::kernels(deep_erf(std::make_index_sequence<100>{}), x);
   REQUIRE(finite(relu));
+  REQUIRE(finite(erf));
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
     const double q = x.row(i).squaredNorm() / 5.0;
     CHECK(relu.nngp(i, i) == Approx(2 * q).epsilon(1e-13));
     CHECK(relu.ntk(i, i) == Approx(202 * q).epsilon(1e-13));
   }
-  const tangent::Kernels erf = tangent::kernels(deep_erf(std::make_index_sequence<100>{}), x);
-  REQUIRE(finite(erf));
-  const Eigen::VectorXd d = erf.nngp.diagonal();
-  CHECK(((erf.nngp.array().abs() / (d * d.transpose()).array().sqrt()) <= 1 + 1e-12).all());
+  // Pairs of distinct inputs, against the long-double recursions (whose acos(ρ) at ρ ≈ 1 is
+  // itself only √ε-accurate, hence not used on the diagonal, checked exactly above).
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    for (Eigen::Index j = 0; j < x.rows(); ++j) {
+      if (i == j) continue;
+      const auto wide = [](double v) { return static_cast<long double>(v); };
+      const long double a = wide(x.row(i).squaredNorm()) / 5;
+      const long double b = wide(x.row(j).squaredNorm()) / 5;
+      const long double c = wide(x.row(i).dot(x.row(j))) / 5;
+      Pair r = dense({a, b, c, 0, 0, 0}, 2, 0);
+      Pair e = dense({a, b, c, 0, 0, 0}, 1.7L * 1.7L, 0.01L);
+      for (int layer = 0; layer < 100; ++layer) {
+        r = dense(relu_map(r), 2, 0);
+        e = dense(erf_map(e), 1.7L * 1.7L, 0.01L);
+      }
+      INFO("pair " << i << ", " << j);
+      CHECK(relu.nngp(i, j) == Approx(static_cast<double>(r.c)).epsilon(1e-11));
+      CHECK(relu.ntk(i, j) == Approx(static_cast<double>(r.tc)).epsilon(1e-11));
+      CHECK(erf.nngp(i, j) == Approx(static_cast<double>(e.c)).epsilon(1e-11));
+      CHECK(erf.ntk(i, j) == Approx(static_cast<double>(e.tc)).epsilon(1e-11));
+    }
+  }
 }

@@ -1,5 +1,6 @@
 // Bad input throws std::invalid_argument with a sentence that names the problem.
 
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>

@@ -6,16 +6,15 @@
 #include <catch2/catch.hpp>
 
 #include <tangent/tangent.hpp>
+
+#include "support/inputs.hpp"
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
 namespace {
 
-Eigen::MatrixXd random_inputs(Eigen::Index n, Eigen::Index d, unsigned seed) {
-  std::srand(seed);
-  return Eigen::MatrixXd::Random(n, d);
-}
+using tangent::test::random_inputs;
 
 const auto net_a =
     tangent::serial(tangent::Dense{.width = 32, .w_std = 1.4, .b_std = 0.2}, tangent::ReLU{},
