@@ -1,11 +1,17 @@
-# tangent_add_compile_fail_test(<name> <regex>)
+# tangent_add_compile_fail_test(<name> <message-regex> [<culprit-regex>])
 #
 # tests/compile_fail/<name>.cpp is built twice (Eigen's failtest idea):
 # - as is, in the normal build, where it must compile (the control: the snippet is otherwise
 #   valid, so the failure below comes from what TANGENT_SHOULD_FAIL switches on);
 # - with TANGENT_SHOULD_FAIL defined, by a CTest test, which passes only if the compiler output
-#   matches <regex>, i.e. our own static_assert message, not just any error.
-function(tangent_add_compile_fail_test name regex)
+#   contains our own static_assert message and, if given, the culprit's name in the compiler's
+#   instantiation notes (GCC prints them before the error, clang after, so either order).
+function(tangent_add_compile_fail_test name message)
+  if(ARGC GREATER 2)
+    set(regex "(${ARGV2}.*${message}|${message}.*${ARGV2})")
+  else()
+    set(regex "${message}")
+  endif()
   set(source ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/${name}.cpp)
   add_library(compile_fail_${name}_control OBJECT ${source})
   target_link_libraries(compile_fail_${name}_control PRIVATE tangent::tangent tangent_dev_flags)

@@ -3,7 +3,8 @@
 /// `detail::check_layer<Position, L>()`: one `static_assert` per requirement of the layer
 /// contracts, so that a type that is almost a layer (a user's activation missing `variance`, say)
 /// gets a message naming the missing member and its expected signature, and the compiler's
-/// "In instantiation of ... check_layer() [with Position = 2; L = ...]" line names the culprit.
+/// instantiation notes name the culprit: check_layer<position, type> (GCC prints
+/// "[with Position = 2; L = ...]").
 
 #include <concepts>
 #include <cstddef>
@@ -23,8 +24,9 @@ constexpr bool check_layer() {
   } else if constexpr (!requires { L::name; }) {
     static_assert(dependent_false<L>,
                   "TANGENT: EVERY ARGUMENT OF serial(...) MUST BE A LAYER (Dense, ReLU, Erf, "
-                  "Identity, ...) OR A NETWORK: the 'In instantiation of' line names its "
-                  "position (from 1) and type. A layer meets tangent::Activation or "
+                  "Identity, ...) OR A NETWORK: the compiler's instantiation notes name its "
+                  "position (from 1) and type, check_layer<position, type>. A layer meets "
+                  "tangent::Activation or "
                   "tangent::FeatureLayer (include/tangent/core/layer_concepts.hpp).");
     return false;
   } else if constexpr (requires(const L a, double x) { a.moments(x, x, x); }) {

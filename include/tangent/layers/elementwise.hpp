@@ -27,8 +27,8 @@ struct activation_stage {
   static_assert(In::gaussian,
                 "TANGENT: AN ACTIVATION MUST FOLLOW AN AFFINE LAYER. Its input must be Gaussian, "
                 "as neural-tangents requires: put a Dense (or Conv) layer right before this "
-                "activation. The compiler's 'In instantiation of' line with "
-                "activation_stage<type, stage> names it.");
+                "activation. The compiler's instantiation notes name it: "
+                "activation_stage<activation, stage>.");
   using type = Stage<typename In::kind, false>;
 };
 
