@@ -2,19 +2,23 @@
 /// @file
 /// The analytic infinite-width kernels of a network: `kernels`, `nngp` and `ntk`.
 ///
-/// Conventions are neural-tangents': samples are rows (x is N×d); the input NNGP is x1·x2ᵀ/d and
-/// the input NTK is 0; the NTK returned is the kernel of one output unit (the full kernel is
-/// Θ ⊗ I over outputs). Results are concrete matrices, never expressions.
+/// Conventions are neural-tangents': samples are rows (x is N×d); the input NNGP is x1·x2ᵀ/d
+/// (for images and sequences: per pair of positions, averaged over channels only) and the input
+/// NTK is 0; the NTK returned is the kernel of one output unit (the full kernel is Θ ⊗ I over
+/// outputs). Results are concrete matrices, never expressions.
 
+#include <string>
 #include <string_view>
 #include <type_traits>
 
 #include "tangent/combinators/serial.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/layer_concepts.hpp"
+#include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/feature_sweep.hpp"
 #include "tangent/kernels/inputs.hpp"
+#include "tangent/kernels/spatial_sweep.hpp"
 #include "tangent/layers/elementwise.hpp"
 
 namespace tangent {
@@ -34,46 +38,90 @@ inline namespace TANGENT_PARALLEL_ABI {
 
 enum class Want { nngp, ntk, both };
 
-template <class D>
-using input_scalar = typename D::Scalar;
-
-template <Want W, class Net, class D1, class D2>
-BasicKernels<input_scalar<D1>> compute_kernels(std::string_view function, const Net& network,
-                                               const Eigen::MatrixBase<D1>& x1,
-                                               const Eigen::MatrixBase<D2>* x2) {
-  using S = input_scalar<D1>;
+template <class S>
+void check_scalar() {
   static_assert(
       std::is_same_v<S, double> || std::is_same_v<S, float>,
       "TANGENT: KERNELS NEED double OR float INPUTS; cast the input with .cast<double>().");
-  static_assert(std::is_same_v<S, input_scalar<D2>>,
-                "TANGENT: x1 AND x2 MUST HAVE THE SAME SCALAR TYPE (both double or both float).");
+}
 
-  const auto net = as_serial(network);
-  using Out =
-      typename network_stage<std::remove_const_t<decltype(net)>, InputStage<Features>>::type;
-  static_assert(std::is_same_v<typename Out::kind, Features>,
-                "TANGENT: THIS NETWORK DOES NOT END IN FEATURE VECTORS: end it with Flatten or "
-                "GlobalAvgPool and a Dense readout.");
+/// Checks the composition of `Net` for inputs of kind `Kind`; false (after the first failing
+/// layer's static_assert has said why) when it cannot work, so the driver is not instantiated
+/// and one mistake gives one message.
+template <class Kind, class Net>
+constexpr bool composition_fits() {
+  using Out = typename network_stage<Net, InputStage<Kind>>::type;
+  if constexpr (std::is_same_v<Out, InvalidStage>) {
+    return false;
+  } else {
+    static_assert(std::is_same_v<typename Out::kind, Features>,
+                  "TANGENT: THIS NETWORK DOES NOT END IN FEATURE VECTORS: end it with Flatten or "
+                  "GlobalAvgPool and a Dense readout.");
+    return std::is_same_v<typename Out::kind, Features>;
+  }
+}
+
+/// Checks every layer's hyperparameters; the message names the layer and its position.
+template <class Net>
+void validate_layers(const Net& net) {
   net.for_each([](const auto& layer, auto index) {
     using L = std::remove_cvref_t<decltype(layer)>;
     validate_layer(layer, LayerSite{L::name, decltype(index)::value + 1});
   });
+}
 
-  const Eigen::Ref<const Matrix<S>> a(x1.derived());
-  check_input<S>(function, "x1", a);
-  constexpr bool with_ntk = W != Want::nngp;
-  BasicKernels<S> out;
-  Matrix<S>* nngp_out = W == Want::ntk ? nullptr : &out.nngp;
-  Matrix<S>* ntk_out = W == Want::nngp ? nullptr : &out.ntk;
-  if (x2 == nullptr) {
-    feature_kernels<with_ntk, S>(net, a, nullptr, nngp_out, ntk_out);
-  } else {
-    const Eigen::Ref<const Matrix<S>> b(x2->derived());
-    check_input<S>(function, "x2", b);
-    check_same_features<S>(function, a, b);
-    feature_kernels<with_ntk, S>(net, a, &b, nngp_out, ntk_out);
+template <Want W, class S>
+struct Outputs {
+  BasicKernels<S> kernels;
+  Matrix<S>* nngp() { return W == Want::ntk ? nullptr : &kernels.nngp; }
+  Matrix<S>* ntk() { return W == Want::nngp ? nullptr : &kernels.ntk; }
+};
+
+template <Want W, class Net, class D1, class D2>
+BasicKernels<typename D1::Scalar> feature_kernels(std::string_view function, const Net& network,
+                                                  const Eigen::MatrixBase<D1>& x1,
+                                                  const Eigen::MatrixBase<D2>* x2) {
+  using S = typename D1::Scalar;
+  check_scalar<S>();
+  static_assert(std::is_same_v<S, typename D2::Scalar>,
+                "TANGENT: x1 AND x2 MUST HAVE THE SAME SCALAR TYPE (both double or both float).");
+  const auto net = as_serial(network);
+  Outputs<W, S> out;
+  if constexpr (composition_fits<Features, std::remove_const_t<decltype(net)>>()) {
+    validate_layers(net);
+    const Eigen::Ref<const Matrix<S>> a(x1.derived());
+    check_input(function, "x1", a);
+    if (x2 == nullptr) {
+      feature_kernels<W != Want::nngp, S>(net, a, nullptr, out.nngp(), out.ntk());
+    } else {
+      const Eigen::Ref<const Matrix<S>> b(x2->derived());
+      check_input(function, "x2", b);
+      check_same_features<S>(function, a, b);
+      feature_kernels<W != Want::nngp, S>(net, a, &b, out.nngp(), out.ntk());
+    }
   }
-  return out;
+  return std::move(out.kernels);
+}
+
+template <Want W, class Net, class S, int D>
+BasicKernels<S> spatial_kernels(std::string_view function, const Net& network,
+                                const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2) {
+  check_scalar<S>();
+  const auto net = as_serial(network);
+  Outputs<W, S> out;
+  if constexpr (composition_fits<Spatial<D>, std::remove_const_t<decltype(net)>>()) {
+    validate_layers(net);
+    check_input(function, "x1", x1.flat);
+    if (x2 != nullptr) {
+      check_input(function, "x2", x2->flat);
+      if (!(x1.geometry == x2->geometry)) {
+        fail(function, "x1 holds " + x1.geometry.str() + " samples but x2 holds " +
+                           x2->geometry.str() + "; both inputs need the same shape");
+      }
+    }
+    spatial_kernels<W != Want::nngp>(net, x1, x2, out.nngp(), out.ntk());
+  }
+  return std::move(out.kernels);
 }
 
 }  // namespace TANGENT_PARALLEL_ABI
@@ -87,44 +135,87 @@ inline namespace TANGENT_PARALLEL_ABI {
 template <Network Net, class D1, class D2>
 BasicKernels<typename D1::Scalar> kernels(const Net& net, const Eigen::MatrixBase<D1>& x1,
                                           const Eigen::MatrixBase<D2>& x2) {
-  return detail::compute_kernels<detail::Want::both>("kernels", net, x1, &x2);
+  return detail::feature_kernels<detail::Want::both>("kernels", net, x1, &x2);
 }
 
 /// NNGP and NTK of the rows of `x` with themselves: symmetric N×N matrices, computed on one
 /// triangle; the diagonal is exact (the angle of a sample with itself is 0).
 template <Network Net, class D>
 BasicKernels<typename D::Scalar> kernels(const Net& net, const Eigen::MatrixBase<D>& x) {
-  return detail::compute_kernels<detail::Want::both>(
+  return detail::feature_kernels<detail::Want::both>(
       "kernels", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr));
+}
+
+/// NNGP and NTK between two sets of images or sequences (`tangent::images`,
+/// `tangent::sequences`); also throws when their shapes differ or a layer does not fit them.
+template <Network Net, class S, int D>
+BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x1,
+                        const SpatialInput<S, D>& x2) {
+  return detail::spatial_kernels<detail::Want::both>("kernels", net, x1, &x2);
+}
+
+/// NNGP and NTK of a set of images or sequences with itself.
+template <Network Net, class S, int D>
+BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x) {
+  return detail::spatial_kernels<detail::Want::both>(
+      "kernels", net, x, static_cast<const SpatialInput<S, D>*>(nullptr));
 }
 
 /// The NNGP alone (the NTK recursion is skipped).
 template <Network Net, class D1, class D2>
 Matrix<typename D1::Scalar> nngp(const Net& net, const Eigen::MatrixBase<D1>& x1,
                                  const Eigen::MatrixBase<D2>& x2) {
-  return detail::compute_kernels<detail::Want::nngp>("nngp", net, x1, &x2).nngp;
+  return detail::feature_kernels<detail::Want::nngp>("nngp", net, x1, &x2).nngp;
 }
 
 /// The NNGP of `x` with itself.
 template <Network Net, class D>
 Matrix<typename D::Scalar> nngp(const Net& net, const Eigen::MatrixBase<D>& x) {
-  return detail::compute_kernels<detail::Want::nngp>(
+  return detail::feature_kernels<detail::Want::nngp>(
              "nngp", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
       .nngp;
 }
 
-/// The NTK alone (the NNGP is computed tile by tile but never stored).
+/// The NNGP between two sets of images or sequences.
+template <Network Net, class S, int D>
+Matrix<S> nngp(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2) {
+  return detail::spatial_kernels<detail::Want::nngp>("nngp", net, x1, &x2).nngp;
+}
+
+/// The NNGP of a set of images or sequences with itself.
+template <Network Net, class S, int D>
+Matrix<S> nngp(const Net& net, const SpatialInput<S, D>& x) {
+  return detail::spatial_kernels<detail::Want::nngp>(
+             "nngp", net, x, static_cast<const SpatialInput<S, D>*>(nullptr))
+      .nngp;
+}
+
+/// The NTK alone (the NNGP is computed alongside but never stored).
 template <Network Net, class D1, class D2>
 Matrix<typename D1::Scalar> ntk(const Net& net, const Eigen::MatrixBase<D1>& x1,
                                 const Eigen::MatrixBase<D2>& x2) {
-  return detail::compute_kernels<detail::Want::ntk>("ntk", net, x1, &x2).ntk;
+  return detail::feature_kernels<detail::Want::ntk>("ntk", net, x1, &x2).ntk;
 }
 
 /// The NTK of `x` with itself.
 template <Network Net, class D>
 Matrix<typename D::Scalar> ntk(const Net& net, const Eigen::MatrixBase<D>& x) {
-  return detail::compute_kernels<detail::Want::ntk>(
+  return detail::feature_kernels<detail::Want::ntk>(
              "ntk", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
+      .ntk;
+}
+
+/// The NTK between two sets of images or sequences.
+template <Network Net, class S, int D>
+Matrix<S> ntk(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2) {
+  return detail::spatial_kernels<detail::Want::ntk>("ntk", net, x1, &x2).ntk;
+}
+
+/// The NTK of a set of images or sequences with itself.
+template <Network Net, class S, int D>
+Matrix<S> ntk(const Net& net, const SpatialInput<S, D>& x) {
+  return detail::spatial_kernels<detail::Want::ntk>("ntk", net, x,
+                                                    static_cast<const SpatialInput<S, D>*>(nullptr))
       .ntk;
 }
 

@@ -100,3 +100,64 @@ TEST_CASE("non-finite activation hyperparameters are rejected", "[errors]") {
       }),
       Contains("tangent::LeakyReLU (layer 2 of the network): alpha must be finite"));
 }
+
+TEST_CASE("images() and sequences() check their shape", "[errors][conv]") {
+  const Eigen::MatrixXd flat = Eigen::MatrixXd::Ones(2, 190);
+  CHECK_THAT(message_of([&] { tangent::images(flat, 8, 8, 3); }),
+             Contains("tangent::images: flat has 190 columns but 8×8×3 samples need 192 (one "
+                      "sample per row, NHWC order)"));
+  CHECK_THAT(message_of([&] { tangent::images(flat, 0, 8, 3); }),
+             Contains("tangent::images: sizes must be positive, got 0×8×3"));
+  CHECK(tangent::sequences(flat, 19, 10).geometry.str() == "19×10");
+  CHECK_THAT(message_of([&] { tangent::sequences(flat, 20, 10); }),
+             Contains("tangent::sequences: flat has 190 columns but 20×10 samples need 200"));
+}
+
+TEST_CASE("convolutional layers that do not fit the inputs are rejected, naming them",
+          "[errors][conv]") {
+  const Eigen::MatrixXd flat = Eigen::MatrixXd::Ones(2, 4 * 4 * 3);
+  const auto x = tangent::images(flat, 4, 4, 3);
+  using tangent::Conv;
+  const auto too_large = tangent::serial(Conv{.filter = {5, 5}}, tangent::ReLU{},
+                                         tangent::Flatten{}, tangent::Dense{});
+  CHECK_THAT(message_of([&] { tangent::kernels(too_large, x); }),
+             Contains("tangent::Conv (layer 1 of the network): a 5×5 filter with valid padding "
+                      "does not fit inputs of 4×4×3"));
+  // Strides of 3 leave a single position, where a 3×3 VALID window no longer fits.
+  const auto shrunk = tangent::serial(Conv{.channels = 8, .filter = {2, 2}, .strides = {3, 3}},
+                                      tangent::ReLU{}, tangent::AvgPool{.window = {3, 3}},
+                                      tangent::GlobalAvgPool{}, tangent::Dense{});
+  CHECK_THAT(message_of([&] { tangent::kernels(shrunk, x); }),
+             Contains("tangent::AvgPool (layer 3 of the network): a 3×3 window with valid padding "
+                      "does not fit inputs of 1×1×8"));
+  const auto wrong_rank =
+      tangent::serial(Conv{.filter = {3}}, tangent::Flatten{}, tangent::Dense{});
+  CHECK_THAT(message_of([&] { tangent::kernels(wrong_rank, x); }),
+             Contains("tangent::Conv (layer 1 of the network): filter has 1 sizes but the input "
+                      "(4×4×3) has 2 spatial dimensions"));
+  const auto bad_fields =
+      tangent::serial(Conv{.channels = 0}, tangent::Flatten{}, tangent::Dense{});
+  CHECK_THAT(message_of([&] { tangent::kernels(bad_fields, x); }),
+             Contains("tangent::Conv (layer 1 of the network): channels must be positive, got 0"));
+  const auto bad_strides =
+      tangent::serial(Conv{.strides = {1, 0}}, tangent::Flatten{}, tangent::Dense{});
+  CHECK_THAT(message_of([&] { tangent::kernels(bad_strides, x); }),
+             Contains("strides sizes must be positive, got 1×0"));
+}
+
+TEST_CASE("image inputs of different shapes or with NaN are rejected", "[errors][conv]") {
+  const Eigen::MatrixXd a = Eigen::MatrixXd::Ones(2, 4 * 4 * 3);
+  Eigen::MatrixXd b = Eigen::MatrixXd::Ones(3, 4 * 4 * 3);
+  const auto net = tangent::serial(tangent::Conv{.filter = {2, 2}}, tangent::ReLU{},
+                                   tangent::GlobalAvgPool{}, tangent::Dense{});
+  CHECK_THAT(message_of([&] {
+               tangent::kernels(net, tangent::images(a, 4, 4, 3), tangent::images(b, 4, 12, 1));
+             }),
+             Contains("tangent::kernels: x1 holds 4×4×3 samples but x2 holds 4×12×1; both inputs "
+                      "need the same shape"));
+  b(2, 7) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THAT(message_of([&] {
+               tangent::ntk(net, tangent::images(a, 4, 4, 3), tangent::images(b, 4, 4, 3));
+             }),
+             Contains("tangent::ntk: x2 has a non-finite value (nan) at row 2, column 7"));
+}

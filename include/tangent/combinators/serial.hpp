@@ -195,6 +195,11 @@ template <class In, class L, class... Ls>
 struct walk_stages<In, L, Ls...> {
   using type = typename walk_stages<typename stage_after<L, In>::type, Ls...>::type;
 };
+// After the first layer that cannot follow its input has said so, stop: one message per mistake.
+template <class L, class... Ls>
+struct walk_stages<InvalidStage, L, Ls...> {
+  using type = InvalidStage;
+};
 
 /// A one-layer network from a layer; a network unchanged.
 template <class T>

@@ -30,4 +30,8 @@ struct Stage {
 template <class Kind>
 using InputStage = Stage<Kind, false>;
 
+/// What a layer that cannot follow its input produces, after its `static_assert` has said why:
+/// the rest of the network is then not examined, so one mistake gives one message.
+struct InvalidStage {};
+
 }  // namespace tangent

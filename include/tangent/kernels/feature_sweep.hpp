@@ -85,7 +85,7 @@ void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>
   const Matrix<S> var2_storage = same_input ? Matrix<S>() : variance_table<S>(net, y);
   const Matrix<S>& var2 = same_input ? var1 : var2_storage;
   const auto widths = input_widths<S>(net, x1.cols());
-  const RowLabels labels = label_rows<S>(x1, x2);
+  const RowLabels labels = label_rows(x1, x2);
   const std::vector<Index>& label1 = labels.first;
   const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
 

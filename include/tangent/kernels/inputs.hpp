@@ -17,9 +17,8 @@
 namespace tangent::detail {
 
 /// Throws unless `x` is a non-empty matrix of finite numbers; `which` names it ("x1").
-template <class S>
-void check_input(std::string_view function, std::string_view which,
-                 const Eigen::Ref<const Matrix<S>>& x) {
+template <class Rows>
+void check_input(std::string_view function, std::string_view which, const Rows& x) {
   if (x.rows() == 0 || x.cols() == 0) {
     fail(function, std::string(which) + " is empty (" + std::to_string(x.rows()) + " rows, " +
                        std::to_string(x.cols()) +
@@ -54,11 +53,12 @@ struct RowLabels {
   std::vector<Index> second;  ///< empty when there is one input
 };
 
-template <class S>
-RowLabels label_rows(const Eigen::Ref<const Matrix<S>>& x1, const Eigen::Ref<const Matrix<S>>* x2) {
+template <class Rows>
+RowLabels label_rows(const Rows& x1, const Rows* x2) {
+  using S = typename Rows::Scalar;
   using Bits = std::conditional_t<sizeof(S) == 8, std::uint64_t, std::uint32_t>;
   struct Seen {
-    const Eigen::Ref<const Matrix<S>>* matrix;
+    const Rows* matrix;
     Index row;
     Index label;
   };
@@ -66,7 +66,7 @@ RowLabels label_rows(const Eigen::Ref<const Matrix<S>>& x1, const Eigen::Ref<con
   buckets.reserve(static_cast<std::size_t>(x1.rows() + (x2 != nullptr ? x2->rows() : 0)));
   Index next_label = 0;
 
-  auto label_of = [&](const Eigen::Ref<const Matrix<S>>& x, Index r) {
+  auto label_of = [&](const Rows& x, Index r) {
     std::uint64_t hash = 1469598103934665603ull;  // FNV-1a
     for (Index c = 0; c < x.cols(); ++c) {
       const S v = x(r, c) == S(0) ? S(0) : x(r, c);

@@ -17,10 +17,11 @@ namespace detail {
 
 template <class In>
 struct dense_stage {
-  static_assert(std::is_same_v<typename In::kind, Features>,
+  static constexpr bool ok = std::is_same_v<typename In::kind, Features>;
+  static_assert(ok,
                 "TANGENT: DENSE EXPECTS FEATURE VECTORS but receives spatial data (images or "
                 "sequences): insert Flatten or GlobalAvgPool before Dense.");
-  using type = Stage<Features, true>;
+  using type = std::conditional_t<ok, Stage<Features, true>, InvalidStage>;
 };
 
 }  // namespace detail

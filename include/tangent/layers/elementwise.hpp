@@ -13,11 +13,15 @@
 /// aggregates rather than bases of an `Elementwise<A>` wrapper: a base class would stop users
 /// from writing `LeakyReLU{.alpha = 0.1}`.)
 
+#include <cstddef>
+#include <type_traits>
+
 #include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/layer_concepts.hpp"
 #include "tangent/core/stage.hpp"
+#include "tangent/kernels/spatial_block.hpp"
 
 namespace tangent::detail {
 
@@ -29,7 +33,7 @@ struct activation_stage {
                 "as neural-tangents requires: put a Dense (or Conv) layer right before this "
                 "activation. The compiler's instantiation notes name it: "
                 "activation_stage<activation, stage>.");
-  using type = Stage<typename In::kind, false>;
+  using type = std::conditional_t<In::gaussian, Stage<typename In::kind, false>, InvalidStage>;
 };
 
 /// The stage after layer `L` given the stage `In` before it.
@@ -45,6 +49,42 @@ struct stage_after<A, In> {
 template <KernelLayer L>
 void validate_layer(const L& layer, const LayerSite& site) {
   layer.validate(site);
+}
+
+/// The elementwise rule on a pair's spatial block: entry (p1, p2) of a full block (or p of a
+/// diagonal one) with the first sample's variance at p1 and the second's at p2. For two equal
+/// samples, same-position entries take their covariance from the variance (angle exactly 0).
+template <bool Full, bool WithNtk, Activation A, class S>
+void activation_block(const A& activation, PairBlock<S>& block) {
+  const Index positions = block.geometry.positions();
+  const auto apply = [&](std::size_t e, S q11, S q22, bool same_position) {
+    S q = block.nngp[e];
+    if (block.equal && same_position) q = q11;
+    const Moments<S> m = activation.moments(q11, q, q22);
+    block.nngp[e] = m.expect;
+    if constexpr (WithNtk) block.ntk[e] *= m.expect_derivative;
+  };
+  if constexpr (Full) {
+    for (Index p2 = 0; p2 < positions; ++p2) {
+      const S q22 = block.var2[p2];
+      for (Index p1 = 0; p1 < positions; ++p1) {
+        apply(static_cast<std::size_t>(p1 + positions * p2), block.var1[p1], q22, p1 == p2);
+      }
+    }
+  } else {
+    for (Index p = 0; p < positions; ++p) {
+      apply(static_cast<std::size_t>(p), block.var1[p], block.var2[p], true);
+    }
+  }
+}
+
+template <KernelLayer L>
+Geometry output_geometry(const L& layer, const Geometry& in, const LayerSite& site) {
+  if constexpr (Activation<L>) {
+    return in;
+  } else {
+    return layer.output_geometry(in, site);
+  }
 }
 
 template <KernelLayer L>

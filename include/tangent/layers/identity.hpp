@@ -6,11 +6,13 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/spatial.hpp"
+#include "tangent/kernels/spatial_block.hpp"
 
 namespace tangent {
 
-/// φ(x) = x as a layer of its own: kernels, widths and stages pass through unchanged (it keeps
-/// a Gaussian input Gaussian, unlike a linear activation would in neural-tangents).
+/// φ(x) = x as a layer of its own, on feature vectors and spatial data alike: kernels, widths
+/// and stages pass through unchanged (it keeps a Gaussian input Gaussian).
 struct Identity {
   static constexpr std::string_view name = "Identity";
 
@@ -18,6 +20,7 @@ struct Identity {
   using output_stage = In;
 
   void validate(const LayerSite&) const {}
+
   Index output_width(Index width) const { return width; }
   template <class S>
   S variance(S q) const {
@@ -25,6 +28,19 @@ struct Identity {
   }
   template <bool WithNtk, class S>
   void propagate_entry(S&, S&, S, S, S) const {}
+
+  Geometry output_geometry(const Geometry& in, const LayerSite&) const { return in; }
+  template <bool InFull, bool OutFull, bool WithNtk, class S>
+  void propagate_block(detail::PairBlock<S>& block) const {
+    if constexpr (InFull && !OutFull) {
+      detail::take_diagonal(block.nngp, block.geometry.positions(), block.spare);
+      std::swap(block.nngp, block.spare);
+      if constexpr (WithNtk) {
+        detail::take_diagonal(block.ntk, block.geometry.positions(), block.spare);
+        std::swap(block.ntk, block.spare);
+      }
+    }
+  }
 
   bool operator==(const Identity&) const = default;
 };

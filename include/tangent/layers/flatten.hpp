@@ -1,0 +1,70 @@
+#pragma once
+/// @file
+/// Flattening spatial data into feature vectors.
+
+#include <string_view>
+#include <type_traits>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/core/spatial.hpp"
+#include "tangent/core/stage.hpp"
+#include "tangent/kernels/spatial_block.hpp"
+
+namespace tangent {
+
+/// Reshapes each sample's P positions × C channels into one feature vector of P·C entries (on
+/// feature vectors it does nothing).
+///
+/// Kernel rule: the dot product of two flattened samples normalised by their length is the mean
+/// over positions of the same-position covariances, Σ' = (1/P)·Σ_a Σ[a, a] (the trace of the
+/// block over P), and the same for Θ. It reads only same-position entries, so a network whose
+/// only readout is Flatten keeps the diagonal block alone: O(P) instead of O(P²) per pair.
+/// As in neural-tangents its output does not count as Gaussian, so an activation cannot follow
+/// it directly.
+struct Flatten {
+  static constexpr std::string_view name = "Flatten";
+  static constexpr bool reduces_spatial = true;
+
+  template <class In>
+  using output_stage = Stage<Features, false>;
+
+  void validate(const LayerSite&) const {}
+
+  // On spatial data.
+  Geometry output_geometry(const Geometry& in, const LayerSite&) const {
+    Geometry out = in;
+    out.channels = in.positions() * in.channels;
+    out.extent = {1, 1};
+    return out;
+  }
+  template <bool Full, bool WithNtk, class S>
+  void reduce_block(detail::PairBlock<S>& block, S& q, S& t) const {
+    const Index positions = block.geometry.positions();
+    q = diagonal_mean<Full>(block.nngp, positions);
+    if constexpr (WithNtk) t = diagonal_mean<Full>(block.ntk, positions);
+  }
+
+  // On feature vectors: nothing changes.
+  Index output_width(Index width) const { return width; }
+  template <class S>
+  S variance(S q) const {
+    return q;
+  }
+  template <bool WithNtk, class S>
+  void propagate_entry(S&, S&, S, S, S) const {}
+
+  bool operator==(const Flatten&) const = default;
+
+ private:
+  template <bool Full, class S>
+  static S diagonal_mean(const std::vector<S>& values, Index positions) {
+    S sum = 0;
+    for (Index p = 0; p < positions; ++p) {
+      sum += values[static_cast<std::size_t>(Full ? p + positions * p : p)];
+    }
+    return sum / static_cast<S>(positions);
+  }
+};
+
+}  // namespace tangent

@@ -1,0 +1,157 @@
+#pragma once
+/// @file
+/// Average pooling over windows, and over the whole spatial extent.
+
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/core/spatial.hpp"
+#include "tangent/core/stage.hpp"
+#include "tangent/kernels/spatial_block.hpp"
+#include "tangent/layers/conv.hpp"
+
+namespace tangent {
+namespace detail {
+
+template <class In, bool Global>
+struct pool_stage {
+  static constexpr bool ok = is_spatial<typename In::kind>::value;
+  static_assert(ok,
+                "TANGENT: POOLING NEEDS IMAGES OR SEQUENCES but receives feature vectors: pool "
+                "before Flatten or GlobalAvgPool, or remove the pooling layer.");
+  using spatial_stage = std::conditional_t<Global, Stage<Features, In::gaussian>, In>;
+  using type = std::conditional_t<ok, spatial_stage, InvalidStage>;
+};
+
+}  // namespace detail
+
+/// Average pooling over windows of `window` positions moved by `strides`:
+/// z[a] = (1/|w|)·Σ_{d in window} x[s·a + d] per channel; with `same` padding the zero-padded
+/// positions count in the average (neural-tangents' default `normalize_edges=False`).
+///
+/// Kernel rule: each position of a pair is averaged over its own window, independently,
+/// Σ'[a, b] = (1/|w|²)·Σ_{d, e} Σ̄[s·a + d, s·b + e], and the same for Θ. It reads pairs of
+/// different positions, so the layers before it keep the full spatial block.
+/// Defaults as neural-tangents: strides 1, `valid` padding.
+struct AvgPool {
+  Extent window{};   ///< window size per spatial dimension ({} = 1)
+  Extent strides{};  ///< stride per spatial dimension ({} = 1, not the window)
+  Padding padding = Padding::valid;
+
+  static constexpr std::string_view name = "AvgPool";
+  static constexpr bool needs_full_spatial = true;
+
+  template <class In>
+  using output_stage = typename detail::pool_stage<In, false>::type;
+
+  void validate(const LayerSite& site) const {
+    detail::require_positive_extent(site, "window", window);
+    detail::require_positive_extent(site, "strides", strides);
+  }
+
+  Geometry output_geometry(const Geometry& in, const LayerSite& site) const {
+    detail::require_extent(site, "window", window, in);
+    detail::require_extent(site, "strides", strides, in);
+    const auto maps = detail::window_maps(site, "window", window, strides, padding, in);
+    Geometry out = in;
+    out.extent = {maps[0].out, maps[1].out};
+    return out;
+  }
+
+  template <bool InFull, bool OutFull, bool WithNtk, class S>
+  void propagate_block(detail::PairBlock<S>& block) const {
+    static_assert(InFull, "pooling reads pairs of different positions: it needs the full block");
+    const Geometry in = block.geometry;
+    const auto maps =
+        detail::window_maps(LayerSite{name, 0}, "window", window, strides, padding, in);
+    Geometry out = in;
+    out.extent = {maps[0].out, maps[1].out};
+    const S window_size = static_cast<S>(window[0] * (in.rank == 2 ? window[1] : 1));
+    const S scale = S(1) / (window_size * window_size);
+    const auto pool = [&](std::vector<S>& values) {
+      // Rows (first sample's positions) axis by axis, then columns.
+      Geometry rows = in;
+      Geometry columns = in;
+      for (int side = 0; side < 2; ++side) {
+        Geometry& current = side == 0 ? rows : columns;
+        for (int axis = 0; axis < 2; ++axis) {
+          const detail::AxisMap& map = maps[static_cast<std::size_t>(axis)];
+          if (detail::is_identity(map)) continue;
+          const Geometry next = detail::with_extent(current, axis, map.out);
+          detail::position_map(current, next, axis, map, block.table);
+          const Index pi = current.positions();
+          const Index po = next.positions();
+          if (side == 0) {
+            const Index count = columns.positions();
+            block.scratch.resize(static_cast<std::size_t>(po * count));
+            detail::pool_rows(values.data(), pi, block.scratch.data(), po, count, block.table,
+                              map.window);
+          } else {
+            const Index count = rows.positions();
+            block.scratch.resize(static_cast<std::size_t>(count * po));
+            detail::pool_columns(values.data(), count, block.scratch.data(), po, block.table,
+                                 map.window);
+          }
+          std::swap(values, block.scratch);
+          current = next;
+        }
+      }
+      for (S& v : values) v *= scale;
+      if constexpr (!OutFull) {
+        detail::take_diagonal(values, out.positions(), block.spare);
+        std::swap(values, block.spare);
+      }
+    };
+    pool(block.nngp);
+    if constexpr (WithNtk) pool(block.ntk);
+    block.geometry = out;
+  }
+
+  bool operator==(const AvgPool&) const = default;
+};
+
+/// Average over every position: z = (1/P)·Σ_p x[p] per channel, giving feature vectors of the
+/// channels.
+///
+/// Kernel rule: Σ' = (1/P²)·Σ_{a, b} Σ[a, b] over all pairs of positions, and the same for Θ; it
+/// needs the full spatial block (the O(P²) cost per pair of samples that makes pooling networks
+/// expensive).
+struct GlobalAvgPool {
+  static constexpr std::string_view name = "GlobalAvgPool";
+  static constexpr bool needs_full_spatial = true;
+  static constexpr bool reduces_spatial = true;
+
+  template <class In>
+  using output_stage = typename detail::pool_stage<In, true>::type;
+
+  void validate(const LayerSite&) const {}
+  Geometry output_geometry(const Geometry& in, const LayerSite&) const {
+    Geometry out = in;
+    out.extent = {1, 1};
+    return out;
+  }
+
+  template <bool Full, bool WithNtk, class S>
+  void reduce_block(detail::PairBlock<S>& block, S& q, S& t) const {
+    static_assert(Full, "global pooling reads pairs of different positions");
+    const S count = static_cast<S>(block.nngp.size());
+    q = mean(block.nngp, count);
+    if constexpr (WithNtk) t = mean(block.ntk, count);
+  }
+
+  bool operator==(const GlobalAvgPool&) const = default;
+
+ private:
+  template <class S>
+  static S mean(const std::vector<S>& values, S count) {
+    S sum = 0;
+    for (S v : values) sum += v;
+    return sum / count;
+  }
+};
+
+}  // namespace tangent
