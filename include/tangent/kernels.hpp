@@ -154,6 +154,17 @@ BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x1,
   return detail::spatial_kernels<detail::Want::both>("kernels", net, x1, &x2);
 }
 
+/// Two spatial inputs of different scalar types or ranks: one readable message.
+template <Network Net, class S1, int D1, class S2, int D2>
+requires(!std::is_same_v<S1, S2> ||
+         D1 != D2) BasicKernels<S1> kernels(const Net&, const SpatialInput<S1, D1>&,
+                                            const SpatialInput<S2, D2>&) {
+  static_assert(std::is_same_v<S1, S2> && D1 == D2,
+                "TANGENT: x1 AND x2 MUST BE THE SAME KIND OF INPUT: both images or both "
+                "sequences, both double or both float.");
+  return {};
+}
+
 /// NNGP and NTK of a set of images or sequences with itself.
 template <Network Net, class S, int D>
 BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x) {

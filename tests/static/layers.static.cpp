@@ -16,6 +16,13 @@ static_assert(KernelLayer<ReLU> && KernelLayer<LeakyReLU> && KernelLayer<ABReLU>
 static_assert(Activation<ReLU> && Activation<Erf> && !Activation<Dense> && !Activation<Identity>);
 static_assert(FeatureLayer<Dense> && FeatureLayer<Identity> && !FeatureLayer<ReLU>);
 static_assert(!KernelLayer<int> && !KernelLayer<double>);
+static_assert(SpatialLayer<Conv> && SpatialLayer<AvgPool> && SpatialLayer<GlobalAvgPool> &&
+              SpatialLayer<Flatten> && SpatialLayer<Identity>);
+static_assert(!SpatialLayer<Dense> && !FeatureLayer<Conv> && FeatureLayer<Flatten>);
+static_assert(KernelLayer<Conv> && KernelLayer<AvgPool> && KernelLayer<GlobalAvgPool>);
+static_assert(std::is_aggregate_v<Conv> && std::is_aggregate_v<AvgPool>);
+static_assert(Conv{}.padding == Padding::valid && Conv{}.filter == Extent{} &&
+              AvgPool{}.strides == Extent{} && Extent{3, 2}[1] == 2 && Extent{}[1] == 1);
 
 // Layers are small aggregates with defaults for every field.
 static_assert(std::is_aggregate_v<Dense> && std::is_aggregate_v<Erf> &&
@@ -47,5 +54,19 @@ static_assert(
                    Stage<Features, false>>);
 static_assert(std::is_same_v<network_stage<Serial<Identity>, InputStage<Features>>::type,
                              InputStage<Features>>);
+
+// Spatial stages: Conv keeps the kind and makes it Gaussian, pooling keeps both, Flatten ends
+// in features that are not Gaussian, GlobalAvgPool in features that stay Gaussian.
+using Images = InputStage<Spatial<2>>;
+static_assert(std::is_same_v<network_stage<Serial<Conv>, Images>::type, Stage<Spatial<2>, true>>);
+static_assert(std::is_same_v<network_stage<Serial<Conv, ReLU, AvgPool>, Images>::type,
+                             Stage<Spatial<2>, false>>);
+static_assert(
+    std::is_same_v<network_stage<Serial<Conv, Flatten>, Images>::type, Stage<Features, false>>);
+static_assert(std::is_same_v<network_stage<Serial<Conv, GlobalAvgPool>, Images>::type,
+                             Stage<Features, true>>);
+static_assert(
+    std::is_same_v<network_stage<Serial<Conv, ReLU, Flatten, Dense>, InputStage<Spatial<1>>>::type,
+                   Stage<Features, true>>);
 
 }  // namespace

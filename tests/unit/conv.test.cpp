@@ -195,14 +195,51 @@ TEST_CASE("convolutional kernels do not depend on the number of threads", "[kern
   CHECK((one.ntk.array() == three.ntk.array()).all());
   CHECK((one.nngp.array() == three.nngp.array()).all());
   CHECK((one_same.ntk.array() == three_same.ntk.array()).all());
+  CHECK((one_same.nngp.array() == three_same.nngp.array()).all());
+}
+#else
+TEST_CASE("convolutional kernels do not depend on the number of threads", "[kernels][conv]") {
+  WARN("built without OpenMP: a single thread, nothing to compare");
 }
 #endif
 
-TEST_CASE("row-major flat inputs give the same kernels", "[kernels][conv]") {
+TEST_CASE("row-major inputs and blocks of matrices give the same kernels", "[kernels][conv]") {
   const Eigen::MatrixXd x = random_inputs(4, 4 * 4 * 3, 55);
   const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = x;
+  Eigen::MatrixXd wider = random_inputs(6, 4 * 4 * 3 + 5, 56);
+  wider.block(1, 2, 4, 4 * 4 * 3) = x;
   const auto net = serial(conv_a, ReLU{}, GlobalAvgPool{}, Dense{});
-  CHECK((kernels(net, images(x, 4, 4, 3)).ntk.array() ==
-         kernels(net, images(row_major, 4, 4, 3)).ntk.array())
+  const Eigen::MatrixXd reference = kernels(net, images(x, 4, 4, 3)).ntk;
+  CHECK((kernels(net, images(row_major, 4, 4, 3)).ntk.array() == reference.array()).all());
+  CHECK((kernels(net, images(wider.block(1, 2, 4, 4 * 4 * 3), 4, 4, 3)).ntk.array() ==
+         reference.array())
             .all());
+  CHECK((kernels(net, images(row_major.middleRows(1, 2), 4, 4, 3)).ntk.array() ==
+         reference.block(1, 1, 2, 2).array())
+            .all());
+}
+
+TEST_CASE("degenerate images give finite, correct kernels", "[kernels][conv][degenerate]") {
+  const auto net =
+      serial(Conv{.channels = 4, .filter = {3, 3}, .padding = Padding::same, .w_std = 1.4}, ReLU{},
+             AvgPool{.window = {2, 2}}, Conv{.channels = 3, .filter = {2, 2}, .w_std = 1.1}, ReLU{},
+             GlobalAvgPool{}, Dense{.w_std = 1.2});
+  Eigen::MatrixXd x = random_inputs(3, 5 * 5 * 2, 57);
+  x.row(1).setZero();
+  const Kernels k = kernels(net, images(x, 5, 5, 2));
+  REQUIRE((k.nngp.allFinite() && k.ntk.allFinite()));
+  // No bias: a zero image has zero covariance with everything.
+  CHECK(k.nngp.row(1).isZero(0.0));
+  CHECK(k.ntk.col(1).isZero(0.0));
+  // A bias-free ReLU network is positively homogeneous of degree 2 in the inputs' scale.
+  for (double scale : {1e-6, 1e6, 1e-120, 1e120}) {
+    const Eigen::MatrixXd scaled = scale * x;
+    const Kernels s = kernels(net, images(scaled, 5, 5, 2));
+    INFO("scale " << scale);
+    REQUIRE((s.nngp.allFinite() && s.ntk.allFinite()));
+    CHECK(max_relative(s.ntk / (scale * scale), k.ntk) < 1e-13);
+  }
+  // A single image.
+  const Eigen::MatrixXd one = x.topRows(1);
+  CHECK(kernels(net, images(one, 5, 5, 2)).ntk(0, 0) == Approx(k.ntk(0, 0)).epsilon(1e-15));
 }

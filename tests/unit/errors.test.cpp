@@ -133,7 +133,7 @@ TEST_CASE("convolutional layers that do not fit the inputs are rejected, naming 
   const auto wrong_rank =
       tangent::serial(Conv{.filter = {3}}, tangent::Flatten{}, tangent::Dense{});
   CHECK_THAT(message_of([&] { tangent::kernels(wrong_rank, x); }),
-             Contains("tangent::Conv (layer 1 of the network): filter has 1 sizes but the input "
+             Contains("tangent::Conv (layer 1 of the network): filter has 1 size but the input "
                       "(4×4×3) has 2 spatial dimensions"));
   const auto bad_fields =
       tangent::serial(Conv{.channels = 0}, tangent::Flatten{}, tangent::Dense{});
@@ -148,16 +148,16 @@ TEST_CASE("convolutional layers that do not fit the inputs are rejected, naming 
 TEST_CASE("image inputs of different shapes or with NaN are rejected", "[errors][conv]") {
   const Eigen::MatrixXd a = Eigen::MatrixXd::Ones(2, 4 * 4 * 3);
   Eigen::MatrixXd b = Eigen::MatrixXd::Ones(3, 4 * 4 * 3);
-  const auto net = tangent::serial(tangent::Conv{.filter = {2, 2}}, tangent::ReLU{},
+  const auto cnn = tangent::serial(tangent::Conv{.filter = {2, 2}}, tangent::ReLU{},
                                    tangent::GlobalAvgPool{}, tangent::Dense{});
   CHECK_THAT(message_of([&] {
-               tangent::kernels(net, tangent::images(a, 4, 4, 3), tangent::images(b, 4, 12, 1));
+               tangent::kernels(cnn, tangent::images(a, 4, 4, 3), tangent::images(b, 4, 12, 1));
              }),
              Contains("tangent::kernels: x1 holds 4×4×3 samples but x2 holds 4×12×1; both inputs "
                       "need the same shape"));
   b(2, 7) = std::numeric_limits<double>::quiet_NaN();
   CHECK_THAT(message_of([&] {
-               tangent::ntk(net, tangent::images(a, 4, 4, 3), tangent::images(b, 4, 4, 3));
+               tangent::ntk(cnn, tangent::images(a, 4, 4, 3), tangent::images(b, 4, 4, 3));
              }),
              Contains("tangent::ntk: x2 has a non-finite value (nan) at row 2, column 7"));
 }

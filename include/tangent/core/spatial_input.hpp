@@ -3,6 +3,7 @@
 /// Images and sequences as kernel inputs: a view of a flat matrix with one sample per row.
 
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "tangent/core/config.hpp"

@@ -19,6 +19,8 @@
 
 namespace tangent::detail {
 
+struct WindowPlan;
+
 /// Buffers and state of one pair of samples while the spatial layers run.
 template <class S>
 struct PairBlock {
@@ -31,6 +33,7 @@ struct PairBlock {
   const S* var1 = nullptr;   ///< variances per position of the first sample, entering the layer
   const S* var2 = nullptr;   ///< ... of the second sample
   bool equal = false;        ///< the two samples are the same input (so same-position angles are 0)
+  const WindowPlan* window = nullptr;  ///< the current layer's passes, for window layers
 };
 
 /// Position strides along axis `axis` and along the other axis of a geometry.

@@ -25,6 +25,7 @@
 #include "tangent/kernels/inputs.hpp"
 #include "tangent/kernels/spatial_block.hpp"
 #include "tangent/layers/elementwise.hpp"
+#include "tangent/layers/window.hpp"
 
 namespace tangent::detail {
 inline namespace TANGENT_PARALLEL_ABI {
@@ -54,11 +55,13 @@ struct SpatialPlan {
   }();
 };
 
-/// The shape entering each layer of the spatial part, checked against every layer (the errors
-/// name the layer and the shapes), and the finite width entering each feature layer.
+/// The shape entering each layer of the spatial part, the passes of its window layers, checked
+/// against every layer (the errors name the layer and the shapes), and the finite width
+/// entering each feature layer. Built once, before any parallel work.
 template <class S, class... Ls>
 struct SpatialShapes {
   std::array<Geometry, sizeof...(Ls) + 1> geometry{};
+  std::array<WindowPlan, sizeof...(Ls)> window{};
   std::array<S, sizeof...(Ls)> width{};
 };
 
@@ -72,8 +75,14 @@ SpatialShapes<S, Ls...> spatial_shapes(const Serial<Ls...>& net, const Geometry&
     constexpr std::size_t j = decltype(index)::value;
     using L = std::remove_cvref_t<decltype(layer)>;
     if constexpr (j <= Plan::reducer) {
+      const LayerSite site{L::name, j + 1};
       shapes.geometry[j] = current;
-      current = output_geometry(layer, current, LayerSite{L::name, j + 1});
+      if constexpr (requires { layer.window_plan(current, site); }) {
+        shapes.window[j] = layer.window_plan(current, site);
+        current = shapes.window[j].out();
+      } else {
+        current = output_geometry(layer, current, site);
+      }
       if constexpr (j == Plan::reducer) width = current.channels;
     } else {
       shapes.width[j] = static_cast<S>(width);
@@ -81,6 +90,27 @@ SpatialShapes<S, Ls...> spatial_shapes(const Serial<Ls...>& net, const Geometry&
     }
   });
   return shapes;
+}
+
+/// Runs spatial layer J (or the reducing layer, which yields the pair's scalar NNGP `q` and NTK
+/// `t`) on `block`, whose variance pointers the caller has set.
+template <std::size_t J, bool WithNtk, class L, class S, class... Ls>
+void spatial_step(const L& layer, const SpatialShapes<S, Ls...>& shapes, PairBlock<S>& block, S& q,
+                  S& t) {
+  using Plan = SpatialPlan<Ls...>;
+  block.geometry = shapes.geometry[J];
+  block.window = &shapes.window[J];
+  if constexpr (J < Plan::reducer) {
+    constexpr bool in_full = Plan::full_in[J];
+    constexpr bool out_full = Plan::full_in[J + 1];
+    if constexpr (Activation<L>) {
+      activation_block<in_full, WithNtk>(layer, block);
+    } else {
+      layer.template propagate_block<in_full, out_full, WithNtk>(block);
+    }
+  } else {
+    layer.template reduce_block<Plan::full_in[J], WithNtk>(block, q, t);
+  }
 }
 
 /// Sample `i` as a P×C matrix (row p holds the channels at position p).
@@ -125,21 +155,10 @@ void pair_kernel(const Serial<Ls...>& net, const SpatialShapes<S, Ls...>& shapes
   using Plan = SpatialPlan<Ls...>;
   net.for_each([&](const auto& layer, auto index) {
     constexpr std::size_t j = decltype(index)::value;
-    using L = std::remove_cvref_t<decltype(layer)>;
-    if constexpr (j < Plan::reducer) {
-      block.geometry = shapes.geometry[j];
+    if constexpr (j <= Plan::reducer) {
       block.var1 = var1(j);
       block.var2 = var2(j);
-      constexpr bool in_full = Plan::full_in[j];
-      constexpr bool out_full = Plan::full_in[j + 1];
-      if constexpr (Activation<L>) {
-        activation_block<in_full, WithNtk>(layer, block);
-      } else {
-        layer.template propagate_block<in_full, out_full, WithNtk>(block);
-      }
-    } else if constexpr (j == Plan::reducer) {
-      block.geometry = shapes.geometry[j];
-      layer.template reduce_block<Plan::full_in[j], WithNtk>(block, q, t);
+      spatial_step<j, WithNtk>(layer, shapes, block, q, t);
     } else {
       const S q11 = fvar1(j);
       if (block.equal) q = q11;
@@ -172,7 +191,6 @@ SpatialVarianceTables<S> spatial_variances(const Serial<Ls...>& net,
   TANGENT_OMP(parallel) {
     PairBlock<S> block;
     Matrix<S> sample;
-    std::vector<S> diagonal;
     TANGENT_OMP(for schedule(dynamic))
     for (Index i = 0; i < n; ++i) {
       sample_matrix(x, i, sample);
@@ -182,27 +200,16 @@ SpatialVarianceTables<S> spatial_variances(const Serial<Ls...>& net,
       S t = 0;
       net.for_each([&](const auto& layer, auto index) {
         constexpr std::size_t j = decltype(index)::value;
-        using L = std::remove_cvref_t<decltype(layer)>;
         if constexpr (j <= Plan::reducer) {
           // The variances entering layer j are the diagonal of the sample's own block.
           const Index positions = shapes.geometry[j].positions();
           auto column = tables.positions[j].col(i);
           for (Index p = 0; p < positions; ++p) {
-            column(p) =
-                block.nngp[static_cast<std::size_t>(Plan::full_in[j] ? p + positions * p : p)];
+            const Index e = Plan::full_in[j] ? p + positions * p : p;
+            column(p) = block.nngp[static_cast<std::size_t>(e)];
           }
-          block.geometry = shapes.geometry[j];
           block.var1 = block.var2 = column.data();
-          if constexpr (j < Plan::reducer) {
-            constexpr bool in_full = Plan::full_in[j];
-            if constexpr (Activation<L>) {
-              activation_block<in_full, false>(layer, block);
-            } else {
-              layer.template propagate_block<in_full, Plan::full_in[j + 1], false>(block);
-            }
-          } else {
-            layer.template reduce_block<Plan::full_in[j], false>(block, q, t);
-          }
+          spatial_step<j, false>(layer, shapes, block, q, t);
         } else {
           tables.features(i, static_cast<Index>(j)) = q;
           q = propagate_variance(layer, q);
@@ -260,7 +267,12 @@ void spatial_kernels(const Serial<Ls...>& net, const SpatialInput<S, D>& x1,
     Matrix<S> b;
     TANGENT_OMP(for schedule(dynamic, 4))
     for (Index k = 0; k < pairs; ++k) {
-      const auto [i, j] = same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
+      // Plain variables, not a structured binding: the lambdas below capture them (clang 14
+      // cannot capture bindings, and GCC 12 at -O3 miscompiled such captures here).
+      const std::pair<Index, Index> pair =
+          same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
+      const Index i = pair.first;
+      const Index j = pair.second;
       sample_matrix(x1, i, a);
       sample_matrix(y, j, b);
       input_block<Plan::full_in[0]>(a, b, block.nngp);

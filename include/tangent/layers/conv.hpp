@@ -5,7 +5,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
@@ -13,14 +15,10 @@
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/spatial_block.hpp"
+#include "tangent/layers/window.hpp"
 
 namespace tangent {
 namespace detail {
-
-template <class Kind>
-struct is_spatial : std::false_type {};
-template <int D>
-struct is_spatial<Spatial<D>> : std::true_type {};
 
 template <class In>
 struct conv_stage {
@@ -31,83 +29,6 @@ struct conv_stage {
                 "length, channels) as input, or use Dense for feature vectors.");
   using type = std::conditional_t<ok, Stage<typename In::kind, true>, InvalidStage>;
 };
-
-/// Checks that an extent given for a layer has the input's rank and positive sizes.
-inline void require_extent(const LayerSite& site, std::string_view field, const Extent& extent,
-                           const Geometry& input) {
-  if (extent.rank != 0 && extent.rank != input.rank) {
-    fail_layer(site, std::string(field) + " has " + std::to_string(extent.rank) +
-                         " sizes but the input (" + input.str() + ") has " +
-                         std::to_string(input.rank) +
-                         " spatial dimensions; give one size per "
-                         "spatial dimension");
-  }
-}
-
-inline void require_positive_extent(const LayerSite& site, std::string_view field,
-                                    const Extent& extent) {
-  if (extent.rank > 2) {
-    fail_layer(site, std::string(field) + " has " + std::to_string(extent.rank) +
-                         " sizes; sequences take one and images two");
-  }
-  for (int k = 0; k < extent.rank; ++k) {
-    if (extent[k] <= 0) {
-      fail_layer(site, std::string(field) + " sizes must be positive, got " + extent.str());
-    }
-  }
-}
-
-/// The per-axis maps of a window layer on `input`, with the error a user can act on when the
-/// window leaves no output position.
-inline std::array<AxisMap, 2> window_maps(const LayerSite& site, std::string_view what,
-                                          const Extent& window, const Extent& strides,
-                                          Padding padding, const Geometry& input) {
-  std::array<AxisMap, 2> maps{};
-  for (int k = 0; k < 2; ++k) {
-    const bool used = k < input.rank;
-    maps[static_cast<std::size_t>(k)] =
-        axis_map(input.extent[static_cast<std::size_t>(k)], used ? window[k] : 1,
-                 used ? strides[k] : 1, padding);
-    if (maps[static_cast<std::size_t>(k)].out <= 0) {
-      fail_layer(site, "a " + window.str() + " " + std::string(what) + " with " +
-                           std::string(padding_name(padding)) + " padding does not fit inputs of " +
-                           input.str() + "; use a smaller " + std::string(what) +
-                           ", larger inputs, or same/circular padding");
-    }
-  }
-  return maps;
-}
-
-/// True when a window map changes nothing (1-wide window, stride 1): its pass can be skipped.
-inline bool is_identity(const AxisMap& map) {
-  return map.window == 1 && map.stride == 1 && map.offset == 0 && map.out == map.in;
-}
-
-/// Applies a separable window operation with maps {m0, m1} to a block, both positions of each
-/// pair with the same offset (`Full` block) or the positions alone (diagonal block), through
-/// the workspaces. The result replaces `values`.
-template <bool Full, class S>
-void convolve_block(std::vector<S>& values, std::vector<S>& scratch, std::vector<Index>& table,
-                    const Geometry& in, const std::array<AxisMap, 2>& maps) {
-  Geometry current = in;
-  for (int axis = 0; axis < 2; ++axis) {
-    const AxisMap& map = maps[static_cast<std::size_t>(axis)];
-    if (is_identity(map)) continue;
-    const Geometry next = with_extent(current, axis, map.out);
-    position_map(current, next, axis, map, table);
-    const Index pi = current.positions();
-    const Index po = next.positions();
-    if constexpr (Full) {
-      scratch.resize(static_cast<std::size_t>(po * po));
-      convolve_full(values.data(), pi, scratch.data(), po, table, map.window);
-    } else {
-      scratch.resize(static_cast<std::size_t>(po));
-      convolve_diagonal(values.data(), scratch.data(), po, table, map.window);
-    }
-    std::swap(values, scratch);
-    current = next;
-  }
-}
 
 }  // namespace detail
 
@@ -148,29 +69,24 @@ struct Conv {
     if (b_std) detail::require_std(site, "b_std", *b_std);
   }
 
+  /// The passes of this layer on inputs of shape `in`; throws, naming the layer and the shapes,
+  /// when the filter does not fit.
+  detail::WindowPlan window_plan(const Geometry& in, const LayerSite& site) const {
+    detail::WindowPlan plan = detail::plan_window(site, "filter", filter, strides, padding, in);
+    plan.geometry[2].channels = channels;
+    return plan;
+  }
   Geometry output_geometry(const Geometry& in, const LayerSite& site) const {
-    detail::require_extent(site, "filter", filter, in);
-    detail::require_extent(site, "strides", strides, in);
-    const auto maps = detail::window_maps(site, "filter", filter, strides, padding, in);
-    Geometry out = in;
-    out.extent = {maps[0].out, maps[1].out};
-    out.channels = channels;
-    return out;
+    return window_plan(in, site).out();
   }
 
   template <bool InFull, bool OutFull, bool WithNtk, class S>
   void propagate_block(detail::PairBlock<S>& block) const {
-    static_assert(InFull || !OutFull, "a full block cannot be rebuilt from its diagonal");
-    const Geometry in = block.geometry;
-    const auto maps =
-        detail::window_maps(LayerSite{name, 0}, "filter", filter, strides, padding, in);
-    const S filter_size = static_cast<S>(filter[0] * (in.rank == 2 ? filter[1] : 1));
+    static_assert(InFull == OutFull, "a convolution keeps the kind of its block");
+    const detail::WindowPlan& plan = *block.window;
+    const S filter_size = static_cast<S>(plan.window_size());
     const auto average = [&](std::vector<S>& values) {
-      if constexpr (InFull && !OutFull) {
-        detail::take_diagonal(values, in.positions(), block.spare);
-        std::swap(values, block.spare);
-      }
-      detail::convolve_block<OutFull>(values, block.scratch, block.table, in, maps);
+      detail::convolve_passes<InFull>(plan, values, block.scratch);
       for (S& v : values) v /= filter_size;
     };
     average(block.nngp);
@@ -178,7 +94,7 @@ struct Conv {
 
     const S w2 = static_cast<S>(w_std * w_std);
     const S b2 = b_std ? static_cast<S>(*b_std * *b_std) : S(0);
-    const S fan_in = static_cast<S>(in.channels) * filter_size;
+    const S fan_in = static_cast<S>(plan.in().channels) * filter_size;
     const std::size_t n = block.nngp.size();
     for (std::size_t e = 0; e < n; ++e) {
       const S sigma = block.nngp[e];
@@ -192,17 +108,10 @@ struct Conv {
       }
       block.nngp[e] = next;
     }
-    block.geometry = with_channels(maps, in);
+    block.geometry = plan.out();
   }
 
   bool operator==(const Conv&) const = default;
-
- private:
-  Geometry with_channels(const std::array<detail::AxisMap, 2>& maps, Geometry g) const {
-    g.extent = {maps[0].out, maps[1].out};
-    g.channels = channels;
-    return g;
-  }
 };
 
 }  // namespace tangent

@@ -14,7 +14,8 @@
 namespace tangent {
 
 /// Reshapes each sample's P positions × C channels into one feature vector of P·C entries (on
-/// feature vectors it does nothing).
+/// feature vectors it does nothing): the readout of the CNN-GP without pooling (Novak et al.
+/// 2019), whose kernel needs only same-position covariances.
 ///
 /// Kernel rule: the dot product of two flattened samples normalised by their length is the mean
 /// over positions of the same-position covariances, Σ' = (1/P)·Σ_a Σ[a, a] (the trace of the

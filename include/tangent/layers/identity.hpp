@@ -31,15 +31,8 @@ struct Identity {
 
   Geometry output_geometry(const Geometry& in, const LayerSite&) const { return in; }
   template <bool InFull, bool OutFull, bool WithNtk, class S>
-  void propagate_block(detail::PairBlock<S>& block) const {
-    if constexpr (InFull && !OutFull) {
-      detail::take_diagonal(block.nngp, block.geometry.positions(), block.spare);
-      std::swap(block.nngp, block.spare);
-      if constexpr (WithNtk) {
-        detail::take_diagonal(block.ntk, block.geometry.positions(), block.spare);
-        std::swap(block.ntk, block.spare);
-      }
-    }
+  void propagate_block(detail::PairBlock<S>&) const {
+    static_assert(InFull == OutFull, "Identity keeps the kind of its block");
   }
 
   bool operator==(const Identity&) const = default;

@@ -12,7 +12,7 @@
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/spatial_block.hpp"
-#include "tangent/layers/conv.hpp"
+#include "tangent/layers/window.hpp"
 
 namespace tangent {
 namespace detail {
@@ -29,7 +29,8 @@ struct pool_stage {
 
 }  // namespace detail
 
-/// Average pooling over windows of `window` positions moved by `strides`:
+/// Average pooling over windows of `window` positions moved by `strides` (the pooling of the
+/// CNN-GP and CNTK, Novak et al. 2019, Arora et al. 2019):
 /// z[a] = (1/|w|)·Σ_{d in window} x[s·a + d] per channel; with `same` padding the zero-padded
 /// positions count in the average (neural-tangents' default `normalize_edges=False`).
 ///
@@ -53,69 +54,40 @@ struct AvgPool {
     detail::require_positive_extent(site, "strides", strides);
   }
 
+  /// The passes of this layer on inputs of shape `in`; throws, naming the layer and the shapes,
+  /// when the window does not fit.
+  detail::WindowPlan window_plan(const Geometry& in, const LayerSite& site) const {
+    return detail::plan_window(site, "window", window, strides, padding, in);
+  }
   Geometry output_geometry(const Geometry& in, const LayerSite& site) const {
-    detail::require_extent(site, "window", window, in);
-    detail::require_extent(site, "strides", strides, in);
-    const auto maps = detail::window_maps(site, "window", window, strides, padding, in);
-    Geometry out = in;
-    out.extent = {maps[0].out, maps[1].out};
-    return out;
+    return window_plan(in, site).out();
   }
 
   template <bool InFull, bool OutFull, bool WithNtk, class S>
   void propagate_block(detail::PairBlock<S>& block) const {
     static_assert(InFull, "pooling reads pairs of different positions: it needs the full block");
-    const Geometry in = block.geometry;
-    const auto maps =
-        detail::window_maps(LayerSite{name, 0}, "window", window, strides, padding, in);
-    Geometry out = in;
-    out.extent = {maps[0].out, maps[1].out};
-    const S window_size = static_cast<S>(window[0] * (in.rank == 2 ? window[1] : 1));
+    const detail::WindowPlan& plan = *block.window;
+    const S window_size = static_cast<S>(plan.window_size());
     const S scale = S(1) / (window_size * window_size);
     const auto pool = [&](std::vector<S>& values) {
-      // Rows (first sample's positions) axis by axis, then columns.
-      Geometry rows = in;
-      Geometry columns = in;
-      for (int side = 0; side < 2; ++side) {
-        Geometry& current = side == 0 ? rows : columns;
-        for (int axis = 0; axis < 2; ++axis) {
-          const detail::AxisMap& map = maps[static_cast<std::size_t>(axis)];
-          if (detail::is_identity(map)) continue;
-          const Geometry next = detail::with_extent(current, axis, map.out);
-          detail::position_map(current, next, axis, map, block.table);
-          const Index pi = current.positions();
-          const Index po = next.positions();
-          if (side == 0) {
-            const Index count = columns.positions();
-            block.scratch.resize(static_cast<std::size_t>(po * count));
-            detail::pool_rows(values.data(), pi, block.scratch.data(), po, count, block.table,
-                              map.window);
-          } else {
-            const Index count = rows.positions();
-            block.scratch.resize(static_cast<std::size_t>(count * po));
-            detail::pool_columns(values.data(), count, block.scratch.data(), po, block.table,
-                                 map.window);
-          }
-          std::swap(values, block.scratch);
-          current = next;
-        }
-      }
+      detail::pool_passes(plan, values, block.scratch);
       for (S& v : values) v *= scale;
       if constexpr (!OutFull) {
-        detail::take_diagonal(values, out.positions(), block.spare);
-        std::swap(values, block.spare);
+        detail::take_diagonal(values, plan.out().positions(), block.spare);
+        values.swap(block.spare);
       }
     };
     pool(block.nngp);
     if constexpr (WithNtk) pool(block.ntk);
-    block.geometry = out;
+    block.geometry = plan.out();
   }
 
   bool operator==(const AvgPool&) const = default;
 };
 
 /// Average over every position: z = (1/P)·Σ_p x[p] per channel, giving feature vectors of the
-/// channels.
+/// channels (the global average pooling readout of Novak et al. 2019 and the CNTK-GAP of Arora
+/// et al. 2019).
 ///
 /// Kernel rule: Σ' = (1/P²)·Σ_{a, b} Σ[a, b] over all pairs of positions, and the same for Θ; it
 /// needs the full spatial block (the O(P²) cost per pair of samples that makes pooling networks

@@ -1,0 +1,139 @@
+#pragma once
+/// @file
+/// What convolutions and pooling share: checking their extents against the input, and the
+/// plan of their separable passes (axis maps and position maps), built once per call of the
+/// kernel functions, before any parallel work, so the per-pair code cannot fail.
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/core/spatial.hpp"
+#include "tangent/core/stage.hpp"
+#include "tangent/kernels/spatial_block.hpp"
+
+namespace tangent::detail {
+
+template <class Kind>
+struct is_spatial : std::false_type {};
+template <int D>
+struct is_spatial<Spatial<D>> : std::true_type {};
+
+/// Rejects an extent with more than two sizes or a size below 1.
+inline void require_positive_extent(const LayerSite& site, std::string_view field,
+                                    const Extent& extent) {
+  if (extent.rank > 2) {
+    fail_layer(site, std::string(field) + " has " + std::to_string(extent.rank) +
+                         " sizes; sequences take one and images two");
+  }
+  for (int k = 0; k < extent.rank; ++k) {
+    if (extent[k] <= 0) {
+      fail_layer(site, std::string(field) + " sizes must be positive, got " + extent.str());
+    }
+  }
+}
+
+/// Rejects an extent whose number of sizes is not the input's number of spatial dimensions.
+inline void require_extent(const LayerSite& site, std::string_view field, const Extent& extent,
+                           const Geometry& input) {
+  if (extent.rank != 0 && extent.rank != input.rank) {
+    fail_layer(site, std::string(field) + " has " + std::to_string(extent.rank) + " size" +
+                         (extent.rank == 1 ? "" : "s") + " but the input (" + input.str() +
+                         ") has " + std::to_string(input.rank) + " spatial dimension" +
+                         (input.rank == 1 ? "" : "s") + "; give one size per spatial dimension");
+  }
+}
+
+/// The separable passes of a window layer on one input shape: per axis the map of output to
+/// input indices, the shape after the pass, and the position map (empty for a pass that changes
+/// nothing).
+struct WindowPlan {
+  std::array<AxisMap, 2> maps{};
+  std::array<Geometry, 3> geometry{};  ///< input, after axis 0, after axis 1 (the output)
+  std::array<std::vector<Index>, 2> tables{};
+
+  const Geometry& in() const { return geometry[0]; }
+  const Geometry& out() const { return geometry[2]; }
+  Index window_size() const { return maps[0].window * maps[1].window; }
+};
+
+/// Applies a window layer's passes to a block, both positions of each pair with the same offset
+/// (a convolution: `Full` block) or the positions alone (diagonal block); the result replaces
+/// `values`, `scratch` is workspace. (A plain loop: with the same passes written as a lambda
+/// handed to a member function, GCC 12 -O3 produced wrong numbers once everything was inlined.)
+template <bool Full, class S>
+void convolve_passes(const WindowPlan& plan, std::vector<S>& values, std::vector<S>& scratch) {
+  for (std::size_t k = 0; k < 2; ++k) {
+    const std::vector<Index>& table = plan.tables[k];
+    if (table.empty()) continue;
+    const Index pi = plan.geometry[k].positions();
+    const Index po = plan.geometry[k + 1].positions();
+    if constexpr (Full) {
+      scratch.resize(static_cast<std::size_t>(po * po));
+      convolve_full(values.data(), pi, scratch.data(), po, table, plan.maps[k].window);
+    } else {
+      scratch.resize(static_cast<std::size_t>(po));
+      convolve_diagonal(values.data(), scratch.data(), po, table, plan.maps[k].window);
+    }
+    values.swap(scratch);
+  }
+}
+
+/// Applies a pooling layer's passes to a full block: each position of a pair over its own
+/// window, the rows (first sample) and then the columns.
+template <class S>
+void pool_passes(const WindowPlan& plan, std::vector<S>& values, std::vector<S>& scratch) {
+  const Index columns = plan.in().positions();
+  for (std::size_t k = 0; k < 2; ++k) {
+    const std::vector<Index>& table = plan.tables[k];
+    if (table.empty()) continue;
+    const Index po = plan.geometry[k + 1].positions();
+    scratch.resize(static_cast<std::size_t>(po * columns));
+    pool_rows(values.data(), plan.geometry[k].positions(), scratch.data(), po, columns, table,
+              plan.maps[k].window);
+    values.swap(scratch);
+  }
+  const Index rows = plan.out().positions();
+  for (std::size_t k = 0; k < 2; ++k) {
+    const std::vector<Index>& table = plan.tables[k];
+    if (table.empty()) continue;
+    const Index po = plan.geometry[k + 1].positions();
+    scratch.resize(static_cast<std::size_t>(rows * po));
+    pool_columns(values.data(), rows, scratch.data(), po, table, plan.maps[k].window);
+    values.swap(scratch);
+  }
+}
+
+/// Checks a window layer's extents against `input` and plans its passes; the errors name the
+/// layer and the shapes.
+inline WindowPlan plan_window(const LayerSite& site, std::string_view what, const Extent& window,
+                              const Extent& strides, Padding padding, const Geometry& input) {
+  require_extent(site, what, window, input);
+  require_extent(site, "strides", strides, input);
+  WindowPlan plan;
+  plan.geometry[0] = input;
+  for (int axis = 0; axis < 2; ++axis) {
+    const auto k = static_cast<std::size_t>(axis);
+    const bool used = axis < input.rank;
+    const AxisMap map =
+        axis_map(input.extent[k], used ? window[axis] : 1, used ? strides[axis] : 1, padding);
+    if (map.out <= 0) {
+      fail_layer(site, "a " + window.str() + " " + std::string(what) + " with " +
+                           std::string(padding_name(padding)) + " padding does not fit inputs of " +
+                           input.str() + "; use a smaller " + std::string(what) +
+                           ", larger inputs, or same/circular padding");
+    }
+    plan.maps[k] = map;
+    plan.geometry[k + 1] = with_extent(plan.geometry[k], axis, map.out);
+    const bool identity =
+        map.window == 1 && map.stride == 1 && map.offset == 0 && map.out == map.in;
+    if (!identity) position_map(plan.geometry[k], plan.geometry[k + 1], axis, map, plan.tables[k]);
+  }
+  return plan;
+}
+
+}  // namespace tangent::detail
