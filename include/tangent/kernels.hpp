@@ -11,6 +11,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "tangent/combinators/composition.hpp"
 #include "tangent/combinators/serial.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/layer_concepts.hpp"
@@ -43,31 +44,6 @@ void check_scalar() {
   static_assert(
       std::is_same_v<S, double> || std::is_same_v<S, float>,
       "TANGENT: KERNELS NEED double OR float INPUTS; cast the input with .cast<double>().");
-}
-
-/// Checks the composition of `Net` for inputs of kind `Kind`; false (after the first failing
-/// layer's static_assert has said why) when it cannot work, so the driver is not instantiated
-/// and one mistake gives one message.
-template <class Kind, class Net>
-constexpr bool composition_fits() {
-  using Out = typename network_stage<Net, InputStage<Kind>>::type;
-  if constexpr (std::is_same_v<Out, InvalidStage>) {
-    return false;
-  } else {
-    static_assert(std::is_same_v<typename Out::kind, Features>,
-                  "TANGENT: THIS NETWORK DOES NOT END IN FEATURE VECTORS: end it with Flatten or "
-                  "GlobalAvgPool and a Dense readout.");
-    return std::is_same_v<typename Out::kind, Features>;
-  }
-}
-
-/// Checks every layer's hyperparameters; the message names the layer and its position.
-template <class Net>
-void validate_layers(const Net& net) {
-  net.for_each([](const auto& layer, auto index) {
-    using L = std::remove_cvref_t<decltype(layer)>;
-    validate_layer(layer, LayerSite{L::name, decltype(index)::value + 1});
-  });
 }
 
 template <Want W, class S>

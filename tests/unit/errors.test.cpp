@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <limits>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -160,4 +161,54 @@ TEST_CASE("image inputs of different shapes or with NaN are rejected", "[errors]
                tangent::ntk(cnn, tangent::images(a, 4, 4, 3), tangent::images(b, 4, 4, 3));
              }),
              Contains("tangent::ntk: x2 has a non-finite value (nan) at row 2, column 7"));
+}
+
+TEST_CASE("finite networks reject inputs and parameters that do not fit", "[errors][finite]") {
+  std::mt19937_64 rng(1);
+  const auto fc = tangent::serial(tangent::Dense{.width = 8, .b_std = 0.1}, tangent::ReLU{},
+                                  tangent::Dense{.width = 2});
+  const auto params = tangent::init(fc, rng, 5);
+  CHECK_THAT(message_of([&] { tangent::apply(fc, params, Eigen::MatrixXd::Ones(3, 7)); }),
+             Contains("tangent::Dense (layer 1 of the network): its parameters hold a 5×8 weight "
+                      "and 8 biases, but inputs of 7 need 7×8 and 8"));
+  // Same layer types, other widths: parameters from a different architecture.
+  const auto wider = tangent::serial(tangent::Dense{.width = 9, .b_std = 0.1}, tangent::ReLU{},
+                                     tangent::Dense{.width = 2});
+  CHECK_THAT(message_of([&] { tangent::apply(wider, params, Eigen::MatrixXd::Ones(3, 5)); }),
+             Contains("were the parameters made by init() for another architecture"));
+  CHECK_THAT(message_of([&] { tangent::init(fc, rng, 0); }),
+             Contains("tangent::init: the input shape must have positive sizes, got 0"));
+  CHECK_THAT(message_of([&] {
+               tangent::gradients(fc, params, Eigen::MatrixXd::Ones(3, 5),
+                                  Eigen::MatrixXd::Ones(3, 1));
+             }),
+             Contains("tangent::gradients: output_gradient is 3×1 but the outputs are 3×2"));
+  CHECK_THAT(
+      message_of([&] { tangent::monte_carlo_kernels(fc, rng, Eigen::MatrixXd::Ones(2, 5), 0); }),
+      Contains("tangent::monte_carlo_kernels: n_samples must be positive, got 0"));
+}
+
+TEST_CASE("training rejects unusable options and targets", "[errors][finite]") {
+  std::mt19937_64 rng(2);
+  const auto net = tangent::serial(tangent::Dense{.width = 4}, tangent::Erf{}, tangent::Dense{});
+  const auto params = tangent::init(net, rng, 3);
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Ones(5, 3);
+  const Eigen::MatrixXd y = Eigen::MatrixXd::Zero(5, 1);
+  const auto train_with = [&](tangent::TrainOptions options, const Eigen::MatrixXd& targets) {
+    return message_of([&] { tangent::train(net, params, x, targets, options); });
+  };
+  CHECK_THAT(train_with({.learning_rate = 0.1, .steps = 0}, y),
+             Contains("tangent::train: steps must be positive, got 0"));
+  CHECK_THAT(train_with({.learning_rate = -1.0, .steps = 3}, y),
+             Contains("tangent::train: learning_rate must be positive and finite, got -1"));
+  CHECK_THAT(train_with({.learning_rate = std::numeric_limits<double>::quiet_NaN(), .steps = 3}, y),
+             Contains("learning_rate must be positive and finite, got nan"));
+  CHECK_THAT(train_with({.learning_rate = 0.1, .steps = 3, .momentum = 1.0}, y),
+             Contains("tangent::train: momentum must be in [0, 1), got 1"));
+  CHECK_THAT(train_with({.learning_rate = 0.1, .steps = 3}, Eigen::MatrixXd::Zero(4, 1)),
+             Contains("tangent::train: y is 4×1 but the network's outputs on x are 5×1"));
+  Eigen::MatrixXd bad = y;
+  bad(2, 0) = std::numeric_limits<double>::infinity();
+  CHECK_THAT(train_with({.learning_rate = 0.1, .steps = 3}, bad),
+             Contains("tangent::train: y has a non-finite value (inf) at row 2, column 0"));
 }

@@ -65,7 +65,7 @@ struct Extent {
 };
 
 /// Shape of one sample at some stage: extent per spatial dimension (1-D data uses one) and the
-/// number of channels (the finite width).
+/// number of channels (the finite width); rank 0 is a feature vector of `channels` entries.
 struct Geometry {
   int rank = 2;
   std::array<Index, 2> extent{1, 1};
@@ -73,14 +73,35 @@ struct Geometry {
 
   Index positions() const { return extent[0] * extent[1]; }
 
-  /// "8×8×3" for images, "16×4" for sequences.
+  /// "8×8×3" for images, "16×4" for sequences, "784" for feature vectors.
   std::string str() const {
+    if (rank == 0) return std::to_string(channels);
     std::string text = std::to_string(extent[0]);
     if (rank == 2) text += "×" + std::to_string(extent[1]);
     return text + "×" + std::to_string(channels);
   }
   bool operator==(const Geometry&) const = default;
 };
+
+/// The shape of feature vectors of `size` entries.
+inline Geometry features_shape(Index size) {
+  return Geometry{0, {1, 1}, size};
+}
+
+/// The shape of one image (D = 2) or sequence (D = 1), for `init`: the rank is part of the type,
+/// so the network's composition is checked against it at compile time.
+template <int D>
+struct SpatialShape {
+  Geometry geometry;
+};
+/// The shape of height×width images with `channels` channels.
+inline SpatialShape<2> image_shape(Index height, Index width, Index channels) {
+  return {Geometry{2, {height, width}, channels}};
+}
+/// The shape of sequences of `length` positions with `channels` channels.
+inline SpatialShape<1> sequence_shape(Index length, Index channels) {
+  return {Geometry{1, {length, 1}, channels}};
+}
 
 namespace detail {
 

@@ -18,6 +18,7 @@ namespace tangent {
 template <class S, int D>
 struct SpatialInput {
   using Scalar = S;
+  static constexpr int rank = D;
   using Flat = Eigen::Map<const Matrix<S>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
 
   Flat flat;

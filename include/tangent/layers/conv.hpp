@@ -2,6 +2,8 @@
 /// @file
 /// The convolutional layer, on sequences (1-D) and images (2-D).
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,10 +13,13 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/gemm.hpp"
 #include "tangent/core/parameterization.hpp"
+#include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/spatial_block.hpp"
+#include "tangent/layers/patches.hpp"
 #include "tangent/layers/window.hpp"
 
 namespace tangent {
@@ -111,7 +116,131 @@ struct Conv {
     block.geometry = plan.out();
   }
 
+  // Finite network (parameters (|f|·C_in) × channels in HWIO order; see AffineParams).
+  using params_type = AffineParams;
+
+  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
+    return detail::window_shapes(window_plan(in, site));
+  }
+  template <class URBG>
+  AffineParams init_params(URBG& rng, const detail::FiniteShapes& shapes) const {
+    const Index fan_in = shapes.window * shapes.in.channels;
+    AffineParams p{Matrix<double>(fan_in, channels), Vector<double>(b_std ? channels : 0)};
+    const bool ntk = parameterization == Parameterization::ntk;
+    detail::fill_normal(p.weight, rng, ntk ? 1.0 : w_std / std::sqrt(static_cast<double>(fan_in)));
+    if (b_std) detail::fill_normal(p.bias, rng, ntk ? 1.0 : *b_std);
+    return p;
+  }
+  void check_params(const AffineParams& p, const detail::FiniteShapes& shapes,
+                    const LayerSite& site) const {
+    detail::require_affine_shape(site, p, shapes.window * shapes.in.channels, channels,
+                                 b_std.has_value(), shapes.in);
+  }
+  /// z[a] = (w_std/√(C·|f|))·Σ_d W_d·x[s·a + d] + b_std·b (ntk), or without the scales
+  /// (standard), per sample, by patches (im2col) and one product per block of samples.
+  void forward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    const Index positions = shapes.out.positions();
+    const Index n = x.rows();
+    z.resize(n, positions * channels);
+    const Index block = detail::patch_block(shapes);
+    Matrix<double> patches;
+    Matrix<double> out;
+    for (Index first = 0; first < n; first += block) {
+      const Index count = std::min(block, n - first);
+      detail::gather_patches(x, first, count, shapes, patches);
+      detail::gemm(out, patches, p.weight, weight_scale(shapes));
+      if (b_std) out.rowwise() += bias_scale() * p.bias.transpose();
+      for (Index i = 0; i < count; ++i) {
+        for (Index a = 0; a < positions; ++a) {
+          z.row(first + i).segment(a * channels, channels) = out.row(i * positions + a);
+        }
+      }
+    }
+  }
+  void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+                const Matrix<double>& dz, Matrix<double>* dx, AffineParams& grad) const {
+    const Index positions = shapes.out.positions();
+    const Index n = x.rows();
+    const double scale = weight_scale(shapes);
+    grad.weight.setZero(p.weight.rows(), p.weight.cols());
+    grad.bias.setZero(p.bias.size());
+    if (dx != nullptr) dx->setZero(n, x.cols());
+    const Index block = detail::patch_block(shapes);
+    Matrix<double> patches;
+    Matrix<double> dout;
+    Matrix<double> part;
+    for (Index first = 0; first < n; first += block) {
+      const Index count = std::min(block, n - first);
+      detail::gather_patches(x, first, count, shapes, patches);
+      dout.resize(count * positions, channels);
+      for (Index i = 0; i < count; ++i) {
+        for (Index a = 0; a < positions; ++a) {
+          dout.row(i * positions + a) = dz.row(first + i).segment(a * channels, channels);
+        }
+      }
+      detail::gemm(part, patches.transpose(), dout, scale);
+      grad.weight += part;
+      if (b_std) grad.bias += bias_scale() * dout.colwise().sum().transpose();
+      if (dx != nullptr) {
+        detail::gemm(part, dout, p.weight.transpose(), scale);
+        detail::scatter_patches(part, first, count, shapes, *dx);
+      }
+    }
+  }
+  /// This layer's part of the empirical NTK by blocked per-sample gradients: for blocks of
+  /// samples of each input, the gradients ∂z/∂θ·g of this layer's parameters (block × |θ|) are
+  /// formed and contracted, so memory is bounded by the block, never N × (parameter count).
+  void add_ntk(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x1,
+               const Matrix<double>& g1, const Matrix<double>& x2, const Matrix<double>& g2,
+               Matrix<double>& theta) const {
+    const Index count = p.weight.size() + p.bias.size();
+    const Index block = std::max<Index>(1, (Index{1} << 22) / std::max<Index>(count, 1));
+    Matrix<double> d1;
+    Matrix<double> d2;
+    Matrix<double> part;
+    for (Index i0 = 0; i0 < x1.rows(); i0 += block) {
+      const Index n1 = std::min(block, x1.rows() - i0);
+      sample_gradients(p, shapes, x1, g1, i0, n1, d1);
+      for (Index j0 = 0; j0 < x2.rows(); j0 += block) {
+        const Index n2 = std::min(block, x2.rows() - j0);
+        sample_gradients(p, shapes, x2, g2, j0, n2, d2);
+        detail::gemm(part, d1, d2.transpose());
+        theta.block(i0, j0, n1, n2) += part;
+      }
+    }
+  }
+
   bool operator==(const Conv&) const = default;
+
+ private:
+  double weight_scale(const detail::FiniteShapes& shapes) const {
+    return parameterization == Parameterization::ntk
+               ? w_std / std::sqrt(static_cast<double>(shapes.window * shapes.in.channels))
+               : 1.0;
+  }
+  double bias_scale() const { return parameterization == Parameterization::ntk ? *b_std : 1.0; }
+
+  /// Row i: the gradient of Σ_a g_i[a]·z_i[a] with respect to (weight, bias), flattened.
+  void sample_gradients(const AffineParams& p, const detail::FiniteShapes& shapes,
+                        const Matrix<double>& x, const Matrix<double>& g, Index first, Index count,
+                        Matrix<double>& out) const {
+    const Index positions = shapes.out.positions();
+    const double scale = weight_scale(shapes);
+    out.resize(count, p.weight.size() + p.bias.size());
+    Matrix<double> patches;
+    Matrix<double> gi(positions, channels);
+    Matrix<double> dw;
+    for (Index i = 0; i < count; ++i) {
+      detail::gather_patches(x, first + i, 1, shapes, patches);
+      for (Index a = 0; a < positions; ++a) {
+        gi.row(a) = g.row(first + i).segment(a * channels, channels);
+      }
+      detail::gemm(dw, patches.transpose(), gi, scale);
+      out.row(i).head(dw.size()) = Eigen::Map<const Vector<double>>(dw.data(), dw.size());
+      if (b_std) out.row(i).tail(channels) = bias_scale() * gi.colwise().sum();
+    }
+  }
 };
 
 }  // namespace tangent

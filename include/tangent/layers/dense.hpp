@@ -2,6 +2,7 @@
 /// @file
 /// The fully connected layer.
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,7 +10,10 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/gemm.hpp"
 #include "tangent/core/parameterization.hpp"
+#include "tangent/core/params.hpp"
+#include "tangent/core/spatial.hpp"
 #include "tangent/core/stage.hpp"
 
 namespace tangent {
@@ -79,9 +83,65 @@ struct Dense {
     q = affine(q);
   }
 
+  // Finite network (parameters fan-in × width; see AffineParams).
+  using params_type = AffineParams;
+
+  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite&) const {
+    return {in, features_shape(width), {}, 1};
+  }
+  template <class URBG>
+  AffineParams init_params(URBG& rng, const detail::FiniteShapes& shapes) const {
+    const Index fan_in = shapes.in.channels;
+    AffineParams p{Matrix<double>(fan_in, width), Vector<double>(b_std ? width : 0)};
+    const bool ntk = parameterization == Parameterization::ntk;
+    detail::fill_normal(p.weight, rng, ntk ? 1.0 : w_std / std::sqrt(static_cast<double>(fan_in)));
+    if (b_std) detail::fill_normal(p.bias, rng, ntk ? 1.0 : *b_std);
+    return p;
+  }
+  void check_params(const AffineParams& p, const detail::FiniteShapes& shapes,
+                    const LayerSite& site) const {
+    detail::require_affine_shape(site, p, shapes.in.channels, width, b_std.has_value(), shapes.in);
+  }
+  /// z = (w_std/√n)·x·W + b_std·b (ntk) or x·W + b (standard), one sample per row.
+  void forward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    detail::gemm(z, x, p.weight, weight_scale(shapes));
+    if (b_std) z.rowwise() += bias_scale() * p.bias.transpose();
+  }
+  /// Gradients of the loss with respect to the parameters (and, if `dx`, the inputs), given
+  /// its gradient `dz` with respect to the outputs.
+  void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+                const Matrix<double>& dz, Matrix<double>* dx, AffineParams& grad) const {
+    const double scale = weight_scale(shapes);
+    detail::gemm(grad.weight, x.transpose(), dz, scale);
+    if (b_std) grad.bias = bias_scale() * dz.colwise().sum().transpose();
+    if (dx != nullptr) detail::gemm(*dx, dz, p.weight.transpose(), scale);
+  }
+  /// This layer's part of the empirical NTK, Σ over its parameters of ∂z1/∂θ·∂z2/∂θ contracted
+  /// with the output gradients g1, g2: without forming a per-sample Jacobian,
+  /// scale²·(x1·x2ᵀ) ⊙ (g1·g2ᵀ) + bias_scale²·(g1·g2ᵀ).
+  void add_ntk(const AffineParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x1,
+               const Matrix<double>& g1, const Matrix<double>& x2, const Matrix<double>& g2,
+               Matrix<double>& theta) const {
+    Matrix<double> gg;
+    Matrix<double> xx;
+    detail::gemm(gg, g1, g2.transpose());
+    detail::gemm(xx, x1, x2.transpose());
+    const double scale = weight_scale(shapes);
+    theta.array() += scale * scale * xx.array() * gg.array();
+    if (b_std) theta += bias_scale() * bias_scale() * gg;
+  }
+
   bool operator==(const Dense&) const = default;
 
  private:
+  double weight_scale(const detail::FiniteShapes& shapes) const {
+    return parameterization == Parameterization::ntk
+               ? w_std / std::sqrt(static_cast<double>(shapes.in.channels))
+               : 1.0;
+  }
+  double bias_scale() const { return parameterization == Parameterization::ntk ? *b_std : 1.0; }
+
   template <class S>
   S affine(S q) const {
     q *= static_cast<S>(w_std * w_std);

@@ -7,6 +7,7 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/spatial_block.hpp"
@@ -54,6 +55,27 @@ struct Flatten {
   }
   template <bool WithNtk, class S>
   void propagate_entry(S&, S&, S, S, S) const {}
+
+  // Finite network: the data is stored one sample per row in NHWC order, which is already
+  // the flattened order, so the values pass through.
+  using params_type = NoParams;
+
+  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite&) const {
+    return {in, features_shape(in.positions() * in.channels), {}, 1};
+  }
+  template <class URBG>
+  NoParams init_params(URBG&, const detail::FiniteShapes&) const {
+    return {};
+  }
+  void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
+  void forward(const NoParams&, const detail::FiniteShapes&, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    z = x;
+  }
+  void backward(const NoParams&, const detail::FiniteShapes&, const Matrix<double>&,
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams&) const {
+    if (dx != nullptr) *dx = dz;
+  }
 
   bool operator==(const Flatten&) const = default;
 

@@ -6,6 +6,7 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/kernels/spatial_block.hpp"
 
@@ -33,6 +34,27 @@ struct Identity {
   template <bool InFull, bool OutFull, bool WithNtk, class S>
   void propagate_block(detail::PairBlock<S>&) const {
     static_assert(InFull == OutFull, "Identity keeps the kind of its block");
+  }
+
+  // Finite network: the data is stored one sample per row in NHWC order, which is already
+  // the flattened order, so the values pass through.
+  using params_type = NoParams;
+
+  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite&) const {
+    return {in, in, {}, 1};
+  }
+  template <class URBG>
+  NoParams init_params(URBG&, const detail::FiniteShapes&) const {
+    return {};
+  }
+  void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
+  void forward(const NoParams&, const detail::FiniteShapes&, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    z = x;
+  }
+  void backward(const NoParams&, const detail::FiniteShapes&, const Matrix<double>&,
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams&) const {
+    if (dx != nullptr) *dx = dz;
   }
 
   bool operator==(const Identity&) const = default;

@@ -9,9 +9,11 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/spatial_block.hpp"
+#include "tangent/layers/patches.hpp"
 #include "tangent/layers/window.hpp"
 
 namespace tangent {
@@ -82,6 +84,49 @@ struct AvgPool {
     block.geometry = plan.out();
   }
 
+  // Finite network.
+  using params_type = NoParams;
+
+  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
+    return detail::window_shapes(window_plan(in, site));
+  }
+  template <class URBG>
+  NoParams init_params(URBG&, const detail::FiniteShapes&) const {
+    return {};
+  }
+  void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
+  /// z[a] = (1/|w|)·Σ_d x[s·a + d] per channel, padding counting as zeros.
+  void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    const Index channels = shapes.in.channels;
+    const Index positions = shapes.out.positions();
+    const double scale = 1.0 / static_cast<double>(shapes.window);
+    z.setZero(x.rows(), positions * channels);
+    for (Index a = 0; a < positions; ++a) {
+      for (Index d = 0; d < shapes.window; ++d) {
+        const Index source = shapes.patches[static_cast<std::size_t>(a * shapes.window + d)];
+        if (source < 0) continue;
+        z.middleCols(a * channels, channels) += scale * x.middleCols(source * channels, channels);
+      }
+    }
+  }
+  void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams&) const {
+    if (dx == nullptr) return;
+    const Index channels = shapes.in.channels;
+    const Index positions = shapes.out.positions();
+    const double scale = 1.0 / static_cast<double>(shapes.window);
+    dx->setZero(x.rows(), x.cols());
+    for (Index a = 0; a < positions; ++a) {
+      for (Index d = 0; d < shapes.window; ++d) {
+        const Index source = shapes.patches[static_cast<std::size_t>(a * shapes.window + d)];
+        if (source < 0) continue;
+        dx->middleCols(source * channels, channels) +=
+            scale * dz.middleCols(a * channels, channels);
+      }
+    }
+  }
+
   bool operator==(const AvgPool&) const = default;
 };
 
@@ -113,6 +158,36 @@ struct GlobalAvgPool {
     const S count = static_cast<S>(block.nngp.size());
     q = mean(block.nngp, count);
     if constexpr (WithNtk) t = mean(block.ntk, count);
+  }
+
+  // Finite network.
+  using params_type = NoParams;
+
+  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite&) const {
+    return {in, features_shape(in.channels), {}, 1};
+  }
+  template <class URBG>
+  NoParams init_params(URBG&, const detail::FiniteShapes&) const {
+    return {};
+  }
+  void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
+  void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    const Index channels = shapes.in.channels;
+    const Index positions = shapes.in.positions();
+    z.setZero(x.rows(), channels);
+    for (Index p = 0; p < positions; ++p) z += x.middleCols(p * channels, channels);
+    z /= static_cast<double>(positions);
+  }
+  void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams&) const {
+    if (dx == nullptr) return;
+    const Index channels = shapes.in.channels;
+    const Index positions = shapes.in.positions();
+    dx->resize(x.rows(), x.cols());
+    for (Index p = 0; p < positions; ++p) {
+      dx->middleCols(p * channels, channels) = dz / static_cast<double>(positions);
+    }
   }
 
   bool operator==(const GlobalAvgPool&) const = default;

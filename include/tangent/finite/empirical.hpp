@@ -1,0 +1,195 @@
+#pragma once
+/// @file
+/// Kernels of a finite network: the empirical NNGP f(x1)·f(x2)ᵀ and NTK J(x1)·J(x2)ᵀ, averaged
+/// over output units (neural-tangents' default trace_axes), and their Monte Carlo averages over
+/// fresh initialisations, which converge to the analytic kernels as the widths grow.
+///
+/// The NTK is never formed from a Jacobian of size N × (parameter count). For each output unit
+/// the network is backpropagated once, and each layer adds its own part from its inputs and
+/// output gradients: Dense layers exactly in closed form, (x1·x2ᵀ) ⊙ (g1·g2ᵀ) scaled, without
+/// per-sample gradients at all; Conv layers from per-sample gradients formed for blocks of
+/// samples (blocked Jacobian contraction), so memory is bounded by the block, not by N.
+
+#include <cstdint>
+#include <random>
+#include <type_traits>
+#include <vector>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/core/gemm.hpp"
+#include "tangent/finite/network.hpp"
+#include "tangent/kernels.hpp"
+
+namespace tangent {
+namespace detail {
+
+template <class Net, class Input>
+Kernels empirical_kernels_of(std::string_view function, const Net& network,
+                             const Params<Net>& params, const Input& x1, const Input* x2,
+                             bool with_ntk) {
+  const auto net = as_serial(network);
+  FiniteInput first = finite_input(function, x1);
+  const auto plan = checked_plan<typename input_kind<Input>::type>(net, first.shape);
+  check_network_params(net, params, plan);
+  FiniteInput second;
+  if (x2 != nullptr) {
+    second = finite_input(function, *x2);
+    if (!(second.shape == first.shape)) {
+      fail(function, "x1 holds samples of shape " + first.shape.str() + " but x2 holds " +
+                         second.shape.str() + "; both inputs need the same shape");
+    }
+  }
+  const auto a1 = forward_all(net, params, plan, std::move(first.values));
+  const auto a2_storage =
+      x2 != nullptr ? forward_all(net, params, plan, std::move(second.values)) : decltype(a1){};
+  const auto& a2 = x2 != nullptr ? a2_storage : a1;
+  const Index outputs = plan.back().out.channels;
+  const double per_output = 1.0 / static_cast<double>(outputs);
+
+  Kernels k;
+  gemm(k.nngp, a1.back(), a2.back().transpose(), per_output);
+  if (!with_ntk) return k;
+
+  k.ntk.setZero(a1.back().rows(), a2.back().rows());
+  for (Index unit = 0; unit < outputs; ++unit) {
+    // Output gradients of every layer with parameters, for both inputs, for this output unit.
+    std::vector<Matrix<double>> g1(plan.size());
+    std::vector<Matrix<double>> g2(plan.size());
+    const auto seed = [&](Index rows) {
+      Matrix<double> e = Matrix<double>::Zero(rows, outputs);
+      e.col(unit).setOnes();
+      return e;
+    };
+    backward_all(net, params, plan, a1, seed(a1.back().rows()), nullptr,
+                 [&](std::size_t j, const Matrix<double>& g) { g1[j] = g; });
+    if (x2 != nullptr) {
+      backward_all(net, params, plan, a2, seed(a2.back().rows()), nullptr,
+                   [&](std::size_t j, const Matrix<double>& g) { g2[j] = g; });
+    }
+    net.for_each([&](const auto& layer, auto index) {
+      constexpr std::size_t j = decltype(index)::value;
+      using L = std::remove_cvref_t<decltype(layer)>;
+      if constexpr (has_parameters<L>) {
+        layer.add_ntk(slot<j>(params), plan[j], a1[j], g1[j], a2[j], x2 != nullptr ? g2[j] : g1[j],
+                      k.ntk);
+      }
+    });
+  }
+  k.ntk *= per_output;
+  if (x2 == nullptr) k.ntk = 0.5 * (k.ntk + k.ntk.transpose()).eval();
+  return k;
+}
+
+}  // namespace detail
+
+/// Empirical NNGP and NTK of the network with parameters `params` between the rows of `x1` and
+/// `x2` (feature matrices, or `images(...)`/`sequences(...)`): f(x1)·f(x2)ᵀ/K and J(x1)·J(x2)ᵀ/K
+/// for K output units.
+template <Network Net, class Input>
+Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input& x1,
+                          const Input& x2) {
+  return detail::empirical_kernels_of("empirical_kernels", net, params, x1, &x2, true);
+}
+/// The same for the rows of `x` with themselves (symmetric).
+template <Network Net, class Input>
+Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input& x) {
+  return detail::empirical_kernels_of("empirical_kernels", net, params, x,
+                                      static_cast<const Input*>(nullptr), true);
+}
+/// The empirical NTK alone.
+template <Network Net, class Input>
+Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const Input& x1,
+                             const Input& x2) {
+  return detail::empirical_kernels_of("empirical_ntk", net, params, x1, &x2, true).ntk;
+}
+template <Network Net, class Input>
+Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const Input& x) {
+  return detail::empirical_kernels_of("empirical_ntk", net, params, x,
+                                      static_cast<const Input*>(nullptr), true)
+      .ntk;
+}
+/// The empirical NNGP alone (no backpropagation).
+template <Network Net, class Input>
+Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input& x1,
+                              const Input& x2) {
+  return detail::empirical_kernels_of("empirical_nngp", net, params, x1, &x2, false).nngp;
+}
+template <Network Net, class Input>
+Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input& x) {
+  return detail::empirical_kernels_of("empirical_nngp", net, params, x,
+                                      static_cast<const Input*>(nullptr), false)
+      .nngp;
+}
+
+namespace detail {
+
+template <class Input>
+auto init_shape(const Input& x) {
+  if constexpr (requires { x.geometry; }) {
+    return SpatialShape<std::remove_cvref_t<decltype(x)>::rank>{x.geometry};
+  } else {
+    return x.cols();
+  }
+}
+
+template <class Net, class URBG, class Input>
+Kernels monte_carlo_of(const Net& net, URBG& rng, const Input& x1, const Input* x2,
+                       Index n_samples) {
+  if (n_samples <= 0) {
+    fail("monte_carlo_kernels", "n_samples must be positive, got " + std::to_string(n_samples));
+  }
+  // One seed per draw, taken from the caller's generator in order, so the draws and their sum
+  // (in fixed chunks, added in chunk order) are the same on any number of threads.
+  std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n_samples));
+  for (auto& seed : seeds) seed = static_cast<std::uint64_t>(rng());
+  constexpr Index chunk = 4;
+  const Index chunks = (n_samples + chunk - 1) / chunk;
+  std::vector<Kernels> partial(static_cast<std::size_t>(chunks));
+  // Validate once up front, outside the parallel region (errors must not escape it).
+  {
+    std::mt19937_64 generator(seeds[0]);
+    const Params<Net> params = init(net, generator, init_shape(x1));
+    partial[0] = empirical_kernels_of("monte_carlo_kernels", net, params, x1, x2, true);
+  }
+  TANGENT_OMP(parallel for schedule(dynamic))
+  for (Index c = 0; c < chunks; ++c) {
+    Kernels& sum = partial[static_cast<std::size_t>(c)];
+    for (Index s = c * chunk + (c == 0 ? 1 : 0); s < std::min(n_samples, (c + 1) * chunk); ++s) {
+      std::mt19937_64 generator(seeds[static_cast<std::size_t>(s)]);
+      const Params<Net> params = init(net, generator, init_shape(x1));
+      Kernels k = empirical_kernels_of("monte_carlo_kernels", net, params, x1, x2, true);
+      if (sum.nngp.size() == 0) {
+        sum = std::move(k);
+      } else {
+        sum.nngp += k.nngp;
+        sum.ntk += k.ntk;
+      }
+    }
+  }
+  Kernels mean = std::move(partial[0]);
+  for (std::size_t c = 1; c < partial.size(); ++c) {
+    mean.nngp += partial[c].nngp;
+    mean.ntk += partial[c].ntk;
+  }
+  mean.nngp /= static_cast<double>(n_samples);
+  mean.ntk /= static_cast<double>(n_samples);
+  return mean;
+}
+
+}  // namespace detail
+
+/// Monte Carlo estimates of the NNGP and NTK: the empirical kernels averaged over `n_samples`
+/// initialisations of the finite network, drawn with seeds taken from `rng` (neural-tangents'
+/// monte_carlo_kernel_fn). They converge to `kernels(net, ...)` as the widths grow.
+template <Network Net, class URBG, class Input>
+Kernels monte_carlo_kernels(const Net& net, URBG& rng, const Input& x1, const Input& x2,
+                            Index n_samples) {
+  return detail::monte_carlo_of(net, rng, x1, &x2, n_samples);
+}
+template <Network Net, class URBG, class Input>
+Kernels monte_carlo_kernels(const Net& net, URBG& rng, const Input& x, Index n_samples) {
+  return detail::monte_carlo_of(net, rng, x, static_cast<const Input*>(nullptr), n_samples);
+}
+
+}  // namespace tangent
