@@ -8,7 +8,7 @@
 namespace tangent::test {
 
 /// An n×d matrix of independent uniform(−1, 1) entries from a fixed seed.
-inline Eigen::MatrixXd random_inputs(Eigen::Index n, Eigen::Index d, unsigned seed) {
+inline Eigen::MatrixXd random_inputs(int n, int d, unsigned seed) {
   std::mt19937_64 generator(seed);
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
   Eigen::MatrixXd x(n, d);

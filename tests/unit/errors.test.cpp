@@ -169,8 +169,8 @@ TEST_CASE("finite networks reject inputs and parameters that do not fit", "[erro
                                   tangent::Dense{.width = 2});
   const auto params = tangent::init(fc, rng, 5);
   CHECK_THAT(message_of([&] { tangent::apply(fc, params, Eigen::MatrixXd::Ones(3, 7)); }),
-             Contains("tangent::Dense (layer 1 of the network): its parameters hold a 5×8 weight "
-                      "and 8 biases, but inputs of 7 need 7×8 and 8"));
+             Contains("tangent::apply: x has 7 features (columns) but the parameters were made by "
+                      "init() for 5"));
   // Same layer types, other widths: parameters from a different architecture.
   const auto wider = tangent::serial(tangent::Dense{.width = 9, .b_std = 0.1}, tangent::ReLU{},
                                      tangent::Dense{.width = 2});
@@ -190,12 +190,13 @@ TEST_CASE("finite networks reject inputs and parameters that do not fit", "[erro
 
 TEST_CASE("training rejects unusable options and targets", "[errors][finite]") {
   std::mt19937_64 rng(2);
-  const auto net = tangent::serial(tangent::Dense{.width = 4}, tangent::Erf{}, tangent::Dense{});
-  const auto params = tangent::init(net, rng, 3);
+  const auto erf_net =
+      tangent::serial(tangent::Dense{.width = 4}, tangent::Erf{}, tangent::Dense{});
+  const auto params = tangent::init(erf_net, rng, 3);
   const Eigen::MatrixXd x = Eigen::MatrixXd::Ones(5, 3);
   const Eigen::MatrixXd y = Eigen::MatrixXd::Zero(5, 1);
   const auto train_with = [&](tangent::TrainOptions options, const Eigen::MatrixXd& targets) {
-    return message_of([&] { tangent::train(net, params, x, targets, options); });
+    return message_of([&] { tangent::train(erf_net, params, x, targets, options); });
   };
   CHECK_THAT(train_with({.learning_rate = 0.1, .steps = 0}, y),
              Contains("tangent::train: steps must be positive, got 0"));

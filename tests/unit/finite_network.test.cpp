@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -171,6 +172,32 @@ TEST_CASE("the same seed gives the same parameters and outputs", "[finite]") {
   CHECK_FALSE(p1 == init(net, other, image_shape(4, 4, 2)));
 }
 
+namespace {
+
+/// A user layer with a bug: forward doubles its input, backward forgets the factor 2.
+struct ForgetfulDoubling : Identity {
+  static constexpr std::string_view name = "ForgetfulDoubling";
+  void forward(const NoParams&, const detail::FiniteShapes&, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    z = 2 * x;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the gradient checker catches a layer whose backward pass is wrong",
+          "[finite][gradients]") {
+  std::mt19937_64 rng(3);
+  const Eigen::MatrixXd x = random_inputs(3, 5, 63);
+  const auto net = serial(Dense{.width = 4, .b_std = 0.2}, ForgetfulDoubling{}, Dense{.width = 2});
+  const testing::GradientCheck result = testing::check_gradients(net, init(net, rng, 5), x, rng);
+  INFO(result.worst);
+  CHECK_FALSE(result.passed);
+  // The first Dense's gradients are off by the forgotten factor: |g − 2g| / |2g| = 1/2.
+  CHECK(result.max_relative_error == Approx(0.5).epsilon(1e-6));
+  CHECK_THAT(result.worst, Catch::Matchers::Contains("Dense (layer 1)"));
+}
+
 TEST_CASE("backpropagation equals central differences for every layer type",
           "[finite][gradients]") {
   std::mt19937_64 rng(4);
@@ -241,14 +268,25 @@ TEST_CASE("finite networks give the same numbers on any number of threads", "[fi
   const Eigen::MatrixXd out1 = apply(net, params, images(x, 6, 6, 3));
   const auto grad1 = gradients(net, params, images(x, 6, 6, 3), r);
   const Kernels k1 = empirical_kernels(net, params, images(x, 6, 6, 3));
+  std::mt19937_64 mc_rng1(9);
+  const Kernels mc1 = monte_carlo_kernels(net, mc_rng1, images(x, 6, 6, 3), 4);
+  const TrainOptions options{.learning_rate = 0.2, .steps = 3, .momentum = 0.5};
+  const auto trained1 = train(net, params, images(x, 6, 6, 3), r, options);
   omp_set_num_threads(3);
   const Eigen::MatrixXd out3 = apply(net, params, images(x, 6, 6, 3));
   const auto grad3 = gradients(net, params, images(x, 6, 6, 3), r);
   const Kernels k3 = empirical_kernels(net, params, images(x, 6, 6, 3));
+  std::mt19937_64 mc_rng3(9);
+  const Kernels mc3 = monte_carlo_kernels(net, mc_rng3, images(x, 6, 6, 3), 4);
+  const auto trained3 = train(net, params, images(x, 6, 6, 3), r, options);
   omp_set_num_threads(threads);
   CHECK((out1.array() == out3.array()).all());
   CHECK(grad1 == grad3);
   CHECK((k1.ntk.array() == k3.ntk.array()).all());
+  CHECK((k1.nngp.array() == k3.nngp.array()).all());
+  CHECK((mc1.ntk.array() == mc3.ntk.array()).all());
+  CHECK((mc1.nngp.array() == mc3.nngp.array()).all());
+  CHECK(trained1 == trained3);
 }
 #endif
 
@@ -281,13 +319,11 @@ TEST_CASE("training takes gradient steps on the normalised MSE", "[finite][train
   });
   const auto trained = train(net, start, x, y, {.learning_rate = 0.3, .steps = 2, .momentum = 0.5});
   double worst = 0;
-  detail::for_each_params(const_cast<Params<decltype(net)>&>(trained), with_momentum,
-                          [&](auto& a, const auto& b) {
-                            detail::for_each_tensor(a, b, [&](auto& at, const auto& bt) {
-                              if (at.size() > 0)
-                                worst = std::max(worst, (at - bt).cwiseAbs().maxCoeff());
-                            });
-                          });
+  detail::for_each_params(trained, with_momentum, [&](auto& a, const auto& b) {
+    detail::for_each_tensor(a, b, [&](auto& at, const auto& bt) {
+      if (at.size() > 0) worst = std::max(worst, (at - bt).cwiseAbs().maxCoeff());
+    });
+  });
   CHECK(worst < 1e-14);
 
   // The callback sees the loss of the parameters about to be updated, and it decreases.
@@ -295,7 +331,9 @@ TEST_CASE("training takes gradient steps on the normalised MSE", "[finite][train
   train(net, start, x, y, {.learning_rate = 0.5, .steps = 50, .on_step = [&](Index, double loss) {
                              losses.push_back(loss);
                            }});
-  REQUIRE(losses.size() == 50);
+  REQUIRE(losses.size() == 51);  // before each of the 50 steps, and after the last
   CHECK(losses.front() == Approx(mse_loss(apply(net, start, x), y)).epsilon(1e-14));
+  const auto trained50 = train(net, start, x, y, {.learning_rate = 0.5, .steps = 50});
+  CHECK(losses.back() == Approx(mse_loss(apply(net, trained50, x), y)).epsilon(1e-14));
   CHECK(losses.back() < 0.5 * losses.front());
 }

@@ -3,16 +3,46 @@
 /// Matrix products for finite networks whose results do not depend on the number of threads.
 ///
 /// Eigen parallelises a large product itself, choosing its blocking from the thread count, so
-/// the rounding of each entry can change with OMP_NUM_THREADS. Here the output is cut into
-/// column tiles of a fixed width and each tile is one single-threaded Eigen product (inside an
-/// OpenMP region Eigen does not spawn threads), so every entry is computed the same way on any
-/// number of threads.
+/// the rounding of each entry could change with OMP_NUM_THREADS. Here the output is cut into
+/// column tiles of a fixed width and each tile is its own Eigen product, inside an active OpenMP
+/// region (where Eigen does not spawn threads). Only products below Eigen's own minimum task
+/// size (50,000 multiply-adds, under which it never splits) skip the region. So every entry is
+/// computed the same way on any number of threads (tested on 1 and 3 threads).
 
 #include <algorithm>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include "tangent/core/config.hpp"
 
 namespace tangent::detail {
+
+/// Inside an outer parallel region (say, one Monte Carlo draw per thread) our regions are nested
+/// and get one thread, but Eigen then sees a team of one and would start its own parallel
+/// product, blocked by the thread count: the rounding would differ from the serial run. This
+/// scope sets the calling thread's own thread-count setting (an OpenMP per-task value, so other
+/// threads are untouched) to 1 while it lives, which makes Eigen multiply serially.
+class SerialEigenScope {
+ public:
+  SerialEigenScope() {
+#if defined(_OPENMP)
+    saved_ = omp_get_max_threads();
+    omp_set_num_threads(1);
+#endif
+  }
+  ~SerialEigenScope() {
+#if defined(_OPENMP)
+    omp_set_num_threads(saved_);
+#endif
+  }
+  SerialEigenScope(const SerialEigenScope&) = delete;
+  SerialEigenScope& operator=(const SerialEigenScope&) = delete;
+
+ private:
+  [[maybe_unused]] int saved_ = 1;
+};
 
 inline constexpr Index kGemmTile = 64;
 
@@ -23,8 +53,8 @@ void gemm(Matrix<double>& out, const A& a, const B& b, double alpha = 1.0) {
   const Index cols = b.cols();
   out.resize(rows, cols);
   const Index tiles = (cols + kGemmTile - 1) / kGemmTile;
-  // Small products are not worth a parallel region (results are the same either way).
-  const bool parallel = rows * cols * a.cols() > (Index{1} << 18);
+  // Eigen splits no product below 50,000 multiply-adds, so those need no region.
+  const bool parallel = rows * cols * a.cols() >= 50000;
   TANGENT_OMP(parallel for schedule(static) if (parallel))
   for (Index t = 0; t < tiles; ++t) {
     const Index c0 = t * kGemmTile;

@@ -14,6 +14,8 @@ namespace tangent {
 
 /// The parameters of a layer that has none (activations, pooling, Flatten, Identity).
 struct NoParams {
+  template <class F>
+  void for_each_tensor(const NoParams&, F&&) {}
   bool operator==(const NoParams&) const = default;
 };
 
@@ -23,6 +25,13 @@ struct NoParams {
 struct AffineParams {
   Matrix<double> weight;
   Vector<double> bias;
+
+  /// Calls f(tensor, other's matching tensor) for the weight and the bias.
+  template <class F>
+  void for_each_tensor(const AffineParams& other, F&& f) {
+    f(weight, other.weight);
+    f(bias, other.bias);
+  }
   bool operator==(const AffineParams&) const = default;
 };
 

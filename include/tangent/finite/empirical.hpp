@@ -10,6 +10,7 @@
 /// per-sample gradients at all; Conv layers from per-sample gradients formed for blocks of
 /// samples (blocked Jacobian contraction), so memory is bounded by the block, not by N.
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <type_traits>
@@ -24,13 +25,18 @@
 namespace tangent {
 namespace detail {
 
-template <class Net, class Input>
+template <class Net, class Input1, class Input2>
 Kernels empirical_kernels_of(std::string_view function, const Net& network,
-                             const Params<Net>& params, const Input& x1, const Input* x2,
+                             const Params<Net>& params, const Input1& x1, const Input2* x2,
                              bool with_ntk) {
+  static_assert(
+      std::is_same_v<typename input_kind<Input1>::type, typename input_kind<Input2>::type>,
+      "TANGENT: x1 AND x2 MUST BE THE SAME KIND OF INPUT (both feature matrices, both "
+      "images or both sequences).");
   const auto net = as_serial(network);
   FiniteInput first = finite_input(function, x1);
-  const auto plan = checked_plan<typename input_kind<Input>::type>(net, first.shape);
+  const auto plan = checked_plan<typename input_kind<Input1>::type>(net, first.shape);
+  check_input_shape(function, params, first.shape);
   check_network_params(net, params, plan);
   FiniteInput second;
   if (x2 != nullptr) {
@@ -52,6 +58,7 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
   if (!with_ntk) return k;
 
   k.ntk.setZero(a1.back().rows(), a2.back().rows());
+  std::vector<Matrix<double>> caches(plan.size());  // per layer, kept across output units
   for (Index unit = 0; unit < outputs; ++unit) {
     // Output gradients of every layer with parameters, for both inputs, for this output unit.
     std::vector<Matrix<double>> g1(plan.size());
@@ -72,7 +79,7 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
       using L = std::remove_cvref_t<decltype(layer)>;
       if constexpr (has_parameters<L>) {
         layer.add_ntk(slot<j>(params), plan[j], a1[j], g1[j], a2[j], x2 != nullptr ? g2[j] : g1[j],
-                      k.ntk);
+                      k.ntk, caches[j]);
       }
     });
   }
@@ -86,9 +93,9 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
 /// Empirical NNGP and NTK of the network with parameters `params` between the rows of `x1` and
 /// `x2` (feature matrices, or `images(...)`/`sequences(...)`): f(x1)·f(x2)ᵀ/K and J(x1)·J(x2)ᵀ/K
 /// for K output units.
-template <Network Net, class Input>
-Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input& x1,
-                          const Input& x2) {
+template <Network Net, class Input1, class Input2>
+Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input1& x1,
+                          const Input2& x2) {
   return detail::empirical_kernels_of("empirical_kernels", net, params, x1, &x2, true);
 }
 /// The same for the rows of `x` with themselves (symmetric).
@@ -98,9 +105,9 @@ Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input
                                       static_cast<const Input*>(nullptr), true);
 }
 /// The empirical NTK alone.
-template <Network Net, class Input>
-Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const Input& x1,
-                             const Input& x2) {
+template <Network Net, class Input1, class Input2>
+Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const Input1& x1,
+                             const Input2& x2) {
   return detail::empirical_kernels_of("empirical_ntk", net, params, x1, &x2, true).ntk;
 }
 template <Network Net, class Input>
@@ -110,9 +117,9 @@ Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const In
       .ntk;
 }
 /// The empirical NNGP alone (no backpropagation).
-template <Network Net, class Input>
-Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input& x1,
-                              const Input& x2) {
+template <Network Net, class Input1, class Input2>
+Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input1& x1,
+                              const Input2& x2) {
   return detail::empirical_kernels_of("empirical_nngp", net, params, x1, &x2, false).nngp;
 }
 template <Network Net, class Input>
@@ -133,32 +140,33 @@ auto init_shape(const Input& x) {
   }
 }
 
-template <class Net, class URBG, class Input>
-Kernels monte_carlo_of(const Net& net, URBG& rng, const Input& x1, const Input* x2,
+template <class Net, class URBG, class Input1, class Input2>
+Kernels monte_carlo_of(const Net& net, URBG& rng, const Input1& x1, const Input2* x2,
                        Index n_samples) {
   if (n_samples <= 0) {
     fail("monte_carlo_kernels", "n_samples must be positive, got " + std::to_string(n_samples));
   }
-  // One seed per draw, taken from the caller's generator in order, so the draws and their sum
-  // (in fixed chunks, added in chunk order) are the same on any number of threads.
+  // One seed per draw, taken from the caller's generator in order; the draws are summed in a
+  // fixed number of contiguous chunks, added in chunk order, so the result is the same on any
+  // number of threads and memory does not grow with n_samples.
   std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n_samples));
   for (auto& seed : seeds) seed = static_cast<std::uint64_t>(rng());
-  constexpr Index chunk = 4;
-  const Index chunks = (n_samples + chunk - 1) / chunk;
+  const Index chunks = std::min<Index>(n_samples, 8);
   std::vector<Kernels> partial(static_cast<std::size_t>(chunks));
-  // Validate once up front, outside the parallel region (errors must not escape it).
-  {
-    std::mt19937_64 generator(seeds[0]);
-    const Params<Net> params = init(net, generator, init_shape(x1));
-    partial[0] = empirical_kernels_of("monte_carlo_kernels", net, params, x1, x2, true);
-  }
+  const auto draw = [&](Index s) {
+    std::mt19937_64 generator(seeds[static_cast<std::size_t>(s)]);
+    return empirical_kernels_of("monte_carlo_kernels", net, init(net, generator, init_shape(x1)),
+                                x1, x2, true);
+  };
+  // The first draw runs alone, so bad input throws here, outside the parallel region.
+  partial[0] = draw(0);
   TANGENT_OMP(parallel for schedule(dynamic))
   for (Index c = 0; c < chunks; ++c) {
+    const SerialEigenScope serial_products;
     Kernels& sum = partial[static_cast<std::size_t>(c)];
-    for (Index s = c * chunk + (c == 0 ? 1 : 0); s < std::min(n_samples, (c + 1) * chunk); ++s) {
-      std::mt19937_64 generator(seeds[static_cast<std::size_t>(s)]);
-      const Params<Net> params = init(net, generator, init_shape(x1));
-      Kernels k = empirical_kernels_of("monte_carlo_kernels", net, params, x1, x2, true);
+    for (Index s = std::max<Index>(1, c * n_samples / chunks); s < (c + 1) * n_samples / chunks;
+         ++s) {
+      Kernels k = draw(s);
       if (sum.nngp.size() == 0) {
         sum = std::move(k);
       } else {
@@ -182,8 +190,8 @@ Kernels monte_carlo_of(const Net& net, URBG& rng, const Input& x1, const Input* 
 /// Monte Carlo estimates of the NNGP and NTK: the empirical kernels averaged over `n_samples`
 /// initialisations of the finite network, drawn with seeds taken from `rng` (neural-tangents'
 /// monte_carlo_kernel_fn). They converge to `kernels(net, ...)` as the widths grow.
-template <Network Net, class URBG, class Input>
-Kernels monte_carlo_kernels(const Net& net, URBG& rng, const Input& x1, const Input& x2,
+template <Network Net, class URBG, class Input1, class Input2>
+Kernels monte_carlo_kernels(const Net& net, URBG& rng, const Input1& x1, const Input2& x2,
                             Index n_samples) {
   return detail::monte_carlo_of(net, rng, x1, &x2, n_samples);
 }

@@ -35,6 +35,11 @@ namespace detail {
 
 template <class L>
 struct layer_params {
+  static_assert(FiniteLayer<L>,
+                "TANGENT: THIS LAYER HAS NO FINITE NETWORK: init, apply, gradients and train need "
+                "params_type, finite_shapes, init_params, check_params, forward and backward "
+                "(see tangent::FiniteLayer in include/tangent/finite/layer_ops.hpp); kernels do "
+                "not.");
   using type = typename L::params_type;
 };
 template <Activation A>
@@ -84,7 +89,7 @@ void forward(const L& layer, const layer_params_t<L>& params, const FiniteShapes
 template <class L>
 void backward(const L& layer, const layer_params_t<L>& params, const FiniteShapes& shapes,
               const Matrix<double>& x, const Matrix<double>& dz, Matrix<double>* dx,
-              layer_params_t<L>& grad) {
+              layer_params_t<L>* grad) {
   if constexpr (Activation<L>) {
     if (dx != nullptr) {
       *dx = dz.cwiseProduct(x.unaryExpr([&](double v) { return layer.derivative(v); }));

@@ -33,6 +33,8 @@ template <class... Ls>
 struct NetworkParams
     : detail::Slots<std::index_sequence_for<Ls...>, detail::layer_params_t<Ls>...> {
   static constexpr std::size_t size = sizeof...(Ls);
+  /// The shape of one input sample these parameters were made for by `init`.
+  Geometry input{};
   bool operator==(const NetworkParams&) const = default;
 };
 
@@ -63,22 +65,27 @@ constexpr auto& get(NetworkParams<Ls...>& params) {
 
 namespace detail {
 
-/// Calls f(a_I, b_I) for the parameters of every layer I that has some.
-template <class... Ls, class F>
-void for_each_params(NetworkParams<Ls...>& a, const NetworkParams<Ls...>& b, F&& f) {
+/// Calls f(a_I, b_I) for the parameters of every layer I, in order (`a` may be const).
+template <class A, class... Ls, class F>
+requires std::is_same_v<std::remove_const_t<A>, NetworkParams<Ls...>>
+void for_each_params(A& a, const NetworkParams<Ls...>& b, F&& f) {
   [&]<std::size_t... Is>(std::index_sequence<Is...>) {
     [[maybe_unused]] const int in_order[] = {0, (f(slot<Is>(a), slot<Is>(b)), 0)...};
   }
   (std::index_sequence_for<Ls...>{});
 }
 
-template <class F>
-void for_each_tensor(AffineParams& a, const AffineParams& b, F&& f) {
-  f(a.weight, b.weight);
-  f(a.bias, b.bias);
+/// Calls f(tensor of a, matching tensor of b) for every Eigen tensor of one layer's parameters,
+/// through the parameter type's `for_each_tensor` member (the customisation point for users'
+/// own layers).
+template <class P, class F>
+void for_each_tensor(P& a, const P& b, F&& f) {
+  a.for_each_tensor(b, f);
 }
-template <class F>
-void for_each_tensor(NoParams&, const NoParams&, F&&) {}
+template <class P, class F>
+void for_each_tensor(const P& a, const P& b, F&& f) {
+  const_cast<P&>(a).for_each_tensor(b, [&](const auto& x, const auto& y) { f(x, y); });
+}
 
 /// A network's input as the finite path takes it: the values (copied to double) and the shape of
 /// one sample.
@@ -165,15 +172,13 @@ std::vector<Matrix<double>> forward_all(const Serial<Ls...>& net,
 
 /// Backpropagates `output_gradient` (dL/d outputs) through the network. Calls
 /// `on_layer(j, output_gradient_of_layer_j)` for every layer with parameters, before its backward
-/// step, and accumulates the parameter gradients into `grad` when it is not null.
+/// step; writes the parameter gradients into `grad` when it is not null.
 template <class... Ls, class OnLayer>
 void backward_all(const Serial<Ls...>& net, const NetworkParams<Ls...>& params,
                   const std::array<FiniteShapes, sizeof...(Ls)>& shapes,
                   const std::vector<Matrix<double>>& activations, Matrix<double> output_gradient,
                   std::type_identity_t<NetworkParams<Ls...>>* grad, OnLayer&& on_layer) {
   Matrix<double> upstream;
-  NetworkParams<Ls...> scratch;
-  NetworkParams<Ls...>& target = grad != nullptr ? *grad : scratch;
   [&]<std::size_t... Is>(std::index_sequence<Is...>) {
     // Last layer first: walk the indices in reverse.
     constexpr std::size_t n = sizeof...(Ls);
@@ -184,14 +189,30 @@ void backward_all(const Serial<Ls...>& net, const NetworkParams<Ls...>& params,
                  const auto& layer = slot<j>(net);
                  using L = std::remove_cvref_t<decltype(layer)>;
                  if constexpr (has_parameters<L>) on_layer(j, output_gradient);
+                 // No public API needs dL/dx of the network's input, so layer 0 skips it.
                  Matrix<double>* dx = j > 0 ? &upstream : nullptr;
                  backward(layer, slot<j>(params), shapes[j], activations[j], output_gradient, dx,
-                          slot<j>(target));
-                 if (dx != nullptr) std::swap(output_gradient, upstream);
+                          grad != nullptr ? &slot<j>(*grad) : nullptr);
+                 if (j > 0) std::swap(output_gradient, upstream);
                }(),
                0)...};
   }
   (std::index_sequence_for<Ls...>{});
+}
+
+/// Throws unless `x`'s samples have the shape the parameters were made for.
+template <class... Ls>
+void check_input_shape(std::string_view function, const NetworkParams<Ls...>& params,
+                       const Geometry& shape) {
+  if (params.input == shape) return;
+  if (shape.rank == 0 && params.input.rank == 0) {
+    fail(function, "x has " + std::to_string(shape.channels) +
+                       " features (columns) but the parameters were made by init() for " +
+                       std::to_string(params.input.channels));
+  }
+  fail(function, "x holds samples of shape " + shape.str() +
+                     " but the parameters were made by init() for samples of shape " +
+                     params.input.str());
 }
 
 }  // namespace detail
@@ -207,6 +228,7 @@ Params<Net> init_for(std::string_view function, const Net& network, URBG& rng,
   }
   const auto plan = checked_plan<Kind>(net, shape);
   Params<Net> params;
+  params.input = shape;
   net.for_each([&](const auto& layer, auto index) {
     constexpr std::size_t j = decltype(index)::value;
     slot<j>(params) = init_params(layer, rng, plan[j]);
@@ -241,6 +263,7 @@ Matrix<double> apply(const Net& network, const Params<Net>& params, const Input&
   detail::FiniteInput input = detail::finite_input("apply", x);
   const auto plan =
       detail::checked_plan<typename detail::input_kind<Input>::type>(net, input.shape);
+  detail::check_input_shape("apply", params, input.shape);
   detail::check_network_params(net, params, plan);
   return std::move(detail::forward_all(net, params, plan, std::move(input.values)).back());
 }
@@ -255,6 +278,7 @@ Params<Net> gradients(const Net& network, const Params<Net>& params, const Input
   detail::FiniteInput input = detail::finite_input("gradients", x);
   const auto plan =
       detail::checked_plan<typename detail::input_kind<Input>::type>(net, input.shape);
+  detail::check_input_shape("gradients", params, input.shape);
   detail::check_network_params(net, params, plan);
   const Index outputs = plan.back().out.channels;
   if (output_gradient.rows() != input.values.rows() || output_gradient.cols() != outputs) {

@@ -21,7 +21,8 @@ struct TrainOptions {
   Index steps = 1;             ///< number of full-batch steps
   double momentum = 0.0;  ///< heavy-ball momentum μ in [0, 1): v ← μ·v + ∇L, θ ← θ − η·v
   /// Called before every step with the step index (0 … steps − 1) and the loss of the current
-  /// parameters, e.g. to record a loss curve.
+  /// parameters, and once more after the last one with index `steps` and the final loss: a loss
+  /// curve of steps + 1 points.
   std::function<void(Index, double)> on_step{};
 };
 
@@ -51,6 +52,7 @@ Params<Net> train(const Net& network, Params<Net> params, const Input& x, const 
   detail::FiniteInput input = detail::finite_input("train", x);
   const auto plan =
       detail::checked_plan<typename detail::input_kind<Input>::type>(net, input.shape);
+  detail::check_input_shape("train", params, input.shape);
   detail::check_network_params(net, params, plan);
   const Index outputs = plan.back().out.channels;
   if (y.rows() != input.values.rows() || y.cols() != outputs) {
@@ -80,6 +82,10 @@ Params<Net> train(const Net& network, Params<Net> params, const Input& x, const 
       detail::for_each_tensor(p, v,
                               [&](auto& pt, const auto& vt) { pt -= options.learning_rate * vt; });
     });
+  }
+  if (options.on_step) {
+    options.on_step(options.steps,
+                    mse_loss(detail::forward_all(net, params, plan, input.values).back(), y));
   }
   return params;
 }

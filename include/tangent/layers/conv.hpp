@@ -159,12 +159,14 @@ struct Conv {
     }
   }
   void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-                const Matrix<double>& dz, Matrix<double>* dx, AffineParams& grad) const {
+                const Matrix<double>& dz, Matrix<double>* dx, AffineParams* grad) const {
     const Index positions = shapes.out.positions();
     const Index n = x.rows();
     const double scale = weight_scale(shapes);
-    grad.weight.setZero(p.weight.rows(), p.weight.cols());
-    grad.bias.setZero(p.bias.size());
+    if (grad != nullptr) {
+      grad->weight.setZero(p.weight.rows(), p.weight.cols());
+      grad->bias.setZero(p.bias.size());
+    }
     if (dx != nullptr) dx->setZero(n, x.cols());
     const Index block = detail::patch_block(shapes);
     Matrix<double> patches;
@@ -179,9 +181,11 @@ struct Conv {
           dout.row(i * positions + a) = dz.row(first + i).segment(a * channels, channels);
         }
       }
-      detail::gemm(part, patches.transpose(), dout, scale);
-      grad.weight += part;
-      if (b_std) grad.bias += bias_scale() * dout.colwise().sum().transpose();
+      if (grad != nullptr) {
+        detail::gemm(part, patches.transpose(), dout, scale);
+        grad->weight += part;
+        if (b_std) grad->bias += bias_scale() * dout.colwise().sum().transpose();
+      }
       if (dx != nullptr) {
         detail::gemm(part, dout, p.weight.transpose(), scale);
         detail::scatter_patches(part, first, count, shapes, *dx);
@@ -193,7 +197,7 @@ struct Conv {
   /// formed and contracted, so memory is bounded by the block, never N × (parameter count).
   void add_ntk(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x1,
                const Matrix<double>& g1, const Matrix<double>& x2, const Matrix<double>& g2,
-               Matrix<double>& theta) const {
+               Matrix<double>& theta, Matrix<double>&) const {
     const Index count = p.weight.size() + p.bias.size();
     const Index block = std::max<Index>(1, (Index{1} << 22) / std::max<Index>(count, 1));
     Matrix<double> d1;

@@ -108,27 +108,29 @@ struct Dense {
     detail::gemm(z, x, p.weight, weight_scale(shapes));
     if (b_std) z.rowwise() += bias_scale() * p.bias.transpose();
   }
-  /// Gradients of the loss with respect to the parameters (and, if `dx`, the inputs), given
-  /// its gradient `dz` with respect to the outputs.
+  /// Given the loss's gradient `dz` with respect to the outputs: its gradients with respect to
+  /// the parameters (into `grad`, if not null) and the inputs (into `dx`, if not null).
   void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-                const Matrix<double>& dz, Matrix<double>* dx, AffineParams& grad) const {
+                const Matrix<double>& dz, Matrix<double>* dx, AffineParams* grad) const {
     const double scale = weight_scale(shapes);
-    detail::gemm(grad.weight, x.transpose(), dz, scale);
-    if (b_std) grad.bias = bias_scale() * dz.colwise().sum().transpose();
+    if (grad != nullptr) {
+      detail::gemm(grad->weight, x.transpose(), dz, scale);
+      if (b_std) grad->bias = bias_scale() * dz.colwise().sum().transpose();
+    }
     if (dx != nullptr) detail::gemm(*dx, dz, p.weight.transpose(), scale);
   }
   /// This layer's part of the empirical NTK, Σ over its parameters of ∂z1/∂θ·∂z2/∂θ contracted
   /// with the output gradients g1, g2: without forming a per-sample Jacobian,
-  /// scale²·(x1·x2ᵀ) ⊙ (g1·g2ᵀ) + bias_scale²·(g1·g2ᵀ).
+  /// scale²·(x1·x2ᵀ) ⊙ (g1·g2ᵀ) + bias_scale²·(g1·g2ᵀ). `inputs` keeps x1·x2ᵀ between the calls
+  /// for different output units.
   void add_ntk(const AffineParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x1,
                const Matrix<double>& g1, const Matrix<double>& x2, const Matrix<double>& g2,
-               Matrix<double>& theta) const {
+               Matrix<double>& theta, Matrix<double>& inputs) const {
     Matrix<double> gg;
-    Matrix<double> xx;
     detail::gemm(gg, g1, g2.transpose());
-    detail::gemm(xx, x1, x2.transpose());
+    if (inputs.size() == 0) detail::gemm(inputs, x1, x2.transpose());
     const double scale = weight_scale(shapes);
-    theta.array() += scale * scale * xx.array() * gg.array();
+    theta.array() += scale * scale * inputs.array() * gg.array();
     if (b_std) theta += bias_scale() * bias_scale() * gg;
   }
 

@@ -73,7 +73,7 @@ struct Flatten {
     z = x;
   }
   void backward(const NoParams&, const detail::FiniteShapes&, const Matrix<double>&,
-                const Matrix<double>& dz, Matrix<double>* dx, NoParams&) const {
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
     if (dx != nullptr) *dx = dz;
   }
 

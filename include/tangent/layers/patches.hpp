@@ -18,7 +18,6 @@ namespace tangent::detail {
 inline FiniteShapes window_shapes(const WindowPlan& plan) {
   FiniteShapes shapes{plan.in(), plan.out(), {}, plan.window_size()};
   const Index width_in = plan.in().extent[1];
-  const Index width_out = plan.out().extent[1];
   const AxisMap& m0 = plan.maps[0];
   const AxisMap& m1 = plan.maps[1];
   shapes.patches.resize(static_cast<std::size_t>(plan.out().positions() * shapes.window));
@@ -34,7 +33,6 @@ inline FiniteShapes window_shapes(const WindowPlan& plan) {
       }
     }
   }
-  (void)width_out;
   return shapes;
 }
 

@@ -111,7 +111,7 @@ struct AvgPool {
     }
   }
   void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-                const Matrix<double>& dz, Matrix<double>* dx, NoParams&) const {
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
     if (dx == nullptr) return;
     const Index channels = shapes.in.channels;
     const Index positions = shapes.out.positions();
@@ -180,7 +180,7 @@ struct GlobalAvgPool {
     z /= static_cast<double>(positions);
   }
   void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-                const Matrix<double>& dz, Matrix<double>* dx, NoParams&) const {
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
     if (dx == nullptr) return;
     const Index channels = shapes.in.channels;
     const Index positions = shapes.in.positions();
