@@ -4,7 +4,7 @@
 #   scripts/setup-debian.sh [extra packages...]
 set -euo pipefail
 
-packages=(cmake make g++ libeigen3-dev catch2 libbenchmark-dev "$@")
+packages=(cmake make g++ libeigen3-dev catch2 libbenchmark-dev liblapacke-dev libopenblas-dev "$@")
 
 missing=()
 for package in "${packages[@]}"; do

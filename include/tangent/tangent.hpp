@@ -21,4 +21,5 @@
 #include "tangent/layers/flatten.hpp"
 #include "tangent/layers/identity.hpp"
 #include "tangent/layers/pooling.hpp"
+#include "tangent/predict.hpp"
 #include "tangent/version.hpp"

@@ -20,14 +20,20 @@ def dense(rng, width):
     w_std = float(np.round(rng.uniform(0.5, 2.0), 6))
     b_std = None if rng.random() < 0.3 else float(np.round(rng.uniform(0.0, 1.0), 6))
     param = "standard" if rng.random() < 0.4 else "ntk"
+    return dense_layer(width, w_std, b_std, param == "standard")
+
+
+def dense_layer(width, w_std, b_std=None, standard=False):
+    """A Dense layer with the given parameters (b_std=None: no bias); dense() draws them."""
+    param = "standard" if standard else "ntk"
     fields = [f".width = {width}", f".w_std = {fmt(w_std)}"]
     if b_std is not None:
         fields.append(f".b_std = {fmt(b_std)}")
-    if param == "standard":
+    if standard:
         fields.append(".parameterization = tangent::Parameterization::standard")
     cpp = "tangent::Dense{" + ", ".join(fields) + "}"
     return Layer(stax.Dense(width, W_std=w_std, b_std=b_std, parameterization=param), cpp, "Dense",
-                 width=width, w_std=w_std, b_std=b_std, standard=param == "standard")
+                 width=width, w_std=w_std, b_std=b_std, standard=standard)
 
 
 def activation(rng, name):

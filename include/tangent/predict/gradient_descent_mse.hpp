@@ -1,0 +1,187 @@
+#pragma once
+/// @file
+/// Outputs of a network trained by gradient flow on the MSE, linearised around its
+/// initialisation, at any training time, from a given kernel (neural-tangents'
+/// `predict.gradient_descent_mse`; Lee et al. 2019, eqs. 8–9):
+///   f_train(t) = y + e^{−K̃τ/n}·(f_train,0 − y)
+///   f_test(t)  = f_test,0 + K_*d·K̃⁻¹·(I − e^{−K̃τ/n})·(y − f_train,0)
+/// with K̃ = K + r·I, τ = η·t and n = y.size(). One eigendecomposition serves every t; t = ∞
+/// is ridgeless (pseudoinverse) or, with diag_reg, ridge kernel regression.
+
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/predict/gradient_flow.hpp"
+#include "tangent/predict/spectrum.hpp"
+
+namespace tangent {
+inline namespace TANGENT_SOLVER_ABI {
+
+/// Options of `gradient_descent_mse` and `gradient_descent_mse_ensemble`, as in neural-tangents.
+struct MseOptions {
+  double learning_rate = 1.0;            ///< η; time t means τ = η·t of gradient flow
+  double diag_reg = 0.0;                 ///< r = diag_reg·tr(K)/m added to the diagonal (ridge)
+  bool diag_reg_absolute_scale = false;  ///< r = diag_reg itself
+  /// Eigenvalues ≤ eigenvalue_cutoff·λ_max count as zero; 0 means m·ε for an m × m kernel.
+  double eigenvalue_cutoff = 0.0;
+};
+
+/// The predictor returned by `gradient_descent_mse`. Empty initial outputs mean zero.
+/// (A template only so that its code is compiled where it is used; S is double.)
+template <class S = double>
+class BasicGradientDescentMse {
+  static_assert(std::is_same_v<S, double>, "TANGENT: PREDICTIONS ARE COMPUTED IN double.");
+
+ public:
+  BasicGradientDescentMse(const Matrix<double>& k_train_train, const Matrix<double>& y_train,
+                          const MseOptions& options)
+      : y_(y_train), learning_rate_(options.learning_rate) {
+    detail::require_learning_rate(kFunction, options.learning_rate);
+    detail::require_square(kFunction, "k_train_train", k_train_train);
+    detail::require_all_finite(kFunction, "y_train", y_train);
+    if (y_train.rows() != k_train_train.rows()) {
+      detail::fail(kFunction, "y_train has " + std::to_string(y_train.rows()) +
+                                  " rows but k_train_train is " +
+                                  std::to_string(k_train_train.rows()) + "×" +
+                                  std::to_string(k_train_train.cols()));
+    }
+    if (y_train.cols() == 0) detail::fail(kFunction, "y_train has no columns");
+    spectrum_ = regularized_spectrum(kFunction, k_train_train, options.diag_reg,
+                                     options.diag_reg_absolute_scale, options.eigenvalue_cutoff);
+  }
+
+  /// Training-set outputs at time t (`infinite_time` allowed), starting from `f_train_0`.
+  Matrix<double> train(double t, const Matrix<double>& f_train_0 = {}) const {
+    return std::move(train(std::span<const double>(&t, 1), f_train_0).front());
+  }
+  /// The same at several times, all in one matrix product.
+  std::vector<Matrix<double>> train(std::span<const double> times,
+                                    const Matrix<double>& f_train_0 = {}) const {
+    detail::require_times(kFunction, times);
+    const Matrix<double> start = initial(f_train_0, y_.rows(), "f_train_0");
+    const Matrix<double> projected = spectrum_.vectors.transpose() * (start - y_);
+    const Matrix<double> moved = spectrum_.vectors * weighted(times, projected, false);
+    std::vector<Matrix<double>> out;
+    out.reserve(times.size());
+    const Index k = y_.cols();
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      // At t = 0 the outputs are f₀ exactly, not y + V·Vᵀ·(f₀ − y) rounded.
+      out.push_back(times[i] == 0
+                        ? start
+                        : Matrix<double>(y_ + moved.middleCols(static_cast<Index>(i) * k, k)));
+    }
+    return out;
+  }
+
+  /// Test outputs at time t, for the test-train kernel `k_test_train` (N_test × N_train).
+  Matrix<double> test(double t, const Matrix<double>& k_test_train,
+                      const Matrix<double>& f_train_0 = {},
+                      const Matrix<double>& f_test_0 = {}) const {
+    return std::move(
+        test(std::span<const double>(&t, 1), k_test_train, f_train_0, f_test_0).front());
+  }
+  /// The same at several times: Vᵀ·(y − f₀) is formed once, and the times are stacked side by
+  /// side so that all of them cost one matrix product.
+  std::vector<Matrix<double>> test(std::span<const double> times,
+                                   const Matrix<double>& k_test_train,
+                                   const Matrix<double>& f_train_0 = {},
+                                   const Matrix<double>& f_test_0 = {}) const {
+    detail::require_times(kFunction, times);
+    detail::require_all_finite(kFunction, "k_test_train", k_test_train);
+    if (k_test_train.cols() != y_.rows()) {
+      detail::fail(kFunction, "k_test_train has " + std::to_string(k_test_train.cols()) +
+                                  " columns but there are " + std::to_string(y_.rows()) +
+                                  " training points");
+    }
+    const Matrix<double> start = initial(f_test_0, k_test_train.rows(), "f_test_0");
+    const Matrix<double> projected =
+        spectrum_.vectors.transpose() * (y_ - initial(f_train_0, y_.rows(), "f_train_0"));
+    const Matrix<double> w = weighted(times, projected, true);
+    // K_*d·V·W in the cheaper order: (K_*d·V)·W costs N_test·N² + N_test·N·T·k, K_*d·(V·W)
+    // costs N²·T·k + N_test·N·T·k, for T times and k outputs.
+    const Matrix<double> moved = w.cols() > k_test_train.rows()
+                                     ? Matrix<double>((k_test_train * spectrum_.vectors) * w)
+                                     : Matrix<double>(k_test_train * (spectrum_.vectors * w));
+    std::vector<Matrix<double>> out;
+    out.reserve(times.size());
+    const Index k = y_.cols();
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      out.push_back(start + moved.middleCols(static_cast<Index>(i) * k, k));
+    }
+    return out;
+  }
+
+  /// The eigendecomposition of the regularised train-train kernel.
+  const Spectrum& spectrum() const { return spectrum_; }
+
+ private:
+  static constexpr std::string_view kFunction = "tangent::gradient_descent_mse";
+
+  /// [diag(w(t₁))·P | diag(w(t₂))·P | …] with w = gain (test) or decay (train) per mode.
+  Matrix<double> weighted(std::span<const double> times, const Matrix<double>& projected,
+                          bool use_gain) const {
+    const Index k = projected.cols();
+    Matrix<double> w(projected.rows(), static_cast<Index>(times.size()) * k);
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      const double s = detail::flow_time(kFunction, times[i], learning_rate_, y_.size());
+      const Eigen::VectorXd scale =
+          use_gain ? detail::gain(spectrum_, s) : detail::decay(spectrum_, s);
+      w.middleCols(static_cast<Index>(i) * k, k).noalias() = scale.asDiagonal() * projected;
+    }
+    return w;
+  }
+
+  Matrix<double> initial(const Matrix<double>& f0, Index rows, std::string_view what) const {
+    if (f0.size() == 0) return Matrix<double>::Zero(rows, y_.cols());
+    detail::require_all_finite(kFunction, what, f0);
+    if (f0.rows() != rows || f0.cols() != y_.cols()) {
+      detail::fail(kFunction, std::string(what) + " is " + std::to_string(f0.rows()) + "×" +
+                                  std::to_string(f0.cols()) + " but the outputs are " +
+                                  std::to_string(rows) + "×" + std::to_string(y_.cols()));
+    }
+    return f0;
+  }
+
+  Matrix<double> y_;
+  double learning_rate_;
+  Spectrum spectrum_;
+};
+
+using GradientDescentMse = BasicGradientDescentMse<>;
+
+/// Predictions of gradient-flow training on the MSE with kernel `k_train_train` (usually the
+/// NTK) and targets `y_train` (N_train × outputs; the kernel acts on every output column alike).
+template <class D1, class D2>
+BasicGradientDescentMse<> gradient_descent_mse(const Eigen::MatrixBase<D1>& k_train_train,
+                                               const Eigen::MatrixBase<D2>& y_train,
+                                               const MseOptions& options = {}) {
+  return BasicGradientDescentMse<>(k_train_train, y_train, options);
+}
+
+/// The largest learning rate for which full-batch gradient descent on the MSE converges,
+/// 2·(1 + momentum)·n/(λ_max + eps), n = `y_train_size` (default: the kernel's side), as
+/// neural-tangents' `max_learning_rate`.
+template <class Derived>
+double max_learning_rate(const Eigen::MatrixBase<Derived>& ntk_train_train, Index y_train_size = 0,
+                         double momentum = 0.0, double eps = 1e-12) {
+  constexpr std::string_view function = "tangent::max_learning_rate";
+  detail::require_square(function, "ntk_train_train", ntk_train_train);
+  if (y_train_size < 0) {
+    detail::fail(function,
+                 "y_train_size must be non-negative, got " + std::to_string(y_train_size));
+  }
+  if (!(momentum >= 0) || !(momentum < 1)) {
+    detail::fail(function, "momentum must be in [0, 1), got " + detail::show(momentum));
+  }
+  Eigen::VectorXd values;
+  detail::symmetric_eigen(ntk_train_train, values, nullptr);
+  const double n = static_cast<double>(y_train_size > 0 ? y_train_size : ntk_train_train.rows());
+  return 2 * (1 + momentum) * n / (values.maxCoeff() + eps);
+}
+
+}  // namespace TANGENT_SOLVER_ABI
+}  // namespace tangent

@@ -1,0 +1,80 @@
+#pragma once
+/// @file
+/// Gradient flow on the MSE in a kernel's eigenbasis: the spectral weights every prediction is
+/// made of (Jacot et al. 2018; Lee et al. 2019, eqs. 8–10; neural-tangents' `predict`).
+///
+/// With loss 1/(2n)·‖f − y‖² (n = y.size) and learning rate η, training for time t follows
+/// df/dτ = −(1/n)·K̃·(f − y), τ = η·t. In the eigenbasis of K̃ each mode with eigenvalue λ
+/// relaxes independently; with s = τ/n:
+///   decay(λ) = e^{−λs}                 the part of f₀ − y still left on the training set,
+///   gain(λ)  = (1 − e^{−λs})/λ         the factor applied to y − f₀ on test points,
+/// and at t = ∞ decay = 0, gain = 1/λ (kernel regression). Modes below the pseudoinverse cutoff
+/// do not move: decay = 1, gain = 0 at every t, which is the exact flow for a zero eigenvalue
+/// and keeps t = ∞ continuous with finite t.
+
+#include <cmath>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/predict/spectrum.hpp"
+
+namespace tangent {
+
+/// t = ∞: kernel regression, the end point of training.
+inline constexpr double infinite_time = std::numeric_limits<double>::infinity();
+
+namespace detail {
+inline namespace TANGENT_SOLVER_ABI {
+
+/// s = η·t/n, checking t; ∞ stays ∞.
+inline double flow_time(std::string_view function, double t, double learning_rate, Index n) {
+  if (!(t >= 0)) fail(function, "time t must be non-negative (or infinite_time), got " + show(t));
+  if (t == infinite_time) return infinite_time;
+  return learning_rate * t / static_cast<double>(n);
+}
+
+inline void require_learning_rate(std::string_view function, double learning_rate) {
+  if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
+    fail(function, "learning_rate must be positive and finite, got " + show(learning_rate));
+  }
+}
+
+/// e^{−λs} per mode (1 for modes below the cutoff).
+inline Eigen::VectorXd decay(const Spectrum& spectrum, double s) {
+  Eigen::VectorXd w(spectrum.size());
+  for (Index i = 0; i < spectrum.size(); ++i) {
+    w[i] = !spectrum.kept(i) ? 1.0 : s == infinite_time ? 0.0 : std::exp(-spectrum.values[i] * s);
+  }
+  return w;
+}
+
+/// (1 − e^{−λs})/λ per mode, by expm1 so small λs keep their digits (0 below the cutoff).
+inline Eigen::VectorXd gain(const Spectrum& spectrum, double s) {
+  Eigen::VectorXd w(spectrum.size());
+  for (Index i = 0; i < spectrum.size(); ++i) {
+    const double lambda = spectrum.values[i];
+    w[i] = !spectrum.kept(i)    ? 0.0
+           : s == infinite_time ? 1.0 / lambda
+                                : -std::expm1(-lambda * s) / lambda;
+  }
+  return w;
+}
+
+/// V·diag(w)·(Vᵀ·b) from a precomputed projection Vᵀ·b.
+template <class Derived>
+Matrix<double> in_eigenbasis(const Spectrum& spectrum, const Eigen::VectorXd& w,
+                             const Eigen::MatrixBase<Derived>& projected) {
+  return spectrum.vectors * (w.asDiagonal() * projected);
+}
+
+inline void require_times(std::string_view function, std::span<const double> times) {
+  if (times.empty()) fail(function, "times is empty");
+}
+
+}  // namespace TANGENT_SOLVER_ABI
+}  // namespace detail
+}  // namespace tangent

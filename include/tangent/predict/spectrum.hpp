@@ -1,0 +1,166 @@
+#pragma once
+/// @file
+/// The symmetric eigendecomposition behind every prediction: K̃ = K + r·I = V·Λ·Vᵀ, computed once
+/// and reused for every training time (neural-tangents' `eigh` of the regularised kernel).
+///
+/// Eigenvalues at or below `cutoff·λ_max` count as exactly zero (a pseudoinverse): a singular
+/// kernel, e.g. from duplicate training inputs, then gives the minimum-norm answer instead of the
+/// 0/0 that neural-tangents computes. The default cutoff, m·ε for an m × m kernel, is
+/// `scipy.linalg.pinvh`'s; eigenvalues that small are rounding noise of a float64 kernel.
+///
+/// With LAPACKE found at configure time (`TANGENT_HAS_LAPACKE`, Debian's liblapacke-dev with
+/// OpenBLAS), the decomposition is LAPACK's divide-and-conquer `dsyevd`; otherwise Eigen's
+/// `SelfAdjointEigenSolver`. Both are always compiled where available, so tests compare them.
+/// The prediction headers live in an inline namespace named after the solver, so a program
+/// mixing translation units built with and without LAPACKE keeps one definition of each.
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include <Eigen/Eigenvalues>
+
+#if defined(TANGENT_HAS_LAPACKE)
+#include <lapacke.h>
+#endif
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+
+#if defined(TANGENT_HAS_LAPACKE)
+#define TANGENT_SOLVER_ABI lapacke_solver
+#else
+#define TANGENT_SOLVER_ABI eigen_solver
+#endif
+
+namespace tangent {
+
+/// A regularised kernel's eigendecomposition with its pseudoinverse cutoff.
+struct Spectrum {
+  Eigen::VectorXd values;  ///< eigenvalues of K + r·I, ascending
+  Matrix<double> vectors;  ///< orthonormal eigenvectors, one per column
+  double zero_below = 0;   ///< eigenvalues ≤ this are treated as exactly zero
+
+  Index size() const { return values.size(); }
+  bool kept(Index i) const { return values[i] > zero_below; }
+};
+
+namespace detail {
+inline namespace TANGENT_SOLVER_ABI {
+
+/// Whether `symmetric_eigen` calls LAPACK.
+#if defined(TANGENT_HAS_LAPACKE)
+inline constexpr bool kUsesLapacke = true;
+#else
+inline constexpr bool kUsesLapacke = false;
+#endif
+
+// The functions of this module are templates (on the matrix type) so that including the header
+// costs no instantiation of Eigen's solvers and products in translation units that never predict.
+
+template <class Derived>
+void eigen_symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd& values,
+                           Matrix<double>* vectors) {
+  const Eigen::SelfAdjointEigenSolver<Matrix<double>> solver(
+      a, vectors != nullptr ? Eigen::ComputeEigenvectors : Eigen::EigenvaluesOnly);
+  if (solver.info() != Eigen::Success) {
+    fail("symmetric eigendecomposition", "Eigen's solver did not converge");
+  }
+  values = solver.eigenvalues();
+  if (vectors != nullptr) *vectors = solver.eigenvectors();
+}
+
+#if defined(TANGENT_HAS_LAPACKE)
+template <class Derived>
+void lapacke_symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd& values,
+                             Matrix<double>* vectors) {
+  Matrix<double> work = a;  // dsyevd overwrites its input with the eigenvectors
+  values.resize(a.rows());
+  const lapack_int n = static_cast<lapack_int>(a.rows());
+  const lapack_int info =
+      LAPACKE_dsyevd(LAPACK_COL_MAJOR, vectors != nullptr ? 'V' : 'N', 'L', n, work.data(),
+                     static_cast<lapack_int>(work.outerStride()), values.data());
+  if (info != 0) {
+    fail("symmetric eigendecomposition", "LAPACK dsyevd failed with info " + std::to_string(info));
+  }
+  if (vectors != nullptr) *vectors = std::move(work);
+}
+#endif
+
+/// Eigenvalues (ascending) and, when `vectors` is not null, eigenvectors of the symmetric `a`.
+template <class Derived>
+void symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd& values,
+                     Matrix<double>* vectors) {
+#if defined(TANGENT_HAS_LAPACKE)
+  lapacke_symmetric_eigen(a, values, vectors);
+#else
+  eigen_symmetric_eigen(a, values, vectors);
+#endif
+}
+
+/// Throws unless `m` is finite; `what` names it in the message.
+template <class Derived>
+void require_all_finite(std::string_view function, std::string_view what,
+                        const Eigen::MatrixBase<Derived>& m) {
+  for (Index c = 0; c < m.cols(); ++c) {
+    for (Index r = 0; r < m.rows(); ++r) {
+      if (!std::isfinite(m(r, c))) {
+        fail(function, std::string(what) + " has a non-finite value " + show(m(r, c)) + " at (" +
+                           std::to_string(r) + ", " + std::to_string(c) + ")");
+      }
+    }
+  }
+}
+
+template <class Derived>
+void require_square(std::string_view function, std::string_view what,
+                    const Eigen::MatrixBase<Derived>& k) {
+  if (k.rows() == 0) fail(function, std::string(what) + " is empty");
+  if (k.rows() != k.cols()) {
+    fail(function, std::string(what) + " must be square, got " + std::to_string(k.rows()) + "×" +
+                       std::to_string(k.cols()));
+  }
+  require_all_finite(function, what, k);
+}
+
+/// The regulariser r of neural-tangents' `diag_reg`: relative to the mean diagonal entry
+/// tr(K)/m unless `absolute`.
+template <class Derived>
+double regulariser(std::string_view function, const Eigen::MatrixBase<Derived>& k, double diag_reg,
+                   bool absolute) {
+  if (!(diag_reg >= 0) || !std::isfinite(diag_reg)) {
+    fail(function, "diag_reg must be finite and non-negative, got " + show(diag_reg));
+  }
+  return absolute ? diag_reg : diag_reg * k.trace() / static_cast<double>(k.rows());
+}
+
+}  // namespace TANGENT_SOLVER_ABI
+}  // namespace detail
+
+inline namespace TANGENT_SOLVER_ABI {
+
+/// The eigendecomposition of K + r·I (r from `diag_reg` as in neural-tangents), with eigenvalues
+/// at or below `cutoff`·λ_max treated as zero; `cutoff` = 0 means m·ε.
+template <class Derived>
+Spectrum regularized_spectrum(std::string_view function, const Eigen::MatrixBase<Derived>& k,
+                              double diag_reg = 0, bool diag_reg_absolute_scale = false,
+                              double cutoff = 0) {
+  detail::require_square(function, "the train-train kernel", k);
+  if (!(cutoff >= 0) || !(cutoff < 1)) {
+    detail::fail(function, "eigenvalue_cutoff must be in [0, 1), got " + detail::show(cutoff));
+  }
+  const double r = detail::regulariser(function, k, diag_reg, diag_reg_absolute_scale);
+  Matrix<double> regularized = k;
+  regularized.diagonal().array() += r;
+  Spectrum s;
+  detail::symmetric_eigen(regularized, s.values, &s.vectors);
+  const double relative =
+      cutoff > 0 ? cutoff : static_cast<double>(k.rows()) * std::numeric_limits<double>::epsilon();
+  s.zero_below = relative * std::max(s.values.maxCoeff(), 0.0);
+  return s;
+}
+
+}  // namespace TANGENT_SOLVER_ABI
+}  // namespace tangent
