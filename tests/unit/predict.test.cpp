@@ -105,6 +105,20 @@ TEST_CASE("gradient_descent_mse follows the closed-form solution of gradient flo
                        ridgeless.test(infinite_time, p.test_train.ntk)) < 1e-9);
 }
 
+TEST_CASE("predictions keep their digits at tiny times", "[predict]") {
+  const Problem p;
+  const double t = 1e-9;
+  const double s = t / static_cast<double>(p.y.size());
+  // First order in t from zero initial outputs: f(t) = s·K·y + O(s²), the O(s²) term ~1e-10 of
+  // it here; 1 − e^{−λs} computed as a difference would keep only ~1e-7 of it.
+  const auto flow = gradient_descent_mse(p.train.ntk, p.y);
+  CHECK(relative_error(flow.train(t), s * p.train.ntk * p.y) < 1e-8);
+  const auto ensemble = gradient_descent_mse_ensemble(p.net, p.x_train, p.y);
+  CHECK(relative_error(ensemble.predict_train(t, Get::ntk).ntk.mean, s * p.train.ntk * p.y) < 1e-7);
+  CHECK(relative_error(ensemble.predict(p.x_test, t, Get::ntk).ntk.mean,
+                       s * p.test_train.ntk * p.y) < 1e-7);
+}
+
 TEST_CASE("the ensemble's mean and covariance follow the closed forms at every time", "[predict]") {
   const Problem p;
   const double lr = 1.3;
@@ -293,6 +307,9 @@ TEST_CASE("predictions reject inputs that do not fit", "[predict][errors]") {
       Contains("tangent::gradient_descent_mse: y_train has 5 rows but k_train_train is 7×7"));
   CHECK_THAT(message([&] { gradient_descent_mse(p.train.ntk.leftCols(6), p.y); }),
              Contains("k_train_train must be square, got 7×6"));
+  const Eigen::MatrixXd test_test_train = kernels(p.net, random_inputs(7, 4, 90), p.x_train).ntk;
+  CHECK_THAT(message([&] { gradient_descent_mse(test_test_train, p.y); }),
+             Contains("k_train_train is not symmetric"));
   const auto flow = gradient_descent_mse(p.train.ntk, p.y);
   CHECK_THAT(message([&] { flow.test(1.0, p.test_train.ntk.leftCols(5)); }),
              Contains("k_test_train has 5 columns but there are 7 training points"));

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -33,8 +34,9 @@ template <class... Ls>
 struct NetworkParams
     : detail::Slots<std::index_sequence_for<Ls...>, detail::layer_params_t<Ls>...> {
   static constexpr std::size_t size = sizeof...(Ls);
-  /// The shape of one input sample these parameters were made for by `init`.
-  Geometry input{};
+  /// The shape of one input sample these parameters were made for by `init` (none for parameters
+  /// assembled by hand).
+  std::optional<Geometry> input{};
   bool operator==(const NetworkParams&) const = default;
 };
 
@@ -204,15 +206,22 @@ void backward_all(const Serial<Ls...>& net, const NetworkParams<Ls...>& params,
 template <class... Ls>
 void check_input_shape(std::string_view function, const NetworkParams<Ls...>& params,
                        const Geometry& shape) {
-  if (params.input == shape) return;
-  if (shape.rank == 0 && params.input.rank == 0) {
+  // Only what the weights fix is checked here, to name the mismatch in the caller's terms: the
+  // feature count, or the channels of images and sequences (a conv net with global pooling
+  // applies to any size). check_network_params then names any layer whose weights do not fit.
+  // Parameters assembled by hand carry no recorded shape and skip this.
+  if (!params.input.has_value()) return;
+  const Geometry& made_for = *params.input;
+  if (shape.rank == 0 && made_for.rank == 0 && shape.channels != made_for.channels) {
     fail(function, "x has " + std::to_string(shape.channels) +
                        " features (columns) but the parameters were made by init() for " +
-                       std::to_string(params.input.channels));
+                       std::to_string(made_for.channels));
   }
-  fail(function, "x holds samples of shape " + shape.str() +
-                     " but the parameters were made by init() for samples of shape " +
-                     params.input.str());
+  if (shape.rank != made_for.rank || shape.channels != made_for.channels) {
+    fail(function, "x holds samples of shape " + shape.str() +
+                       " but the parameters were made by init() for samples of shape " +
+                       made_for.str());
+  }
 }
 
 }  // namespace detail

@@ -48,6 +48,11 @@ struct OwnedInput<SpatialInput<S, D>> {
 };
 
 template <class Input>
+constexpr bool is_spatial_input = requires {
+  Input::rank;
+};
+
+template <class Input>
 constexpr bool is_double_input = [] {
   if constexpr (requires { typename Input::Scalar; }) {
     return std::is_same_v<typename Input::Scalar, double>;
@@ -87,11 +92,21 @@ class GradientDescentMseEnsemble {
                                  Get get = Get::nngp | Get::ntk, bool compute_cov = false) const {
     detail::require_get(kFunction, get, false);
     const std::vector<double> s = flow_times(times);
-    const Kernels k_td = kernels(net_, x_test, x_train_.view());
+    // Only the test-train kernels the modes need: the NTK-mode covariance needs both.
+    const bool need_ntk = has(get, Get::ntk);
+    const bool need_nngp = has(get, Get::nngp) || (compute_cov && need_ntk);
+    Kernels k_td;
+    if (need_nngp && need_ntk) {
+      k_td = kernels(net_, x_test, x_train_.view());
+    } else if (need_ntk) {
+      k_td.ntk = ntk(net_, x_test, x_train_.view());
+    } else {
+      k_td.nngp = nngp(net_, x_test, x_train_.view());
+    }
     const Matrix<double> k_tt = compute_cov ? nngp(net_, x_test) : Matrix<double>();
     std::vector<Posterior> out(times.size());
     for (const Get mode : {Get::nngp, Get::ntk}) {
-      if (!contains(get, mode)) continue;
+      if (!has(get, mode)) continue;
       std::vector<Gaussian> g = detail::test_posterior(*state_, mode, s, k_td, k_tt);
       for (std::size_t i = 0; i < out.size(); ++i) {
         (mode == Get::nngp ? out[i].nngp : out[i].ntk) = std::move(g[i]);
@@ -112,7 +127,7 @@ class GradientDescentMseEnsemble {
     const std::vector<double> s = flow_times(times);
     std::vector<Posterior> out(times.size());
     for (const Get mode : {Get::nngp, Get::ntk}) {
-      if (!contains(get, mode)) continue;
+      if (!has(get, mode)) continue;
       std::vector<Gaussian> g = detail::train_posterior(*state_, mode, s, compute_cov);
       for (std::size_t i = 0; i < out.size(); ++i) {
         (mode == Get::nngp ? out[i].nngp : out[i].ntk) = std::move(g[i]);
@@ -152,10 +167,7 @@ auto gradient_descent_mse_ensemble(const Net& net, const Input& x_train,
   static_assert(detail::is_double_input<Input>,
                 "TANGENT: PREDICTIONS ARE COMPUTED IN DOUBLE PRECISION: PASS x_train AS A double "
                 "MATRIX (OR images/sequences OF ONE).");
-  using Stored = std::conditional_t < requires {
-    Input::rank;
-  }
-  , Input, Matrix < double >> ;
+  using Stored = std::conditional_t<detail::is_spatial_input<Input>, Input, Matrix<double>>;
   return GradientDescentMseEnsemble<Net, Stored>(net, x_train, y_train, options);
 }
 

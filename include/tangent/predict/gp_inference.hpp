@@ -5,6 +5,7 @@
 /// Formulas in posterior.hpp; inverses are pseudoinverses (spectrum.hpp), so singular kernels
 /// give minimum-norm answers.
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -56,31 +57,31 @@ class BasicGpInference {
     const Index train = state_->training_size();
     const Index test = k_td.nngp.size() > 0 ? k_td.nngp.rows() : k_td.ntk.rows();
     const bool cov = k_tt != nullptr;
-    const bool need_nngp = contains(get, Get::nngp) || (cov && contains(get, Get::ntk));
-    const bool need_ntk = contains(get, Get::ntk) || contains(get, Get::ntkgp);
+    const bool need_nngp = has(get, Get::nngp) || (cov && has(get, Get::ntk));
+    const bool need_ntk = has(get, Get::ntk) || has(get, Get::ntkgp);
     if (need_nngp) {
       detail::require_test_kernel(kFunction, "k_test_train.nngp", k_td.nngp, test, train);
     }
     if (need_ntk) detail::require_test_kernel(kFunction, "k_test_train.ntk", k_td.ntk, test, train);
-    if (cov && (contains(get, Get::nngp) || contains(get, Get::ntk))) {
+    if (cov && (has(get, Get::nngp) || has(get, Get::ntk))) {
       detail::require_test_kernel(kFunction, "k_test_test.nngp", k_tt->nngp, test, test);
     }
-    if (cov && contains(get, Get::ntkgp)) {
+    if (cov && has(get, Get::ntkgp)) {
       detail::require_test_kernel(kFunction, "k_test_test.ntk", k_tt->ntk, test, test);
     }
     const double s = infinite_time;
     const std::span<const double> at_infinity(&s, 1);
     const Matrix<double> none;
     Posterior out;
-    if (contains(get, Get::nngp)) {
+    if (has(get, Get::nngp)) {
       out.nngp =
           detail::test_posterior(*state_, Get::nngp, at_infinity, k_td, cov ? k_tt->nngp : none)[0];
     }
-    if (contains(get, Get::ntk)) {
+    if (has(get, Get::ntk)) {
       out.ntk =
           detail::test_posterior(*state_, Get::ntk, at_infinity, k_td, cov ? k_tt->nngp : none)[0];
     }
-    if (contains(get, Get::ntkgp)) {
+    if (has(get, Get::ntkgp)) {
       out.ntkgp =
           detail::test_posterior(*state_, Get::ntkgp, at_infinity, k_td, cov ? k_tt->ntk : none)[0];
     }

@@ -41,7 +41,7 @@ class BasicGradientDescentMse {
                           const MseOptions& options)
       : y_(y_train), learning_rate_(options.learning_rate) {
     detail::require_learning_rate(kFunction, options.learning_rate);
-    detail::require_square(kFunction, "k_train_train", k_train_train);
+    detail::require_symmetric(kFunction, "k_train_train", k_train_train);
     detail::require_all_finite(kFunction, "y_train", y_train);
     if (y_train.rows() != k_train_train.rows()) {
       detail::fail(kFunction, "y_train has " + std::to_string(y_train.rows()) +
@@ -64,15 +64,14 @@ class BasicGradientDescentMse {
     detail::require_times(kFunction, times);
     const Matrix<double> start = initial(f_train_0, y_.rows(), "f_train_0");
     const Matrix<double> projected = spectrum_.vectors.transpose() * (start - y_);
-    const Matrix<double> moved = spectrum_.vectors * weighted(times, projected, false);
+    // f(t) = f₀ + V·diag(e^{−λs} − 1)·Vᵀ·(f₀ − y): the change since f₀ keeps its digits at small t
+    // (expm1), and t = 0 gives f₀ exactly.
+    const Matrix<double> change = spectrum_.vectors * weighted(times, projected, false);
     std::vector<Matrix<double>> out;
     out.reserve(times.size());
     const Index k = y_.cols();
     for (std::size_t i = 0; i < times.size(); ++i) {
-      // At t = 0 the outputs are f₀ exactly, not y + V·Vᵀ·(f₀ − y) rounded.
-      out.push_back(times[i] == 0
-                        ? start
-                        : Matrix<double>(y_ + moved.middleCols(static_cast<Index>(i) * k, k)));
+      out.push_back(start + change.middleCols(static_cast<Index>(i) * k, k));
     }
     return out;
   }
@@ -121,7 +120,7 @@ class BasicGradientDescentMse {
  private:
   static constexpr std::string_view kFunction = "tangent::gradient_descent_mse";
 
-  /// [diag(w(t₁))·P | diag(w(t₂))·P | …] with w = gain (test) or decay (train) per mode.
+  /// [diag(w(t₁))·P | diag(w(t₂))·P | …] with w = gain (test) or e^{−λs} − 1 (train) per mode.
   Matrix<double> weighted(std::span<const double> times, const Matrix<double>& projected,
                           bool use_gain) const {
     const Index k = projected.cols();
@@ -129,7 +128,7 @@ class BasicGradientDescentMse {
     for (std::size_t i = 0; i < times.size(); ++i) {
       const double s = detail::flow_time(kFunction, times[i], learning_rate_, y_.size());
       const Eigen::VectorXd scale =
-          use_gain ? detail::gain(spectrum_, s) : detail::decay(spectrum_, s);
+          use_gain ? detail::gain(spectrum_, s) : detail::moved(spectrum_, s);
       w.middleCols(static_cast<Index>(i) * k, k).noalias() = scale.asDiagonal() * projected;
     }
     return w;
@@ -169,7 +168,7 @@ template <class Derived>
 double max_learning_rate(const Eigen::MatrixBase<Derived>& ntk_train_train, Index y_train_size = 0,
                          double momentum = 0.0, double eps = 1e-12) {
   constexpr std::string_view function = "tangent::max_learning_rate";
-  detail::require_square(function, "ntk_train_train", ntk_train_train);
+  detail::require_symmetric(function, "ntk_train_train", ntk_train_train);
   if (y_train_size < 0) {
     detail::fail(function,
                  "y_train_size must be non-negative, got " + std::to_string(y_train_size));

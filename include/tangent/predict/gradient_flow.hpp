@@ -52,6 +52,18 @@ inline Eigen::VectorXd decay(const Spectrum& spectrum, double s) {
   return w;
 }
 
+/// e^{−λs} − 1 per mode by expm1 (0 below the cutoff): what has moved by time s, with all its
+/// digits when λs is small, where 1 − e^{−λs} would cancel.
+inline Eigen::VectorXd moved(const Spectrum& spectrum, double s) {
+  Eigen::VectorXd w(spectrum.size());
+  for (Index i = 0; i < spectrum.size(); ++i) {
+    w[i] = !spectrum.kept(i)    ? 0.0
+           : s == infinite_time ? -1.0
+                                : std::expm1(-spectrum.values[i] * s);
+  }
+  return w;
+}
+
 /// (1 − e^{−λs})/λ per mode, by expm1 so small λs keep their digits (0 below the cutoff).
 inline Eigen::VectorXd gain(const Spectrum& spectrum, double s) {
   Eigen::VectorXd w(spectrum.size());

@@ -13,10 +13,11 @@
 ///     cov_d = E·K_dd·E with E = V·diag(decay)·Vᵀ;
 ///   NTK-GP (He et al. 2020), t = ∞ only: mean as NTK, cov_* = Θ_** − Θ_*d·Θ̃⁺·Θ_d*;
 ///   training-set means V·diag(1 − decay)·Vᵀ·y in every mode.
-/// K_dd is never regularised, as in neural-tangents.
+/// K_dd is never regularised, as in neural-tangents; the NNGP-mode training covariance, however,
+/// is built from K̃'s eigenvalues, so at t = 0 it is K̃, not K (neural-tangents' behaviour).
 
-#include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -39,7 +40,7 @@ enum class Get : unsigned {
 constexpr Get operator|(Get a, Get b) {
   return static_cast<Get>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
 }
-constexpr bool contains(Get set, Get one) {
+constexpr bool has(Get set, Get one) {
   return (static_cast<unsigned>(set) & static_cast<unsigned>(one)) != 0;
 }
 
@@ -88,8 +89,8 @@ class FlowState {
         cutoff_(cutoff) {
     const Index n = k_.nngp.size() > 0 ? k_.nngp.rows() : k_.ntk.rows();
     if (k_.nngp.size() == 0 && k_.ntk.size() == 0) fail(function_, "k_train_train is empty");
-    if (k_.nngp.size() > 0) require_square(function_, "k_train_train.nngp", k_.nngp);
-    if (k_.ntk.size() > 0) require_square(function_, "k_train_train.ntk", k_.ntk);
+    if (k_.nngp.size() > 0) require_symmetric(function_, "k_train_train.nngp", k_.nngp);
+    if (k_.ntk.size() > 0) require_symmetric(function_, "k_train_train.ntk", k_.ntk);
     if (k_.nngp.size() > 0 && k_.ntk.size() > 0 && k_.nngp.rows() != k_.ntk.rows()) {
       fail(function_, "k_train_train.nngp and .ntk have different sizes");
     }
@@ -126,6 +127,16 @@ class FlowState {
     return spectra_[i];
   }
 
+  /// Vᵀ·K_dd·V: the unregularised train-train NNGP in the NTK's eigenbasis, which the NTK-mode
+  /// covariances need at every time; computed once (2N³), on first use.
+  const Matrix<double>& nngp_in_ntk_basis() const {
+    const Spectrum& basis = spectrum(Get::ntk);
+    const Matrix<double>& k = kernel(Get::nngp);
+    std::call_once(once_rotated_,
+                   [&] { rotated_ = basis.vectors.transpose() * k * basis.vectors; });
+    return rotated_;
+  }
+
  private:
   std::string_view function_;
   Kernels k_;
@@ -135,6 +146,8 @@ class FlowState {
   double cutoff_;
   mutable std::once_flag once_[2];
   mutable Spectrum spectra_[2];
+  mutable std::once_flag once_rotated_;
+  mutable Matrix<double> rotated_;
 };
 
 /// Test-set posterior of one mode at the flow times `s` (∞ allowed), from the test-train
@@ -147,27 +160,24 @@ std::vector<Gaussian> test_posterior(const FlowState<S>& state, Get mode, std::s
   const Spectrum& spectrum = state.spectrum(basis);
   const Matrix<double>& own_td = basis == Get::nngp ? k_td.nngp : k_td.ntk;
   const Matrix<double> projected_y = spectrum.vectors.transpose() * state.y();
-  const Matrix<double> a = own_td * spectrum.vectors;  // K_*d·V or Θ_*d·V
+  const Matrix<double> own_td_v = own_td * spectrum.vectors;  // K_*d·V or Θ_*d·V
   const bool with_cov = k_tt.size() > 0;
-  Matrix<double> b;  // K_*d·V_Θ and Vᵀ·K_dd·V for the NTK-mode covariance
-  Matrix<double> c;
-  if (with_cov && mode == Get::ntk) {
-    b = k_td.nngp * spectrum.vectors;
-    c = spectrum.vectors.transpose() * state.kernel(Get::nngp) * spectrum.vectors;
-  }
+  Matrix<double> nngp_td_v;  // K_*d·V_Θ, for the NTK-mode covariance
+  if (with_cov && mode == Get::ntk) nngp_td_v = k_td.nngp * spectrum.vectors;
   std::vector<Gaussian> out(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     const Eigen::VectorXd g = gain(spectrum, s[i]);
-    out[i].mean = a * (g.asDiagonal() * projected_y);
+    out[i].mean = own_td_v * (g.asDiagonal() * projected_y);
     if (!with_cov) continue;
     if (mode == Get::ntk) {
-      const Matrix<double> ag = a * g.asDiagonal();
-      const Matrix<double> cross = ag * b.transpose();  // Θ_*d·M·K_d*
-      out[i].covariance = k_tt + ag * c * ag.transpose() - cross - cross.transpose();
+      const Matrix<double> theta_m = own_td_v * g.asDiagonal();      // Θ_*d·M in the eigenbasis
+      const Matrix<double> cross = theta_m * nngp_td_v.transpose();  // Θ_*d·M·K_d*
+      out[i].covariance = k_tt + theta_m * state.nngp_in_ntk_basis() * theta_m.transpose() - cross -
+                          cross.transpose();
     } else {
       // NNGP: gain at 2s (variance relaxes twice as fast); NTK-GP: t = ∞ only, gain = 1/λ.
       const Eigen::VectorXd g2 = mode == Get::nngp ? gain(spectrum, 2 * s[i]) : g;
-      out[i].covariance = k_tt - a * g2.asDiagonal() * a.transpose();
+      out[i].covariance = k_tt - own_td_v * g2.asDiagonal() * own_td_v.transpose();
     }
     out[i].covariance = 0.5 * (out[i].covariance + out[i].covariance.transpose()).eval();
   }
@@ -180,18 +190,14 @@ std::vector<Gaussian> train_posterior(const FlowState<S>& state, Get mode,
                                       std::span<const double> s, bool with_cov) {
   const Spectrum& spectrum = state.spectrum(mode);
   const Matrix<double> projected_y = spectrum.vectors.transpose() * state.y();
-  Matrix<double> c;
-  if (with_cov && mode == Get::ntk) {
-    c = spectrum.vectors.transpose() * state.kernel(Get::nngp) * spectrum.vectors;
-  }
   std::vector<Gaussian> out(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     const Eigen::VectorXd d = decay(spectrum, s[i]);
-    out[i].mean = in_eigenbasis(spectrum, Eigen::VectorXd::Ones(d.size()) - d, projected_y);
+    out[i].mean = in_eigenbasis(spectrum, -moved(spectrum, s[i]), projected_y);
     if (!with_cov) continue;
     if (mode == Get::ntk) {
       const Matrix<double> vd = spectrum.vectors * d.asDiagonal();
-      out[i].covariance = vd * c * vd.transpose();
+      out[i].covariance = vd * state.nngp_in_ntk_basis() * vd.transpose();
     } else {
       Eigen::VectorXd w(d.size());
       for (Index j = 0; j < d.size(); ++j) {

@@ -22,10 +22,6 @@
 
 #include <Eigen/Eigenvalues>
 
-#if defined(TANGENT_HAS_LAPACKE)
-#include <lapacke.h>
-#endif
-
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 
@@ -73,15 +69,21 @@ void eigen_symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd&
 }
 
 #if defined(TANGENT_HAS_LAPACKE)
+// The one LAPACKE function used, declared here rather than through <lapacke.h>, whose thousands
+// of macros and complex typedefs would reach every translation unit that includes tangent.hpp.
+// Same signature as Debian's LP64 liblapacke (lapack_int is a 32-bit int).
+extern "C" int LAPACKE_dsyevd(int matrix_layout, char jobz, char uplo, int n, double* a, int lda,
+                              double* w);
+inline constexpr int kLapackColumnMajor = 102;  // LAPACK_COL_MAJOR
+
 template <class Derived>
 void lapacke_symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd& values,
                              Matrix<double>* vectors) {
   Matrix<double> work = a;  // dsyevd overwrites its input with the eigenvectors
   values.resize(a.rows());
-  const lapack_int n = static_cast<lapack_int>(a.rows());
-  const lapack_int info =
-      LAPACKE_dsyevd(LAPACK_COL_MAJOR, vectors != nullptr ? 'V' : 'N', 'L', n, work.data(),
-                     static_cast<lapack_int>(work.outerStride()), values.data());
+  const int n = static_cast<int>(a.rows());
+  const int info = LAPACKE_dsyevd(kLapackColumnMajor, vectors != nullptr ? 'V' : 'N', 'L', n,
+                                  work.data(), static_cast<int>(work.outerStride()), values.data());
   if (info != 0) {
     fail("symmetric eigendecomposition", "LAPACK dsyevd failed with info " + std::to_string(info));
   }
@@ -115,14 +117,21 @@ void require_all_finite(std::string_view function, std::string_view what,
 }
 
 template <class Derived>
-void require_square(std::string_view function, std::string_view what,
-                    const Eigen::MatrixBase<Derived>& k) {
+void require_symmetric(std::string_view function, std::string_view what,
+                       const Eigen::MatrixBase<Derived>& k) {
   if (k.rows() == 0) fail(function, std::string(what) + " is empty");
   if (k.rows() != k.cols()) {
     fail(function, std::string(what) + " must be square, got " + std::to_string(k.rows()) + "×" +
                        std::to_string(k.cols()));
   }
   require_all_finite(function, what, k);
+  // Solvers read one triangle only: a non-symmetric matrix here is almost surely a test-train
+  // kernel passed by mistake, which would otherwise give silently wrong predictions.
+  const double asymmetry = (k - k.transpose()).cwiseAbs().maxCoeff();
+  if (asymmetry > 1e-10 * k.cwiseAbs().maxCoeff()) {
+    fail(function, std::string(what) + " is not symmetric (max |K − Kᵀ| = " + show(asymmetry) +
+                       "); pass the train-train kernel, e.g. ntk(net, x_train)");
+  }
 }
 
 /// The regulariser r of neural-tangents' `diag_reg`: relative to the mean diagonal entry
@@ -147,7 +156,7 @@ template <class Derived>
 Spectrum regularized_spectrum(std::string_view function, const Eigen::MatrixBase<Derived>& k,
                               double diag_reg = 0, bool diag_reg_absolute_scale = false,
                               double cutoff = 0) {
-  detail::require_square(function, "the train-train kernel", k);
+  detail::require_symmetric(function, "the train-train kernel", k);
   if (!(cutoff >= 0) || !(cutoff < 1)) {
     detail::fail(function, "eigenvalue_cutoff must be in [0, 1), got " + detail::show(cutoff));
   }

@@ -12,8 +12,13 @@ int main() {
   const tangent::Kernels k = tangent::kernels(net, x);
   // Orthogonal unit inputs: q = 1/2, so Σ = 1/4 on the diagonal and 1/(4π) off it.
   const double pi = std::acos(-1.0);
-  const bool ok =
-      std::abs(k.nngp(0, 0) - 0.25) < 1e-15 && std::abs(k.nngp(0, 1) - 1 / (4 * pi)) < 1e-15;
-  std::cout << (ok ? "consumer ok" : "consumer WRONG") << " (tangent " << tangent::version << ")\n";
+  // Predictions link (LAPACKE when the package found it): trained to t = ∞, outputs reach y.
+  Eigen::MatrixXd y(2, 1);
+  y << 1, -1;
+  const Eigen::MatrixXd f = tangent::gradient_descent_mse(k.ntk, y).train(tangent::infinite_time);
+  const bool ok = std::abs(k.nngp(0, 0) - 0.25) < 1e-15 &&
+                  std::abs(k.nngp(0, 1) - 1 / (4 * pi)) < 1e-15 && (f - y).norm() < 1e-12;
+  std::cout << (ok ? "consumer ok" : "consumer WRONG") << " (tangent " << tangent::version
+            << (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen solver") << ")\n";
   return ok ? 0 : 1;
 }
