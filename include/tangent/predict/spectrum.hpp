@@ -76,18 +76,24 @@ extern "C" int LAPACKE_dsyevd(int matrix_layout, char jobz, char uplo, int n, do
                               double* w);
 inline constexpr int kLapackColumnMajor = 102;  // LAPACK_COL_MAJOR
 
-template <class Derived>
-void lapacke_symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd& values,
-                             Matrix<double>* vectors) {
-  Matrix<double> work = a;  // dsyevd overwrites its input with the eigenvectors
-  values.resize(a.rows());
-  const int n = static_cast<int>(a.rows());
+/// dsyevd on `work` itself, which it overwrites with the eigenvectors: no second N × N copy.
+inline void lapacke_symmetric_eigen_in_place(Matrix<double>& work, Eigen::VectorXd& values,
+                                             Matrix<double>* vectors) {
+  values.resize(work.rows());
+  const int n = static_cast<int>(work.rows());
   const int info = LAPACKE_dsyevd(kLapackColumnMajor, vectors != nullptr ? 'V' : 'N', 'L', n,
                                   work.data(), static_cast<int>(work.outerStride()), values.data());
   if (info != 0) {
     fail("symmetric eigendecomposition", "LAPACK dsyevd failed with info " + std::to_string(info));
   }
   if (vectors != nullptr) *vectors = std::move(work);
+}
+
+template <class Derived>
+void lapacke_symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd& values,
+                             Matrix<double>* vectors) {
+  Matrix<double> work = a;
+  lapacke_symmetric_eigen_in_place(work, values, vectors);
 }
 #endif
 
@@ -97,6 +103,16 @@ void symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd& value
                      Matrix<double>* vectors) {
 #if defined(TANGENT_HAS_LAPACKE)
   lapacke_symmetric_eigen(a, values, vectors);
+#else
+  eigen_symmetric_eigen(a, values, vectors);
+#endif
+}
+
+/// The same for a matrix the caller no longer needs: with LAPACKE it becomes the workspace.
+template <class M>
+void symmetric_eigen_consuming(M& a, Eigen::VectorXd& values, Matrix<double>* vectors) {
+#if defined(TANGENT_HAS_LAPACKE)
+  lapacke_symmetric_eigen_in_place(a, values, vectors);
 #else
   eigen_symmetric_eigen(a, values, vectors);
 #endif
@@ -164,7 +180,7 @@ Spectrum regularized_spectrum(std::string_view function, const Eigen::MatrixBase
   Matrix<double> regularized = k;
   regularized.diagonal().array() += r;
   Spectrum s;
-  detail::symmetric_eigen(regularized, s.values, &s.vectors);
+  detail::symmetric_eigen_consuming(regularized, s.values, &s.vectors);
   const double relative =
       cutoff > 0 ? cutoff : static_cast<double>(k.rows()) * std::numeric_limits<double>::epsilon();
   s.zero_below = relative * std::max(s.values.maxCoeff(), 0.0);
