@@ -34,10 +34,9 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
       "TANGENT: x1 AND x2 MUST BE THE SAME KIND OF INPUT (both feature matrices, both "
       "images or both sequences).");
   const auto net = as_serial(network);
-  FiniteInput first = finite_input(function, x1);
-  const auto plan = checked_plan<typename input_kind<Input1>::type>(net, first.shape);
-  check_input_shape(function, params, first.shape);
-  check_network_params(net, params, plan);
+  auto prepared = prepare_input(function, net, params, x1);
+  FiniteInput& first = prepared.input;
+  const auto& plan = prepared.plan;
   FiniteInput second;
   if (x2 != nullptr) {
     second = finite_input(function, *x2);

@@ -224,6 +224,25 @@ void check_input_shape(std::string_view function, const NetworkParams<Ls...>& pa
   }
 }
 
+/// One input checked and planned for: its flat values and shape, the network's shapes for it,
+/// and the parameters checked against both. The common start of apply, gradients, train and
+/// the empirical kernels.
+template <class... Ls>
+struct PreparedInput {
+  FiniteInput input;
+  std::array<FiniteShapes, sizeof...(Ls)> plan;
+};
+
+template <class... Ls, class Input>
+PreparedInput<Ls...> prepare_input(std::string_view function, const Serial<Ls...>& net,
+                                   const NetworkParams<Ls...>& params, const Input& x) {
+  PreparedInput<Ls...> prepared{finite_input(function, x), {}};
+  prepared.plan = checked_plan<typename input_kind<Input>::type>(net, prepared.input.shape);
+  check_input_shape(function, params, prepared.input.shape);
+  check_network_params(net, params, prepared.plan);
+  return prepared;
+}
+
 }  // namespace detail
 
 namespace detail {
@@ -269,11 +288,9 @@ Params<Net> init(const Net& net, URBG& rng, const SpatialShape<D>& input_shape) 
 template <Network Net, class Input>
 Matrix<double> apply(const Net& network, const Params<Net>& params, const Input& x) {
   const auto net = detail::as_serial(network);
-  detail::FiniteInput input = detail::finite_input("apply", x);
-  const auto plan =
-      detail::checked_plan<typename detail::input_kind<Input>::type>(net, input.shape);
-  detail::check_input_shape("apply", params, input.shape);
-  detail::check_network_params(net, params, plan);
+  auto prepared = detail::prepare_input("apply", net, params, x);
+  detail::FiniteInput& input = prepared.input;
+  const auto& plan = prepared.plan;
   return std::move(detail::forward_all(net, params, plan, std::move(input.values)).back());
 }
 
@@ -284,11 +301,9 @@ template <Network Net, class Input>
 Params<Net> gradients(const Net& network, const Params<Net>& params, const Input& x,
                       const Matrix<double>& output_gradient) {
   const auto net = detail::as_serial(network);
-  detail::FiniteInput input = detail::finite_input("gradients", x);
-  const auto plan =
-      detail::checked_plan<typename detail::input_kind<Input>::type>(net, input.shape);
-  detail::check_input_shape("gradients", params, input.shape);
-  detail::check_network_params(net, params, plan);
+  auto prepared = detail::prepare_input("gradients", net, params, x);
+  detail::FiniteInput& input = prepared.input;
+  const auto& plan = prepared.plan;
   const Index outputs = plan.back().out.channels;
   if (output_gradient.rows() != input.values.rows() || output_gradient.cols() != outputs) {
     detail::fail("gradients", "output_gradient is " + std::to_string(output_gradient.rows()) + "×" +

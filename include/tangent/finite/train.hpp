@@ -49,11 +49,9 @@ Params<Net> train(const Net& network, Params<Net> params, const Input& x, const 
     detail::fail("train", "momentum must be in [0, 1), got " + detail::show(options.momentum));
   }
   const auto net = detail::as_serial(network);
-  detail::FiniteInput input = detail::finite_input("train", x);
-  const auto plan =
-      detail::checked_plan<typename detail::input_kind<Input>::type>(net, input.shape);
-  detail::check_input_shape("train", params, input.shape);
-  detail::check_network_params(net, params, plan);
+  auto prepared = detail::prepare_input("train", net, params, x);
+  detail::FiniteInput& input = prepared.input;
+  const auto& plan = prepared.plan;
   const Index outputs = plan.back().out.channels;
   if (y.rows() != input.values.rows() || y.cols() != outputs) {
     detail::fail("train", "y is " + std::to_string(y.rows()) + "×" + std::to_string(y.cols()) +
