@@ -4,7 +4,8 @@
 #   scripts/setup-debian.sh [extra packages...]
 set -euo pipefail
 
-packages=(cmake make g++ libeigen3-dev catch2 libbenchmark-dev liblapacke-dev libopenblas-dev "$@")
+packages=(cmake make g++ libeigen3-dev catch2 libbenchmark-dev liblapacke-dev libopenblas-dev
+          libcli11-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist "$@")
 
 missing=()
 for package in "${packages[@]}"; do

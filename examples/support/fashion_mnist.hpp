@@ -1,0 +1,120 @@
+#pragma once
+// Fashion-MNIST (Xiao, Rasul and Vollgraf 2017) from the gzip-compressed IDX files that Debian's
+// dataset-fashion-mnist package installs. IDX: a big-endian magic number 0x0000080D (D = number
+// of dimensions, type 08 = unsigned byte), D big-endian 32-bit sizes, then the bytes row-major.
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <zlib.h>
+
+#include <Eigen/Core>
+
+namespace examples {
+
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+/// `count` images (rows, pixels scaled to [0, 1], row-major 28×28) and their labels 0…9.
+struct LabelledImages {
+  Eigen::MatrixXd pixels;
+  std::vector<int> labels;
+  int height = 0;
+  int width = 0;
+};
+
+namespace detail {
+
+inline std::vector<unsigned char> read_gzip(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) {
+    throw std::runtime_error("Fashion-MNIST file " + path.string() +
+                             " is missing. Install Debian's dataset-fashion-mnist package "
+                             "(apt install dataset-fashion-mnist) or point --data-dir at a "
+                             "folder with the four *-idx?-ubyte.gz files");
+  }
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) throw std::runtime_error("cannot open " + path.string());
+  std::vector<unsigned char> bytes;
+  unsigned char chunk[1 << 16];
+  int got = 0;
+  while ((got = gzread(file, chunk, sizeof chunk)) > 0)
+    bytes.insert(bytes.end(), chunk, chunk + got);
+  int code = Z_OK;
+  const char* message = gzerror(file, &code);
+  const std::string reason = message != nullptr ? message : "unknown zlib error";
+  gzclose(file);
+  if (got < 0 || (code != Z_OK && code != Z_STREAM_END)) {
+    throw std::runtime_error(path.string() + " is damaged or truncated (zlib: " + reason +
+                             "); reinstall dataset-fashion-mnist");
+  }
+  return bytes;
+}
+
+inline std::uint32_t big_endian(const std::vector<unsigned char>& bytes, std::size_t at) {
+  return (std::uint32_t{bytes[at]} << 24) | (std::uint32_t{bytes[at + 1]} << 16) |
+         (std::uint32_t{bytes[at + 2]} << 8) | std::uint32_t{bytes[at + 3]};
+}
+
+/// The sizes of an IDX file with `dims` dimensions, after checking its header and length.
+inline std::vector<std::size_t> idx_sizes(const std::vector<unsigned char>& bytes, int dims,
+                                          const std::filesystem::path& path) {
+  const std::size_t header = 4 + 4 * static_cast<std::size_t>(dims);
+  if (bytes.size() < header || big_endian(bytes, 0) != 0x800u + static_cast<unsigned>(dims)) {
+    throw std::runtime_error(path.string() + " is not an IDX file of unsigned bytes with " +
+                             std::to_string(dims) + " dimension(s)");
+  }
+  std::vector<std::size_t> sizes;
+  std::size_t total = 1;
+  for (int d = 0; d < dims; ++d) {
+    sizes.push_back(big_endian(bytes, 4 + 4 * static_cast<std::size_t>(d)));
+    total *= sizes.back();
+  }
+  if (bytes.size() != header + total) {
+    throw std::runtime_error(path.string() + " is truncated: its header promises " +
+                             std::to_string(total) + " bytes of data, it holds " +
+                             std::to_string(bytes.size() - header));
+  }
+  return sizes;
+}
+
+}  // namespace detail
+
+/// The first `count` samples of the "train" (60,000) or "t10k" (10,000) split in `dir`.
+/// Throws with a sentence when a file is missing, damaged or holds fewer than `count` samples.
+inline LabelledImages load_fashion_mnist(const std::filesystem::path& dir, const std::string& split,
+                                         long count) {
+  const auto image_path = dir / (split + "-images-idx3-ubyte.gz");
+  const auto label_path = dir / (split + "-labels-idx1-ubyte.gz");
+  const std::vector<unsigned char> image_bytes = detail::read_gzip(image_path);
+  const std::vector<unsigned char> label_bytes = detail::read_gzip(label_path);
+  const auto image_sizes = detail::idx_sizes(image_bytes, 3, image_path);
+  const auto label_sizes = detail::idx_sizes(label_bytes, 1, label_path);
+  if (image_sizes[0] != label_sizes[0]) {
+    throw std::runtime_error(image_path.string() + " holds " + std::to_string(image_sizes[0]) +
+                             " images but " + label_path.string() + " " +
+                             std::to_string(label_sizes[0]) + " labels");
+  }
+  if (count < 1 || static_cast<std::size_t>(count) > image_sizes[0]) {
+    throw std::runtime_error("asked for " + std::to_string(count) + " samples of the " + split +
+                             " split, which has " + std::to_string(image_sizes[0]) + " (use 1 to " +
+                             std::to_string(image_sizes[0]) + ")");
+  }
+  LabelledImages data;
+  data.height = static_cast<int>(image_sizes[1]);
+  data.width = static_cast<int>(image_sizes[2]);
+  const auto pixels = static_cast<Eigen::Index>(image_sizes[1] * image_sizes[2]);
+  data.pixels.resize(count, pixels);
+  data.labels.resize(static_cast<std::size_t>(count));
+  for (Eigen::Index i = 0; i < count; ++i) {
+    const std::size_t label = label_bytes[8 + static_cast<std::size_t>(i)];
+    if (label > 9) throw std::runtime_error(label_path.string() + " holds a label above 9");
+    data.labels[static_cast<std::size_t>(i)] = static_cast<int>(label);
+    for (Eigen::Index p = 0; p < pixels; ++p) {
+      data.pixels(i, p) = image_bytes[16 + static_cast<std::size_t>(i * pixels + p)] / 255.0;
+    }
+  }
+  return data;
+}
+
+}  // namespace examples
