@@ -9,6 +9,11 @@
 // network (its own initial outputs moved by the analytic kernel's gradient flow). That distance
 // shrinks as the width grows (Jacot et al. 2018; Lee et al. 2019).
 //
+// The readout layer's w_std is 0.2 (--readout-std): a net's outputs start from its random
+// function f₀, and training removes f₀ only along the training inputs, so a large f₀ would make
+// one trained net noisier than the NTK's ensemble mean. Kernel regression at t = ∞ does not
+// depend on that scale.
+//
 //   build/examples/fashion_mnist                      # defaults: a few minutes on 2 cores
 //   build/examples/fashion_mnist --n-train 2000 --widths 256,1024,4096
 //   build/examples/fashion_mnist --help
@@ -16,9 +21,6 @@
 // Writes <out-dir>/fashion_mnist.csv (one row per trained net), fashion_mnist_kernels.csv
 // (kernel regression) and fashion_mnist.png (when gnuplot is installed).
 
-#include "support/fashion_mnist.hpp"
-
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -26,10 +28,14 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <unistd.h>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include <tangent/tangent.hpp>
 
+#include "support/fashion_mnist_data.hpp"
 #include "support/gram.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
@@ -185,7 +191,9 @@ int main(int argc, char** argv) {
       "architectures (FC ReLU net, small CNN) trained by gradient descent at growing widths."};
   app.add_option("--data-dir", s.data_dir, "folder with the *-idx?-ubyte.gz files")
       ->capture_default_str();
-  app.add_option("--n-train", s.n_train, "training images (first ones of the train split)")
+  app.add_option("--n-train", s.n_train,
+                 "training images (first ones of the train split); memory ~ 40·N² bytes, time "
+                 "~ N³ for the solves")
       ->capture_default_str()
       ->check(CLI::Range(10L, 60000L));
   app.add_option("--n-test", s.n_test, "test images (first ones of the t10k split)")
@@ -216,6 +224,20 @@ int main(int argc, char** argv) {
   app.add_flag("--check", s.check,
                "exit with status 1 unless the results are sane (the ctest smoke test)");
   CLI11_PARSE(app, argc, argv);
+
+  // Memory grows as N²: per architecture two N×N train kernels and two N_test×N test kernels,
+  // and the solver's eigendecomposition holds about three N×N matrices more.
+  const double n = static_cast<double>(s.n_train);
+  const double need = 8.0 * (5 * n * n + 2 * n * static_cast<double>(s.n_test));
+  const double have =
+      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (have > 0 && need > 0.8 * have) {
+    std::fprintf(stderr,
+                 "fashion_mnist: --n-train %ld needs about %.1f GB for the kernels, more than "
+                 "80%% of this machine's %.1f GB; use a smaller --n-train\n",
+                 s.n_train, need / 1e9, have / 1e9);
+    return 2;
+  }
 
   const auto start = std::chrono::steady_clock::now();
   try {

@@ -11,7 +11,6 @@
 // Writes <out-dir>/unit_circle.csv (one row per test angle), unit_circle_train.csv and
 // unit_circle.png (when gnuplot is installed).
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +19,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include <tangent/tangent.hpp>
 

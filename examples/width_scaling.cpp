@@ -18,7 +18,6 @@
 //
 // Writes <out-dir>/width_scaling.csv (one row per width and seed) and width_scaling.png.
 
-#include <CLI/CLI.hpp>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -27,6 +26,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include <tangent/tangent.hpp>
 
