@@ -1,5 +1,6 @@
 # Runs one example for ctest and checks what it leaves behind, so that a test needs no gnuplot:
-#   cmake -DEXE=<example> -DARGS="<arguments>" -DOUT_DIR=<dir> [-DFILES=a.csv,b.csv]
+#   cmake -DEXE=<example> -DARGS="<arguments>" -DOUT_DIR=<dir (passed as --out-dir)>
+#         [-DFILES=a.csv,b.csv]
 #         [-DPNG=<name>.png] [-DNO_GNUPLOT=1] [-DEXPECT_FAIL=1 -DEXPECT_MESSAGE=<regex>]
 #         -P run_example_check.cmake
 # Success: exit 0, every file in FILES is written and non-empty, and PNG is a PNG image when
@@ -11,6 +12,9 @@ if(OUT_DIR)
   file(REMOVE_RECURSE "${OUT_DIR}")
 endif()
 separate_arguments(args UNIX_COMMAND "${ARGS}")
+if(OUT_DIR)
+  list(APPEND args --out-dir "${OUT_DIR}")
+endif()
 if(NO_GNUPLOT)
   set(ENV{PATH} "/nonexistent")
 endif()

@@ -4,7 +4,7 @@
 // (Lee et al. 2019): at t = 0 the band is the NNGP prior, after training it collapses onto the
 // training points and the trained networks stay inside it.
 //
-//   build/examples/unit_circle                 # seconds
+//   build/examples/unit_circle                 # about half a minute on 2 cores
 //   build/examples/unit_circle --nets 32 --width 2048 --train-points 8
 //   build/examples/unit_circle --help
 //
@@ -24,6 +24,7 @@
 
 #include <tangent/tangent.hpp>
 
+#include "support/cli.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -39,9 +40,7 @@ struct Settings {
   int nets = 16;
   long steps = 1000;
   double noise = 0.0;
-  unsigned seed = 1;
-  std::string out_dir = "results";
-  bool check = false;
+  examples::CommonOptions common;
 };
 
 double target(double angle) {
@@ -67,10 +66,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(Index{1}, Index{1000}));
   app.add_option("--test-points", s.test_points, "test angles, evenly spaced over [-π, π]")
       ->capture_default_str()
-      ->check(CLI::Range(Index{2}, Index{100000}));
+      ->check(CLI::Range(Index{2}, Index{5000}));
   app.add_option("--width", s.width, "hidden width of the trained networks")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(Index{1}, Index{65536}));
   app.add_option("--nets", s.nets, "networks in the trained ensemble")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
@@ -80,16 +79,13 @@ int main(int argc, char** argv) {
   app.add_option("--noise", s.noise, "standard deviation of the noise added to the targets")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", s.seed, "seed of the data and the networks")->capture_default_str();
-  app.add_option("--out-dir", s.out_dir, "where the CSV files and the PNG go")
-      ->capture_default_str();
-  app.add_flag("--check", s.check,
-               "exit with status 1 unless the ensemble sits in the band and the band collapses");
+  examples::add_common_options(app, s.common,
+                               "the trained ensemble sits in the band, fits its training points "
+                               "and the band collapses there");
   CLI11_PARSE(app, argc, argv);
-
-  try {
+  return examples::run_example("unit_circle", [&] {
     using namespace tangent;
-    std::mt19937_64 rng(s.seed);
+    std::mt19937_64 rng(s.common.seed);
     std::uniform_real_distribution<double> uniform(-std::numbers::pi, std::numbers::pi);
     std::normal_distribution<double> normal;
     Eigen::VectorXd train_angles(s.train_points);
@@ -110,14 +106,15 @@ int main(int argc, char** argv) {
     const double t = static_cast<double>(s.steps);
     const std::vector<double> times{0.0, t};
 
-    // The analytic ensemble of NTK-trained networks: mean and covariance at t = 0 and t.
+    // Gradient flow, the ensemble's dynamics, and the nets' discrete steps differ only in modes
+    // that have converged by the end (ηλ/n close to 1), so both times compare like with like.
     const auto ensemble =
         gradient_descent_mse_ensemble(net, x_train, y_train, {.learning_rate = eta});
     const std::vector<Posterior> test_posterior = ensemble.predict(x_test, times, Get::ntk, true);
     const std::vector<Posterior> train_posterior = ensemble.predict_train(times, Get::ntk, true);
 
-    // The trained ensemble: outputs on the test angles at t = 0 and after training.
     std::vector<MatrixXd> outputs(2, MatrixXd(s.test_points, s.nets));
+    double train_misfit = 0;  // the largest |f(x) − y| of a trained net on the training points
     {
       examples::Progress bar("training " + std::to_string(s.nets) + " networks", s.nets * s.steps);
       for (int m = 0; m < s.nets; ++m) {
@@ -128,11 +125,11 @@ int main(int argc, char** argv) {
                           bar.update(m * s.steps + step);
                         }});
         outputs[1].col(m) = apply(net, params, x_test);
+        train_misfit =
+            std::max(train_misfit, (apply(net, params, x_train) - y_train).cwiseAbs().maxCoeff());
       }
     }
 
-    // How many (network, angle) outputs lie inside mean ± 2σ, and how narrow the band gets at
-    // the training inputs.
     std::vector<double> inside(2);
     std::vector<double> train_sigma(2);
     for (std::size_t k = 0; k < 2; ++k) {
@@ -149,7 +146,7 @@ int main(int argc, char** argv) {
           std::sqrt(std::max(train_posterior[k].ntk.covariance.diagonal().maxCoeff(), 0.0));
     }
 
-    const std::filesystem::path out(s.out_dir);
+    const std::filesystem::path out(s.common.out_dir);
     {
       auto csv = examples::open_output(out / "unit_circle.csv");
       csv << "angle,target,mean_t0,sd_t0,mean_t,sd_t";
@@ -178,7 +175,7 @@ int main(int argc, char** argv) {
     auto panel = [&](const std::string& title, int mean_column, int first_net) {
       const std::string mean = std::to_string(mean_column);
       const std::string sd = std::to_string(mean_column + 1);
-      return "set title '" + title + "'\nplot '" + csv + "' skip 1 using 1:($" + mean + "-2*$" +
+      return "set title '" + title + "'\nplot 'unit_circle.csv' skip 1 using 1:($" + mean + "-2*$" +
              sd + "):($" + mean + "+2*$" + sd +
              ") with filledcurves fc rgb '#c6dbef' title 'NTK ensemble mean ± 2σ', " +
              "for [m=" + std::to_string(first_net) + ":" + std::to_string(first_net + s.nets - 1) +
@@ -186,7 +183,7 @@ int main(int argc, char** argv) {
              "'' skip 1 using 1:" + mean +
              " with lines lw 2 lc rgb '#08519c' title 'NTK ensemble mean', " +
              "'' skip 1 using 1:2 with lines dt 2 lw 2 lc rgb '#d62728' title 'target', '" +
-             train_csv +
+             "unit_circle_train.csv" +
              "' skip 1 using 1:2 with points pt 7 ps 1.5 lc rgb 'black' title 'training points'\n";
     };
     const std::string script =
@@ -200,32 +197,34 @@ int main(int argc, char** argv) {
         "unset multiplot\n";
     const bool png = examples::plot_png(out / "unit_circle.png", script, 1400, 560);
 
-    std::printf("%-26s %12s %14s %22s\n", "", "inside ±2σ", "σ at training", "max |mean - target|");
+    // printf pads bytes, not characters: the headers are spelled out.
+    std::printf("%26s  inside ±2σ  σ at training  max |mean - target|\n", "");
     for (std::size_t k = 0; k < 2; ++k) {
       const double fit = (train_posterior[k].ntk.mean - y_train).cwiseAbs().maxCoeff();
-      std::printf("%-26s %11.1f%% %14.2e %22.2e\n",
+      std::printf("%-26s %10.1f%% %14.2e %20.2e\n",
                   k == 0 ? "initialisation (t = 0)"
                          : ("trained (t = " + std::to_string(s.steps) + ")").c_str(),
                   100 * inside[k], train_sigma[k], fit);
     }
+    std::printf("trained nets on their training points: max |f - y| = %.2e\n", train_misfit);
     const std::string png_note = png ? ", " + (out / "unit_circle.png").string() : "";
     std::printf("wrote %s, %s%s\n", csv.c_str(), train_csv.c_str(), png_note.c_str());
 
-    if (s.check) {
-      // The band holds 95% of a Gaussian; the ensemble is finite-width and small, so ask for 85%.
-      const bool ok = inside[0] > 0.85 && inside[1] > 0.85 && train_sigma[1] < 0.1 * train_sigma[0];
+    if (s.common.check) {
+      // The band holds 95% of a Gaussian; the ensemble is finite-width and small (at the ctest
+      // size the share went down to 86% over 25 seeds), so ask for 80%. Targets are O(1).
+      const bool ok = inside[0] > 0.8 && inside[1] > 0.8 && train_sigma[1] < 0.1 * train_sigma[0] &&
+                      train_misfit < 0.1;
       if (!ok) {
-        std::fprintf(stderr,
-                     "unit_circle --check: the ensemble is not inside the band or the band "
-                     "did not collapse (see the table)\n");
+        std::fprintf(
+            stderr,
+            "unit_circle --check: the ensemble is not inside the band, the band did "
+            "not collapse or the nets did not fit their training points (see the table)\n");
         return 1;
       }
       std::printf(
-          "check passed: ensemble inside the band, band collapsed on the training points\n");
+          "check passed: ensemble inside the band, band collapsed on the fitted training points\n");
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "unit_circle: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

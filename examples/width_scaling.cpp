@@ -31,6 +31,8 @@
 
 #include <tangent/tangent.hpp>
 
+#include "support/cli.hpp"
+#include "support/discrete_time.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -46,9 +48,7 @@ struct Settings {
   Index test_points = 16;
   Index input_dim = 8;
   long steps = 100;
-  unsigned seed = 1;
-  std::string out_dir = "results";
-  bool check = false;
+  examples::CommonOptions common;
 };
 
 constexpr std::array<const char*, 4> kQuantities{"NTK at init vs analytic",
@@ -99,10 +99,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "What changes with width: empirical vs analytic NTK, NTK and parameter movement during "
       "training, and the distance from the linearised network, at growing widths."};
-  app.add_option("--widths", s.widths, "hidden widths")
-      ->delimiter(',')
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  examples::add_widths_option(app, "--widths", s.widths, "hidden widths");
   app.add_option("--seeds", s.seeds, "networks per width (results are averaged)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
@@ -115,21 +112,18 @@ int main(int argc, char** argv) {
   app.add_option("--steps", s.steps, "gradient descent steps (half the largest stable step)")
       ->capture_default_str()
       ->check(CLI::Range(1L, 10000000L));
-  app.add_option("--seed", s.seed, "seed of the data and the networks")->capture_default_str();
-  app.add_option("--out-dir", s.out_dir, "where the CSV file and the PNG go")
-      ->capture_default_str();
-  app.add_flag(
-      "--check", s.check,
-      "exit with status 1 unless every quantity shrinks with width at about theory's slope");
+  examples::add_common_options(app, s.common,
+                               "every quantity shrinks with width at about theory's slope");
   CLI11_PARSE(app, argc, argv);
+  examples::sort_widths(s.widths);
   if (s.widths.size() < 2) {
     std::fprintf(stderr, "width_scaling: --widths needs at least two widths to fit a slope\n");
     return 2;
   }
 
-  try {
+  return examples::run_example("width_scaling", [&] {
     using namespace tangent;
-    std::mt19937_64 rng(s.seed);
+    std::mt19937_64 rng(s.common.seed);
     std::normal_distribution<double> normal;
     MatrixXd x(s.train_points + s.test_points, s.input_dim);
     for (Index c = 0; c < x.cols(); ++c) {
@@ -145,11 +139,10 @@ int main(int argc, char** argv) {
     };
     const MatrixXd theta = ntk(make(1), x);  // analytic: the same for every width
     const double eta = max_learning_rate(theta.topLeftCorner(s.train_points, s.train_points)) / 2;
-    const double t = static_cast<double>(s.steps);
 
-    // rows[w][q]: the mean over seeds of quantity q at width w.
+    // mean[w][q]: the mean over seeds of quantity q at width w.
     std::vector<std::array<double, 4>> mean(s.widths.size(), std::array<double, 4>{});
-    const std::filesystem::path out(s.out_dir);
+    const std::filesystem::path out(s.common.out_dir);
     auto csv = examples::open_output(out / "width_scaling.csv");
     csv << "width,seed,ntk_init_vs_analytic,ntk_change,parameter_movement,linearisation_gap\n";
     {
@@ -170,13 +163,13 @@ int main(int argc, char** argv) {
           const MatrixXd theta_t = empirical_ntk(net, trained, x);
           const MatrixXd f0 = apply(net, initial, x);
           const MatrixXd f_t = apply(net, trained, x_test);
-          // The linearised network: the initial outputs moved by gradient flow with the initial
-          // empirical NTK.
-          const MatrixXd linear =
-              gradient_descent_mse(theta0.topLeftCorner(s.train_points, s.train_points), y_train,
-                                   {.learning_rate = eta})
-                  .test(t, theta0.bottomLeftCorner(s.test_points, s.train_points),
-                        f0.topRows(s.train_points), f0.bottomRows(s.test_points));
+          // The linearised network: the initial outputs moved by the same gradient-descent steps
+          // with the initial empirical NTK.
+          const MatrixXd linear = examples::outputs_after_steps(
+              gradient_descent_mse(theta0.topLeftCorner(s.train_points, s.train_points), y_train)
+                  .spectrum(),
+              eta, s.steps, theta0.bottomLeftCorner(s.test_points, s.train_points), y_train,
+              f0.topRows(s.train_points), f0.bottomRows(s.test_points));
           const auto [moved, size] = parameter_distance(trained, initial);
           const std::array<double, 4> q{
               (theta0 - theta).norm() / theta.norm(), (theta_t - theta0).norm() / theta0.norm(),
@@ -204,26 +197,30 @@ int main(int argc, char** argv) {
       std::printf("\n");
     }
     std::array<double, 4> slopes{};
-    std::printf("%6s", "slope");
+    std::printf("%6s", "slope");  // least squares on the log-log means
     for (std::size_t k = 0; k < 4; ++k) {
       std::vector<double> y;
       for (const auto& row : mean) y.push_back(row[k]);
       slopes[k] = log_log_slope(widths, y);
       std::printf(" %26.2f", slopes[k]);
     }
-    std::printf("   (log-log fit of the means; theory: -0.5, then -1)\n");
+    std::printf("\n%6s %26s %26s %26s %26s   (theory)\n", "", "-0.5", "-0.5 to -1", "-1",
+                "-0.5 to -1");
 
     const std::string csv_name = (out / "width_scaling.csv").string();
+    const std::string range =
+        std::to_string(s.widths.front() * 2 / 3) + ":" + std::to_string(s.widths.back() * 3 / 2);
     std::string script = "set title 'Fully connected ReLU net (2 hidden layers), " +
                          std::to_string(s.train_points) + " training points, " +
                          std::to_string(s.steps) +
                          " steps: what changes with width'\n"
-                         "set logscale xy\nset logscale x 2\nset xrange [40:6500]\nset xlabel "
-                         "'width'\nset ylabel 'relative size'\nset grid\n"
+                         "set logscale xy\nset logscale x 2\nset xrange [" +
+                         range +
+                         "]\nset xlabel 'width'\nset ylabel 'relative size'\nset grid\n"
                          "set key bottom left\nplot ";
     const std::array<const char*, 4> colours{"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
     for (std::size_t k = 0; k < 4; ++k) {
-      script += "'" + csv_name + "' skip 1 using 1:" + std::to_string(k + 3) +
+      script += "'width_scaling.csv' skip 1 using 1:" + std::to_string(k + 3) +
                 " with points pt 7 ps 0.6 lc rgb '" + colours[k] +
                 "' notitle, '' skip 1 using 1:" + std::to_string(k + 3) +
                 " smooth unique with lines lw 2 lc rgb '" + colours[k] + "' title '" +
@@ -237,22 +234,21 @@ int main(int argc, char** argv) {
     const std::string png_note = png ? ", " + (out / "width_scaling.png").string() : "";
     std::printf("wrote %s%s\n", csv_name.c_str(), png_note.c_str());
 
-    if (s.check) {
-      // Loose bounds around -1/2 and -1: few widths and seeds at test sizes.
+    if (s.common.check) {
+      // Loose bounds around theory's slopes (few widths and seeds at test sizes); the widths are
+      // sorted, so front and back are the narrowest and the widest.
       bool ok = slopes[0] < -0.3 && slopes[0] > -0.8;
       for (std::size_t k = 0; k < 4; ++k) {
         ok = ok && slopes[k] < -0.3 && slopes[k] > -1.4 && mean.back()[k] < mean.front()[k];
       }
       if (!ok) {
         std::fprintf(stderr,
-                     "width_scaling --check: a quantity does not shrink like 1/sqrt(width)\n");
+                     "width_scaling --check: a quantity does not shrink with width at about "
+                     "theory's slope (see the table)\n");
         return 1;
       }
       std::printf("check passed: every quantity shrinks with width at a slope near theory's\n");
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "width_scaling: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

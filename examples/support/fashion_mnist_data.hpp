@@ -3,7 +3,9 @@
 // dataset-fashion-mnist package installs. IDX: a big-endian magic number 0x0000080D (D = number
 // of dimensions, type 08 = unsigned byte), D big-endian 32-bit sizes, then the bytes row-major.
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -34,7 +36,9 @@ inline std::vector<unsigned char> read_gzip(const std::filesystem::path& path) {
                              "folder with the four *-idx?-ubyte.gz files");
   }
   gzFile file = gzopen(path.c_str(), "rb");
-  if (file == nullptr) throw std::runtime_error("cannot open " + path.string());
+  if (file == nullptr) {
+    throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  }
   std::vector<unsigned char> bytes;
   unsigned char chunk[1 << 16];
   int got = 0;
@@ -66,8 +70,12 @@ inline std::vector<std::size_t> idx_sizes(const std::vector<unsigned char>& byte
   }
   std::vector<std::size_t> sizes;
   std::size_t total = 1;
+  constexpr std::size_t kImplausible = std::size_t{1} << 40;  // keeps the product from overflowing
   for (int d = 0; d < dims; ++d) {
     sizes.push_back(big_endian(bytes, 4 + 4 * static_cast<std::size_t>(d)));
+    if (sizes.back() > 0 && total > kImplausible / sizes.back()) {
+      throw std::runtime_error(path.string() + " has a damaged header (sizes beyond 2^40 bytes)");
+    }
     total *= sizes.back();
   }
   if (bytes.size() != header + total) {

@@ -30,7 +30,7 @@ tangent::Kernels gram_with_progress(const Net& net, const Eigen::MatrixXd& x, Wr
     k.ntk.block(r0, 0, rows, r0 + rows) = part.ntk;
     bar.update(static_cast<long>((r0 + rows) * (r0 + rows)));
   }
-  for (Eigen::Matrix<double, -1, -1>* m : {&k.nngp, &k.ntk}) {
+  for (Eigen::MatrixXd* m : {&k.nngp, &k.ntk}) {
     m->triangularView<Eigen::StrictlyUpper>() = m->transpose();
   }
   return k;

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace examples {
 
@@ -38,15 +40,17 @@ inline std::ofstream open_output(const std::filesystem::path& path) {
 }
 
 /// Writes `script` (gnuplot commands; the terminal and output lines are added here) next to
-/// `png` and runs gnuplot on it. Returns false, with a note on stdout, when gnuplot is missing
-/// or fails; the CSV the script reads is then the example's only output.
+/// `png` and runs gnuplot on it inside that folder, so the script names its files without a
+/// folder (and still works after the folder moves). gnuplot runs without a shell: no path can
+/// inject commands. Returns false, with a note on stdout, when gnuplot is missing or fails; the
+/// CSV the script reads is then the example's only output.
 inline bool plot_png(const std::filesystem::path& png, const std::string& script, int width = 1200,
                      int height = 700) {
   const std::filesystem::path script_path = std::filesystem::path(png).replace_extension(".gp");
   {
     std::ofstream out = open_output(script_path);
     out << "set terminal pngcairo size " << width << "," << height << " font 'Sans,11' noenhanced\n"
-        << "set output '" << png.string() << "'\n"
+        << "set output '" << png.filename().string() << "'\n"
         << "set datafile separator ','\n"
         << script;
   }
@@ -59,8 +63,21 @@ inline bool plot_png(const std::filesystem::path& png, const std::string& script
   }
   std::error_code error;
   std::filesystem::remove(png, error);
-  const std::string command = "gnuplot '" + script_path.string() + "'";
-  if (std::system(command.c_str()) != 0 || !std::filesystem::exists(png)) {
+  std::fflush(stdout);
+  const std::string folder =
+      script_path.has_parent_path() ? script_path.parent_path().string() : ".";
+  const std::string script_name = script_path.filename().string();
+  const pid_t child = fork();
+  if (child == 0) {
+    if (chdir(folder.c_str()) == 0) {
+      execlp("gnuplot", "gnuplot", script_name.c_str(), static_cast<char*>(nullptr));
+    }
+    _exit(127);
+  }
+  int status = 0;
+  const bool ran = child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+                   WEXITSTATUS(status) == 0;
+  if (!ran || !std::filesystem::exists(png)) {
     std::printf("gnuplot failed on %s: wrote only the CSV\n", script_path.string().c_str());
     return false;
   }

@@ -302,9 +302,13 @@ TEST_CASE("predictions reject inputs that do not fit", "[predict][errors]") {
     return "no exception";
   };
   using Catch::Matchers::Contains;
+  using Catch::Matchers::StartsWith;
+  // The whole message, so the namespace is named once.
   CHECK_THAT(
       message([&] { gradient_descent_mse(p.train.ntk, p.y.topRows(5)); }),
-      Contains("tangent::gradient_descent_mse: y_train has 5 rows but k_train_train is 7×7"));
+      StartsWith("tangent::gradient_descent_mse: y_train has 5 rows but k_train_train is 7×7"));
+  CHECK_THAT(message([&] { max_learning_rate(p.train.ntk.leftCols(6)); }),
+             StartsWith("tangent::max_learning_rate: "));
   CHECK_THAT(message([&] { gradient_descent_mse(p.train.ntk.leftCols(6), p.y); }),
              Contains("k_train_train must be square, got 7×6"));
   const Eigen::MatrixXd test_test_train = kernels(p.net, random_inputs(7, 4, 90), p.x_train).ntk;
@@ -330,7 +334,7 @@ TEST_CASE("predictions reject inputs that do not fit", "[predict][errors]") {
   Eigen::MatrixXd bad_y = p.y;
   bad_y(0, 1) = std::numeric_limits<double>::infinity();
   CHECK_THAT(message([&] { gp_inference(p.train, bad_y); }),
-             Contains("tangent::gp_inference: y_train has a non-finite value inf at (0, 1)"));
+             StartsWith("tangent::gp_inference: y_train has a non-finite value inf at (0, 1)"));
   CHECK_THAT(message([&] {
                gp_inference(Kernels{p.train.nngp, {}}, p.y).predict(p.test_train, Get::ntk);
              }),

@@ -43,7 +43,7 @@ struct OwnedInput<SpatialInput<S, D>> {
   explicit OwnedInput(const SpatialInput<S, D>& input)
       : flat(input.flat), geometry(input.geometry) {}
   SpatialInput<double, D> view() const {
-    return spatial_input<D>("tangent::gradient_descent_mse_ensemble", flat, geometry);
+    return spatial_input<D>("gradient_descent_mse_ensemble", flat, geometry);
   }
 };
 
@@ -140,7 +140,7 @@ class GradientDescentMseEnsemble {
   const Kernels& train_kernels() const { return state_->kernels(); }
 
  private:
-  static constexpr std::string_view kFunction = "tangent::gradient_descent_mse_ensemble";
+  static constexpr std::string_view kFunction = "gradient_descent_mse_ensemble";
 
   std::vector<double> flow_times(std::span<const double> times) const {
     detail::require_times(kFunction, times);

@@ -50,7 +50,7 @@ class BasicGpInference {
   }
 
  private:
-  static constexpr std::string_view kFunction = "tangent::gp_inference";
+  static constexpr std::string_view kFunction = "gp_inference";
 
   Posterior predict_impl(const Kernels& k_td, const Kernels* k_tt, Get get) const {
     detail::require_get(kFunction, get, true);

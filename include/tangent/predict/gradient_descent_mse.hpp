@@ -118,7 +118,7 @@ class BasicGradientDescentMse {
   const Spectrum& spectrum() const { return spectrum_; }
 
  private:
-  static constexpr std::string_view kFunction = "tangent::gradient_descent_mse";
+  static constexpr std::string_view kFunction = "gradient_descent_mse";
 
   /// [diag(w(t₁))·P | diag(w(t₂))·P | …] with w = gain (test) or e^{−λs} − 1 (train) per mode.
   Matrix<double> weighted(std::span<const double> times, const Matrix<double>& projected,
@@ -167,7 +167,7 @@ BasicGradientDescentMse<> gradient_descent_mse(const Eigen::MatrixBase<D1>& k_tr
 template <class Derived>
 double max_learning_rate(const Eigen::MatrixBase<Derived>& ntk_train_train, Index y_train_size = 0,
                          double momentum = 0.0, double eps = 1e-12) {
-  constexpr std::string_view function = "tangent::max_learning_rate";
+  constexpr std::string_view function = "max_learning_rate";
   detail::require_symmetric(function, "ntk_train_train", ntk_train_train);
   if (y_train_size < 0) {
     detail::fail(function,

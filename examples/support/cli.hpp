@@ -1,0 +1,58 @@
+#pragma once
+// What every example shares on its command line and around its main: the output folder, the
+// seed and --check, line-buffered stdout (so a log interleaves tables and progress in order),
+// and one place that turns an exception into a message and a non-zero exit.
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <Eigen/Core>
+
+namespace examples {
+
+struct CommonOptions {
+  std::string out_dir = "results";
+  unsigned seed = 1;
+  bool check = false;
+};
+
+inline void add_common_options(CLI::App& app, CommonOptions& options, const std::string& check) {
+  app.add_option("--out-dir", options.out_dir, "where the CSV files and the PNG go")
+      ->capture_default_str();
+  app.add_option("--seed", options.seed, "seed of the data and the networks")
+      ->capture_default_str();
+  app.add_flag("--check", options.check, "exit with status 1 unless " + check);
+}
+
+/// A comma-separated list of widths, each in [1, 65536].
+inline CLI::Option* add_widths_option(CLI::App& app, const std::string& name,
+                                      std::vector<Eigen::Index>& widths, const std::string& help) {
+  return app.add_option(name, widths, help)
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(Eigen::Index{1}, Eigen::Index{65536}));
+}
+
+/// Widths in increasing order without repeats, as the tables and plots expect.
+inline void sort_widths(std::vector<Eigen::Index>& widths) {
+  std::sort(widths.begin(), widths.end());
+  widths.erase(std::unique(widths.begin(), widths.end()), widths.end());
+}
+
+/// Runs the example's body; an exception becomes "<name>: <what>" on stderr and exit status 1.
+template <class Body>
+int run_example(const char* name, Body body) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 1;
+  }
+}
+
+}  // namespace examples
