@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "tangent/core/simd_math.hpp"
+
 namespace tangent::detail {
 
 /// π in the precision of `S`.
@@ -19,13 +21,15 @@ inline constexpr S pi = static_cast<S>(3.141592653589793238462643383279502884L);
 /// - with d = q11 when q11 = q22, identical inputs (q12 = q11 = q22) give exactly 0, whatever
 ///   the compiler contracts to FMA, which makes their angle exactly 0;
 /// - it is as accurate as q11·q22 − q12²: d − q12 is exact when the two are close (Sterbenz).
-template <class S>
-S covariance_sqrt_determinant(S q11, S q12, S q22) {
-  using std::sqrt;
-  const S d = q11 == q22 ? q11 : sqrt(q11) * sqrt(q22);
-  const S below = d - q12;
-  const S above = d + q12;
-  return below > S(0) && above > S(0) ? sqrt(below) * sqrt(above) : S(0);
+///
+/// `V` is a scalar or a group of lanes (simd_math.hpp).
+template <class V>
+V covariance_sqrt_determinant(const V& q11, const V& q12, const V& q22) {
+  using S = scalar_t<V>;
+  const V d = select(q11 == q22, q11, V(sqrt_v(q11) * sqrt_v(q22)));
+  const V below = d - q12;
+  const V above = d + q12;
+  return select(below > S(0) && above > S(0), V(sqrt_v(below) * sqrt_v(above)), splat<V>(S(0)));
 }
 
 }  // namespace tangent::detail

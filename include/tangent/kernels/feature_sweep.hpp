@@ -16,6 +16,7 @@
 
 #include "tangent/combinators/serial.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/simd_math.hpp"
 #include "tangent/kernels/inputs.hpp"
 #include "tangent/layers/elementwise.hpp"
 
@@ -68,6 +69,97 @@ std::array<S, sizeof...(Ls)> input_widths(const Serial<Ls...>& net, Index input_
   return widths;
 }
 
+/// `count` ≤ kLanes<S> values from `from`, the remaining lanes set to `pad`.
+template <class S>
+Lanes<S> load_lanes(const S* from, Index count, S pad) {
+  if (count == kLanes<S>) return Lanes<S>::load(from);
+  std::array<S, kLanes<S>> v;
+  v.fill(pad);
+  for (Index k = 0; k < count; ++k) v[static_cast<std::size_t>(k)] = from[k];
+  return Lanes<S>::load(v.data());
+}
+
+template <class S>
+void store_lanes(const Lanes<S>& lanes, S* to, Index count) {
+  if (count == kLanes<S>) return lanes.store(to);
+  std::array<S, kLanes<S>> v;
+  lanes.store(v.data());
+  for (Index k = 0; k < count; ++k) to[k] = v[static_cast<std::size_t>(k)];
+}
+
+/// The layer recursion over an h×w tile `q` of x1·x2ᵀ (rows from r0, columns from c0), a
+/// column at a time in groups of kLanes<S> rows: every entry of a group goes through the same
+/// lane arithmetic (rows past h are padded), so no result depends on where an entry falls.
+/// Writes the NNGP into `q` and the NTK into `t`.
+template <bool WithNtk, class S, class... Ls>
+void sweep_tile_lanes(const Serial<Ls...>& net, Matrix<S>& q, Matrix<S>& t, Index r0, Index c0,
+                      S inv_d, const Matrix<S>& var1, const Matrix<S>& var2,
+                      const std::array<S, sizeof...(Ls)>& widths, const std::vector<Index>& label1,
+                      const std::vector<Index>& label2) {
+  using V = Lanes<S>;
+  const Index h = q.rows();
+  const Index w = q.cols();
+  for (Index c = 0; c < w; ++c) {
+    const Index j = c0 + c;
+    const Index label_j = label2[static_cast<std::size_t>(j)];
+    for (Index r = 0; r < h; r += kLanes<S>) {
+      const Index count = std::min<Index>(kLanes<S>, h - r);
+      const Index i = r0 + r;
+      // Equal inputs take their covariance from their variance, so their angle is exactly 0.
+      std::array<S, kLanes<S>> equal_flags{};
+      bool any_equal = false;
+      for (Index k = 0; k < count; ++k) {
+        const bool e = label1[static_cast<std::size_t>(i + k)] == label_j;
+        equal_flags[static_cast<std::size_t>(k)] = e ? S(1) : S(0);
+        any_equal = any_equal || e;
+      }
+      const LaneMask<S> equal = V::load(equal_flags.data()) == S(1);
+      V qv = load_lanes<S>(&q(r, c), count, S(0)) * inv_d;
+      V tv = V::splat(S(0));
+      net.for_each([&](const auto& layer, auto index) {
+        constexpr Index l = static_cast<Index>(decltype(index)::value);
+        const V q11 = load_lanes<S>(&var1(i, l), count, S(1));
+        if (any_equal) qv = select(equal, q11, qv);
+        propagate_entry<WithNtk>(layer, qv, tv, q11, V::splat(var2(j, l)),
+                                 V::splat(widths[static_cast<std::size_t>(l)]));
+      });
+      store_lanes<S>(qv, &q(r, c), count);
+      if constexpr (WithNtk) store_lanes<S>(tv, &t(r, c), count);
+    }
+  }
+}
+
+/// The layer recursion over a tile entry by entry, for networks with a layer that has no lane
+/// form.
+template <bool WithNtk, class S, class... Ls>
+void sweep_tile_entries(const Serial<Ls...>& net, Matrix<S>& q, Matrix<S>& t, Index r0, Index c0,
+                        S inv_d, const Matrix<S>& var1, const Matrix<S>& var2,
+                        const std::array<S, sizeof...(Ls)>& widths,
+                        const std::vector<Index>& label1, const std::vector<Index>& label2) {
+  const Index h = q.rows();
+  const Index w = q.cols();
+  for (Index c = 0; c < w; ++c) {
+    const Index j = c0 + c;
+    const Index label_j = label2[static_cast<std::size_t>(j)];
+    for (Index r = 0; r < h; ++r) {
+      const Index i = r0 + r;
+      // Equal inputs take their covariance from their variance, so their angle is exactly 0.
+      const bool equal = label1[static_cast<std::size_t>(i)] == label_j;
+      S qv = q(r, c) * inv_d;
+      S tv = 0;
+      net.for_each([&](const auto& layer, auto index) {
+        constexpr Index l = static_cast<Index>(decltype(index)::value);
+        const S q11 = var1(i, l);
+        if (equal) qv = q11;
+        propagate_entry<WithNtk>(layer, qv, tv, q11, var2(j, l),
+                                 widths[static_cast<std::size_t>(l)]);
+      });
+      q(r, c) = qv;
+      if constexpr (WithNtk) t(r, c) = tv;
+    }
+  }
+}
+
 /// Fills `nngp_out` and/or `ntk_out` (either may be null; each is resized) with the N1×N2 Gram
 /// matrices of `net` between the rows of `x1` and of `x2`, or of `x1` with itself when `x2` is
 /// null (then only one triangle of tiles is computed and mirrored).
@@ -111,25 +203,10 @@ void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>
       // Inside the parallel region Eigen runs this product on the calling thread.
       q.noalias() = x1.middleRows(r0, h) * y.middleRows(c0, w).transpose();
       if constexpr (WithNtk) t.resize(h, w);
-      for (Index c = 0; c < w; ++c) {
-        const Index j = c0 + c;
-        const Index label_j = label2[static_cast<std::size_t>(j)];
-        for (Index r = 0; r < h; ++r) {
-          const Index i = r0 + r;
-          // Equal inputs take their covariance from their variance, so their angle is exactly 0.
-          const bool equal = label1[static_cast<std::size_t>(i)] == label_j;
-          S qv = q(r, c) * inv_d;
-          S tv = 0;
-          net.for_each([&](const auto& layer, auto index) {
-            constexpr Index l = static_cast<Index>(decltype(index)::value);
-            const S q11 = var1(i, l);
-            if (equal) qv = q11;
-            propagate_entry<WithNtk>(layer, qv, tv, q11, var2(j, l),
-                                     widths[static_cast<std::size_t>(l)]);
-          });
-          q(r, c) = qv;
-          if constexpr (WithNtk) t(r, c) = tv;
-        }
+      if constexpr ((supports_lanes<Ls> && ...)) {
+        sweep_tile_lanes<WithNtk>(net, q, t, r0, c0, inv_d, var1, var2, widths, label1, label2);
+      } else {
+        sweep_tile_entries<WithNtk>(net, q, t, r0, c0, inv_d, var1, var2, widths, label1, label2);
       }
       if (nngp_out != nullptr) nngp_out->block(r0, c0, h, w) = q;
       if constexpr (WithNtk) {
