@@ -123,6 +123,13 @@ struct LaneMask {
   friend LaneMask operator&&(const LaneMask& a, const LaneMask& b) {
     return {Eigen::internal::pand(a.m, b.m)};
   }
+  /// True when every lane is true.
+  bool all() const {
+    using P = typename Lanes<S>::P;
+    const P ones = Eigen::internal::pset1<P>(S(1));
+    return Eigen::internal::predux_min(
+               Eigen::internal::pselect(m, ones, Eigen::internal::pzero(ones))) == S(1);
+  }
 };
 
 template <class S>
@@ -168,6 +175,15 @@ using scalar_t = typename scalar_of<V>::type;
 
 template <class V>
 inline constexpr bool is_lanes = !std::is_same_v<V, scalar_t<V>>;
+
+/// True when every lane of `c` is true (for a scalar: c itself).
+inline bool all_of(bool c) {
+  return c;
+}
+template <class S>
+bool all_of(const LaneMask<S>& c) {
+  return c.all();
+}
 
 /// `c ? a : b`, lane by lane.
 template <class S>
