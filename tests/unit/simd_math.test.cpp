@@ -50,6 +50,7 @@ std::vector<std::pair<S, S>> samples(double e, unsigned seed) {
   std::uniform_real_distribution<double> unit(0.5, 2.0);
   std::bernoulli_distribution sign;
   std::vector<std::pair<S, S>> out;
+  out.reserve(200000 + 6 * 20000 + 16);
   const auto signed_ = [&](double v) { return static_cast<S>(sign(rng) ? -v : v); };
   for (int k = 0; k < 200000; ++k) {
     out.emplace_back(signed_(std::pow(10.0, exponent(rng))),
