@@ -1,20 +1,33 @@
-// Speed of the fully connected kernel recursion, next to its floor: the bare GEMM x·xᵀ of the
-// same shape, measured in the same binary. Counters: kernel entries per second, and the time
-// relative to the GEMM (run both and divide; absolute times are noisy on shared machines).
+// Speed of the fully connected kernel recursion (NNGP and NTK together), next to its floor: the
+// bare GEMM x1·x2ᵀ of the same shape and scalar, measured in the same binary.
 //
-//   ./kernel_bench --benchmark_filter='N:2000'
+// Counters:
+//   entries/s  Gram-matrix entries per second of wall time (N1·N2 per NTK, not per triangle);
+//   x_gemm     wall time per iteration divided by the fastest of three bare GEMMs measured right
+//              before it (1.0 = as fast as the GEMM floor);
+//   rss/io     peak RSS of the process divided by the bytes of inputs plus outputs. The peak is
+//              process-wide, so this is meaningful only when one benchmark runs alone, e.g.
+//                ./kernel_bench --benchmark_filter='fc<3, double, same>/N:8000$'
+//
+//   ./kernel_bench --benchmark_filter='N:2000'      one size
+//   ./kernel_bench --smoke                           every benchmark once at a tiny size
 
+#include <cstdlib>
+#include <string>
 #include <utility>
-
-#include <benchmark/benchmark.h>
 
 #include <tangent/tangent.hpp>
 
+#include "bench_common.hpp"
+
 namespace {
 
-Eigen::MatrixXd inputs(Eigen::Index n, Eigen::Index d) {
-  std::srand(7);
-  return Eigen::MatrixXd::Random(n, d);
+constexpr Eigen::Index kFeatures = 784;
+
+template <class S>
+tangent::Matrix<S> inputs(Eigen::Index n, Eigen::Index d, unsigned seed) {
+  std::srand(seed);
+  return Eigen::MatrixXd::Random(n, d).cast<S>();
 }
 
 template <std::size_t... Is>
@@ -25,45 +38,78 @@ auto relu_net(std::index_sequence<Is...>) {
                                  tangent::Dense{.width = 512, .w_std = 1.4, .b_std = 0.1}))...);
 }
 
-template <std::size_t Depth>
-void fc_relu_kernels(benchmark::State& state) {
-  const Eigen::MatrixXd x = inputs(state.range(0), state.range(1));
+/// Depth ReLU layers, Depth + 1 Dense layers; NNGP and NTK; same-input or cross (two different
+/// N×784 inputs).
+template <std::size_t Depth, class S, bool Same>
+void fc(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  const tangent::Matrix<S> x1 = inputs<S>(n, kFeatures, 7);
+  const tangent::Matrix<S> x2 = Same ? tangent::Matrix<S>() : inputs<S>(n, kFeatures, 8);
   const auto net = relu_net(std::make_index_sequence<Depth>{});
+  const double io_bytes =
+      static_cast<double>(sizeof(S)) *
+      (2.0 * static_cast<double>(n * n) + static_cast<double>((Same ? 1 : 2) * n * kFeatures));
+  double gemm = 0;
+  {
+    tangent::Matrix<S> g(n, n);
+    const tangent::Matrix<S>& y = Same ? x1 : x2;
+    gemm = bench::fastest_seconds([&] {
+      g.noalias() = x1 * y.transpose();
+      benchmark::DoNotOptimize(g.data());
+    });
+  }
   for (auto _ : state) {
-    tangent::Kernels k = tangent::kernels(net, x);
+    tangent::BasicKernels<S> k = Same ? tangent::kernels(net, x1) : tangent::kernels(net, x1, x2);
     benchmark::DoNotOptimize(k.ntk.data());
     benchmark::ClobberMemory();
   }
-  state.counters["entries/s"] = benchmark::Counter(static_cast<double>(x.rows() * x.rows()),
-                                                   benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
+  state.counters["x_gemm"] = bench::ratio_to(gemm);
+  state.counters["rss/io"] = bench::peak_rss_bytes() / io_bytes;
+  state.SetLabel(bench::label());
 }
 
+/// The floor: x1·x2ᵀ (N×784 times 784×N) with Eigen, on the same threads.
+template <class S>
 void gemm_floor(benchmark::State& state) {
-  const Eigen::MatrixXd x = inputs(state.range(0), state.range(1));
-  Eigen::MatrixXd g(x.rows(), x.rows());
+  const Eigen::Index n = state.range(0);
+  const tangent::Matrix<S> x = inputs<S>(n, kFeatures, 7);
+  tangent::Matrix<S> g(n, n);
   for (auto _ : state) {
     g.noalias() = x * x.transpose();
     benchmark::DoNotOptimize(g.data());
     benchmark::ClobberMemory();
   }
-  state.counters["entries/s"] = benchmark::Counter(static_cast<double>(x.rows() * x.rows()),
-                                                   benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
+  state.SetLabel(bench::label());
+}
+
+template <class F>
+void add(const std::string& name, F f, const std::vector<Eigen::Index>& ns) {
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), f);
+  b->ArgName("N")->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const Eigen::Index n : ns) b->Arg(n);
+}
+
+template <std::size_t Depth, class S>
+void add_fc(const std::string& scalar, const std::vector<Eigen::Index>& ns) {
+  const std::string prefix = "fc<" + std::to_string(Depth) + ", " + scalar;
+  add(prefix + ", same>", fc<Depth, S, true>, ns);
+  add(prefix + ", cross>", fc<Depth, S, false>, ns);
+}
+
+void register_all(bool smoke) {
+  const auto ns = bench::sizes(smoke, 64, {1000, 2000, 4000, 8000, 10000});
+  add("gemm_floor<double>", gemm_floor<double>, ns);
+  add("gemm_floor<float>", gemm_floor<float>, ns);
+  add_fc<1, double>("double", ns);
+  add_fc<3, double>("double", ns);
+  add_fc<10, double>("double", ns);
+  add_fc<1, float>("float", ns);
+  add_fc<3, float>("float", ns);
+  add_fc<10, float>("float", ns);
 }
 
 }  // namespace
 
-BENCHMARK(gemm_floor)
-    ->ArgNames({"N", "d"})
-    ->Args({500, 784})
-    ->Args({2000, 784})
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(fc_relu_kernels<1>)
-    ->ArgNames({"N", "d"})
-    ->Args({500, 784})
-    ->Args({2000, 784})
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(fc_relu_kernels<3>)
-    ->ArgNames({"N", "d"})
-    ->Args({500, 784})
-    ->Args({2000, 784})
-    ->Unit(benchmark::kMillisecond);
+TANGENT_BENCH_MAIN(register_all)

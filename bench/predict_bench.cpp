@@ -4,12 +4,13 @@
 // noisy on shared machines.
 //
 //   ./predict_bench --benchmark_filter='N:4000'
+//   ./predict_bench --smoke                     both benchmarks once at a tiny size
 
 #include <vector>
 
-#include <benchmark/benchmark.h>
-
 #include <tangent/tangent.hpp>
+
+#include "bench_common.hpp"
 
 namespace {
 
@@ -46,7 +47,7 @@ void eigendecomposition_floor(benchmark::State& state) {
     benchmark::DoNotOptimize(vectors.data());
     benchmark::ClobberMemory();
   }
-  state.SetLabel(tangent::detail::kUsesLapacke ? "LAPACKE" : "Eigen");
+  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
 }
 
 /// The whole prediction: decomposition, then test and train outputs at 100 times.
@@ -61,20 +62,20 @@ void gradient_descent_mse_100_times(benchmark::State& state) {
     benchmark::DoNotOptimize(train.back().data());
     benchmark::ClobberMemory();
   }
-  state.SetLabel(tangent::detail::kUsesLapacke ? "LAPACKE" : "Eigen");
+  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
+}
+
+void add(const char* name, void (*f)(benchmark::State&), bool smoke) {
+  auto* b = benchmark::RegisterBenchmark(name, f);
+  b->ArgName("N")->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const Eigen::Index n : bench::sizes(smoke, 200, {2000, 4000, 8000})) b->Arg(n);
+}
+
+void register_all(bool smoke) {
+  add("eigendecomposition_floor", eigendecomposition_floor, smoke);
+  add("gradient_descent_mse_100_times", gradient_descent_mse_100_times, smoke);
 }
 
 }  // namespace
 
-BENCHMARK(eigendecomposition_floor)
-    ->ArgNames({"N"})
-    ->Arg(500)
-    ->Arg(2000)
-    ->Arg(4000)
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(gradient_descent_mse_100_times)
-    ->ArgNames({"N"})
-    ->Arg(500)
-    ->Arg(2000)
-    ->Arg(4000)
-    ->Unit(benchmark::kMillisecond);
+TANGENT_BENCH_MAIN(register_all)

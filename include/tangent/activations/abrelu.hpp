@@ -22,15 +22,24 @@
 namespace tangent {
 namespace detail {
 
-template <class S>
-Moments<S> abrelu_moments(double a, double b, S q11, S q12, S q22) {
-  using std::atan2;
-  const S s = covariance_sqrt_determinant(q11, q12, q22);
-  const S theta = (s == S(0) && q12 == S(0)) ? pi<S> / S(2) : atan2(s, q12);
+/// `V` is a scalar or a group of lanes (simd_math.hpp); θ comes from atan2_v, the same
+/// arithmetic for both. `root11`, `root22` are √q11, √q22.
+template <class V>
+Moments<V> abrelu_moments(double a, double b, const V& q11, const V& q12, const V& q22,
+                          const V& root11, const V& root22) {
+  using S = scalar_t<V>;
+  const V s = covariance_sqrt_determinant(q11, q12, q22, root11, root22);
+  // atan2_v(0, 0) is 0; neural-tangents fills π/2 there (a zero-variance input).
+  const V theta = select(s == S(0) && q12 == S(0), splat<V>(pi<S> / S(2)), atan2_v(s, q12));
   const S jump = static_cast<S>((a - b) * (a - b)) / (S(2) * pi<S>);
   const S slope = static_cast<S>((a * a + b * b) / 2);
-  const S expect_derivative = slope - jump * theta;
-  return {jump * s + expect_derivative * q12, expect_derivative};
+  const V expect_derivative = slope - jump * theta;
+  return {V(jump * s + expect_derivative * q12), expect_derivative};
+}
+
+template <class V>
+Moments<V> abrelu_moments(double a, double b, const V& q11, const V& q12, const V& q22) {
+  return abrelu_moments(a, b, q11, q12, q22, sqrt_v(q11), sqrt_v(q22));
 }
 
 /// a·min(x, 0) + b·max(x, 0); at x = 0 the derivative is (a + b)/2, the value JAX's autodiff
@@ -68,6 +77,11 @@ struct ABReLU {
   Moments<S> moments(S q11, S q12, S q22) const {
     return detail::abrelu_moments(a, b, q11, q12, q22);
   }
+  /// The same with √q11 and √q22 given (the kernel sweep computes them once per sample).
+  template <class S>
+  Moments<S> moments_rooted(S q11, S q12, S q22, S root11, S root22) const {
+    return detail::abrelu_moments(a, b, q11, q12, q22, root11, root22);
+  }
   template <class S>
   S variance(S q) const {
     return static_cast<S>((a * a + b * b) / 2) * q;
@@ -95,6 +109,11 @@ struct ReLU {
   Moments<S> moments(S q11, S q12, S q22) const {
     return detail::abrelu_moments(0.0, 1.0, q11, q12, q22);
   }
+  /// The same with √q11 and √q22 given (the kernel sweep computes them once per sample).
+  template <class S>
+  Moments<S> moments_rooted(S q11, S q12, S q22, S root11, S root22) const {
+    return detail::abrelu_moments(0.0, 1.0, q11, q12, q22, root11, root22);
+  }
   template <class S>
   S variance(S q) const {
     return static_cast<S>(0.5) * q;
@@ -121,6 +140,11 @@ struct LeakyReLU {
   Moments<S> moments(S q11, S q12, S q22) const {
     return detail::abrelu_moments(alpha, 1.0, q11, q12, q22);
   }
+  /// The same with √q11 and √q22 given (the kernel sweep computes them once per sample).
+  template <class S>
+  Moments<S> moments_rooted(S q11, S q12, S q22, S root11, S root22) const {
+    return detail::abrelu_moments(alpha, 1.0, q11, q12, q22, root11, root22);
+  }
   template <class S>
   S variance(S q) const {
     return static_cast<S>((alpha * alpha + 1.0) / 2) * q;
@@ -145,6 +169,11 @@ struct Abs {
   Moments<S> moments(S q11, S q12, S q22) const {
     return detail::abrelu_moments(-1.0, 1.0, q11, q12, q22);
   }
+  /// The same with √q11 and √q22 given (the kernel sweep computes them once per sample).
+  template <class S>
+  Moments<S> moments_rooted(S q11, S q12, S q22, S root11, S root22) const {
+    return detail::abrelu_moments(-1.0, 1.0, q11, q12, q22, root11, root22);
+  }
   template <class S>
   S variance(S q) const {
     return q;
@@ -152,5 +181,16 @@ struct Abs {
   void validate(const LayerSite&) const {}
   bool operator==(const Abs&) const = default;
 };
+
+namespace detail {
+template <>
+inline constexpr bool supports_lanes<ABReLU> = true;
+template <>
+inline constexpr bool supports_lanes<ReLU> = true;
+template <>
+inline constexpr bool supports_lanes<LeakyReLU> = true;
+template <>
+inline constexpr bool supports_lanes<Abs> = true;
+}  // namespace detail
 
 }  // namespace tangent

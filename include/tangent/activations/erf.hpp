@@ -43,21 +43,21 @@ struct Erf {
     const S bx = static_cast<S>(b) * x;
     return static_cast<S>(a * b) * (S(2) / sqrt(detail::pi<S>)) * exp(-bx * bx);
   }
+  /// `S` is a scalar or a group of lanes (core/simd_math.hpp).
   template <class S>
   Moments<S> moments(S q11, S q12, S q22) const {
-    using std::atan2;
-    using std::hypot;
-    using std::sqrt;
-    const S b2 = static_cast<S>(b * b);
+    using E = detail::scalar_t<S>;
+    const E b2 = static_cast<E>(b * b);
     q11 *= b2;
     q12 *= b2;
     q22 *= b2;
     // D = √(1 + 2(q11 + q22) + 4s²) as a hypotenuse, so that it cannot overflow.
-    const S d = hypot(sqrt(S(1) + S(2) * (q11 + q22)),
-                      S(2) * detail::covariance_sqrt_determinant(q11, q12, q22));
-    const S a2 = static_cast<S>(a * a);
-    return {a2 * (S(2) / detail::pi<S>)*atan2(S(2) * q12, d) + static_cast<S>(c * c),
-            a2 * b2 * (S(4) / detail::pi<S>) / d};
+    const S d = detail::hypot_v(S(detail::sqrt_v(S(E(1) + E(2) * (q11 + q22)))),
+                                S(E(2) * detail::covariance_sqrt_determinant(q11, q12, q22)));
+    const E a2 = static_cast<E>(a * a);
+    return {
+        S(a2 * (E(2) / detail::pi<E>)*detail::atan2_v(S(E(2) * q12), d) + static_cast<E>(c * c)),
+        S(a2 * b2 * (E(4) / detail::pi<E>) / d)};
   }
   template <class S>
   S variance(S q) const {
@@ -74,5 +74,10 @@ struct Erf {
   }
   bool operator==(const Erf&) const = default;
 };
+
+namespace detail {
+template <>
+inline constexpr bool supports_lanes<Erf> = true;
+}  // namespace detail
 
 }  // namespace tangent

@@ -13,6 +13,7 @@
 #include "tangent/core/gemm.hpp"
 #include "tangent/core/parameterization.hpp"
 #include "tangent/core/params.hpp"
+#include "tangent/core/simd_math.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/stage.hpp"
 
@@ -68,17 +69,19 @@ struct Dense {
     return affine(q);
   }
 
+  /// `S` is a scalar or a group of lanes (core/simd_math.hpp).
   template <bool WithNtk, class S>
   void propagate_entry(S& q, S& t, S /*q11*/, S /*q22*/, S width_in) const {
+    using E = detail::scalar_t<S>;
     if constexpr (WithNtk) {
-      const S w2 = static_cast<S>(w_std * w_std);
+      const E w2 = static_cast<E>(w_std * w_std);
       if (parameterization == Parameterization::ntk) {
         q = affine(q);
         t = q + w2 * t;
         return;
       }
       t = width_in * q + w2 * t;
-      if (b_std) t += S(1);
+      if (b_std) t += E(1);
     }
     q = affine(q);
   }
@@ -146,10 +149,16 @@ struct Dense {
 
   template <class S>
   S affine(S q) const {
-    q *= static_cast<S>(w_std * w_std);
-    if (b_std) q += static_cast<S>(*b_std * *b_std);
+    using E = detail::scalar_t<S>;
+    q *= static_cast<E>(w_std * w_std);
+    if (b_std) q += static_cast<E>(*b_std * *b_std);
     return q;
   }
 };
+
+namespace detail {
+template <>
+inline constexpr bool supports_lanes<Dense> = true;
+}  // namespace detail
 
 }  // namespace tangent

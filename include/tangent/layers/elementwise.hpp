@@ -112,4 +112,18 @@ void propagate_entry(const L& layer, S& q, S& t, S q11, S q22, S width_in) {
   }
 }
 
+/// propagate_entry for the lane sweep, with √q11 and √q22 given: activations that accept them
+/// (`moments_rooted`) skip two square roots per entry.
+template <bool WithNtk, KernelLayer L, class V>
+void propagate_entry(const L& layer, V& q, V& t, const V& q11, const V& q22, const V& root11,
+                     const V& root22, const V& width_in) {
+  if constexpr (requires { layer.moments_rooted(q11, q, q22, root11, root22); }) {
+    const Moments<V> m = layer.moments_rooted(q11, q, q22, root11, root22);
+    q = m.expect;
+    if constexpr (WithNtk) t *= m.expect_derivative;
+  } else {
+    propagate_entry<WithNtk>(layer, q, t, q11, q22, width_in);
+  }
+}
+
 }  // namespace tangent::detail

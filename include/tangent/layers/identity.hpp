@@ -7,6 +7,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/params.hpp"
+#include "tangent/core/simd_math.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/kernels/spatial_block.hpp"
 
@@ -59,5 +60,10 @@ struct Identity {
 
   bool operator==(const Identity&) const = default;
 };
+
+namespace detail {
+template <>
+inline constexpr bool supports_lanes<Identity> = true;
+}  // namespace detail
 
 }  // namespace tangent

@@ -66,7 +66,8 @@ class BasicGradientDescentMse {
     const Matrix<double> projected = spectrum_.vectors.transpose() * (start - y_);
     // f(t) = f₀ + V·diag(e^{−λs} − 1)·Vᵀ·(f₀ − y): the change since f₀ keeps its digits at small t
     // (expm1), and t = 0 gives f₀ exactly.
-    const Matrix<double> change = spectrum_.vectors * weighted(times, projected, false);
+    const Matrix<double> change =
+        detail::product(spectrum_.vectors, weighted(times, projected, false));
     std::vector<Matrix<double>> out;
     out.reserve(times.size());
     const Index k = y_.cols();
@@ -102,9 +103,10 @@ class BasicGradientDescentMse {
     const Matrix<double> w = weighted(times, projected, true);
     // K_*d·V·W in the cheaper order: (K_*d·V)·W costs N_test·N² + N_test·N·T·k, K_*d·(V·W)
     // costs N²·T·k + N_test·N·T·k, for T times and k outputs.
-    const Matrix<double> moved = w.cols() > k_test_train.rows()
-                                     ? Matrix<double>((k_test_train * spectrum_.vectors) * w)
-                                     : Matrix<double>(k_test_train * (spectrum_.vectors * w));
+    const Matrix<double> moved =
+        w.cols() > k_test_train.rows()
+            ? detail::product(detail::product(k_test_train, spectrum_.vectors), w)
+            : detail::product(k_test_train, detail::product(spectrum_.vectors, w));
     std::vector<Matrix<double>> out;
     out.reserve(times.size());
     const Index k = y_.cols();

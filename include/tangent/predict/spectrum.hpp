@@ -97,6 +97,32 @@ void lapacke_symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorX
 }
 #endif
 
+#if defined(TANGENT_HAS_CBLAS)
+// OpenBLAS's CBLAS GEMM, declared here for the same reason as LAPACKE_dsyevd (enums as ints:
+// CblasColMajor = 102, CblasNoTrans = 111).
+extern "C" void cblas_dgemm(int layout, int trans_a, int trans_b, int m, int n, int k, double alpha,
+                            const double* a, int lda, const double* b, int ldb, double beta,
+                            double* c, int ldc);
+#endif
+
+/// a·b for column-major double matrices: OpenBLAS's dgemm when found (`TANGENT_HAS_CBLAS`, with
+/// LAPACKE), so the products of a prediction run on the thread pool and kernels of its dsyevd;
+/// Eigen's product otherwise.
+inline Matrix<double> product(const Matrix<double>& a, const Matrix<double>& b) {
+#if defined(TANGENT_HAS_CBLAS)
+  Matrix<double> c(a.rows(), b.cols());
+  if (c.size() == 0) return c;
+  if (a.cols() == 0) return Matrix<double>::Zero(a.rows(), b.cols());
+  cblas_dgemm(102, 111, 111, static_cast<int>(a.rows()), static_cast<int>(b.cols()),
+              static_cast<int>(a.cols()), 1.0, a.data(), static_cast<int>(a.outerStride()),
+              b.data(), static_cast<int>(b.outerStride()), 0.0, c.data(),
+              static_cast<int>(c.outerStride()));
+  return c;
+#else
+  return a * b;
+#endif
+}
+
 /// Eigenvalues (ascending) and, when `vectors` is not null, eigenvectors of the symmetric `a`.
 template <class Derived>
 void symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorXd& values,

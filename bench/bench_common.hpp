@@ -1,0 +1,113 @@
+#pragma once
+// Shared pieces of tangent's benchmarks: a main() that registers either the full sizes or, with
+// --smoke, every benchmark once at a tiny size (the CI smoke test), and the counters.
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <sys/resource.h>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <tangent/core/config.hpp>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace bench {
+
+/// Threads the kernels (and Eigen's GEMM) run on.
+inline int threads() {
+#if defined(_OPENMP)
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/// The vector instruction set this binary was compiled for (what Eigen's packets use).
+inline std::string isa() {
+#if defined(__AVX512F__)
+  return "AVX-512";
+#elif defined(__AVX2__)
+  return "AVX2";
+#elif defined(__AVX__)
+  return "AVX";
+#else
+  return "SSE2";
+#endif
+}
+
+/// "<threads> threads, <ISA>", the label every benchmark carries.
+inline std::string label() {
+  return std::to_string(threads()) + " threads, " + isa();
+}
+
+/// Peak resident set size of this process so far, in bytes.
+inline double peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;
+}
+
+/// Wall-clock seconds of the fastest of `repeats` calls of `f`.
+template <class F>
+double fastest_seconds(F&& f, int repeats = 3) {
+  double best = 1e300;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    const auto stop = std::chrono::steady_clock::now();
+    best = std::min(best, std::chrono::duration<double>(stop - start).count());
+  }
+  return best;
+}
+
+/// Counter whose reported value is (wall time per iteration) / `floor_seconds`.
+inline benchmark::Counter ratio_to(double floor_seconds) {
+  return benchmark::Counter(
+      floor_seconds, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+/// Counter of `per_iteration` things per second of wall time.
+inline benchmark::Counter rate(double per_iteration) {
+  return benchmark::Counter(per_iteration, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// True (and removed from argv) when --smoke is among the arguments.
+inline bool take_smoke_flag(int& argc, char** argv) {
+  bool smoke = false;
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--smoke") {
+      smoke = true;
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  argc = out;
+  return smoke;
+}
+
+/// The sizes to register: the tiny one alone in smoke mode, else the full list.
+inline std::vector<tangent::Index> sizes(bool smoke, tangent::Index tiny,
+                                         std::vector<tangent::Index> full) {
+  return smoke ? std::vector<tangent::Index>{tiny} : full;
+}
+
+}  // namespace bench
+
+/// main(): `register_all(smoke)` registers the benchmarks, then Google Benchmark runs them.
+#define TANGENT_BENCH_MAIN(register_all)                              \
+  int main(int argc, char** argv) {                                   \
+    const bool smoke = bench::take_smoke_flag(argc, argv);            \
+    register_all(smoke);                                              \
+    benchmark::Initialize(&argc, argv);                               \
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1; \
+    benchmark::RunSpecifiedBenchmarks();                              \
+    benchmark::Shutdown();                                            \
+    return 0;                                                         \
+  }

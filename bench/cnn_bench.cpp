@@ -1,0 +1,96 @@
+// Speed of convolutional kernels (NNGP and NTK together, same-input), with the counter
+// entries/s (Gram-matrix entries per second of wall time):
+//   cnn_flatten<H>  ten 3×3 SAME Conv + ReLU blocks on H×H×3 images, Flatten, Dense: only the
+//                   same-position covariances are needed (diagonal spatial kernel);
+//   myrtle_gap<H>   Myrtle-5 style (Shankar et al. 2020): four 3×3 SAME Conv + ReLU, two 2×2
+//                   average pools, GlobalAvgPool, Dense, on H×H×3 images: the full covariance
+//                   over pairs of positions.
+//
+//   ./cnn_bench --benchmark_filter='myrtle_gap<8>/N:128$'
+//   ./cnn_bench --smoke                                    every benchmark once at a tiny size
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include <tangent/tangent.hpp>
+
+#include "bench_common.hpp"
+
+namespace {
+
+Eigen::MatrixXd flat_images(Eigen::Index n, Eigen::Index side) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> normal;
+  Eigen::MatrixXd flat(n, side * side * 3);  // NHWC, one image per row
+  for (Eigen::Index c = 0; c < flat.cols(); ++c) {
+    for (Eigen::Index r = 0; r < n; ++r) flat(r, c) = normal(rng);
+  }
+  return flat;
+}
+
+tangent::Conv conv() {
+  return {.channels = 128,
+          .filter = {3, 3},
+          .padding = tangent::Padding::same,
+          .w_std = std::sqrt(2.0),
+          .b_std = 0.05};
+}
+
+template <std::size_t... Is>
+auto flatten_net(std::index_sequence<Is...>) {
+  return tangent::serial(((void)Is, tangent::serial(conv(), tangent::ReLU{}))...,
+                         tangent::Flatten{}, tangent::Dense{.width = 10, .w_std = 1.0});
+}
+
+auto myrtle5() {
+  using namespace tangent;
+  const AvgPool halve{.window = {2, 2}, .strides = {2, 2}};
+  return serial(conv(), ReLU{}, conv(), ReLU{}, halve, conv(), ReLU{}, halve, conv(), ReLU{},
+                GlobalAvgPool{}, Dense{.width = 10, .w_std = 1.0});
+}
+
+template <Eigen::Index Side>
+void cnn_flatten(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  const Eigen::MatrixXd flat = flat_images(n, Side);
+  const auto net = flatten_net(std::make_index_sequence<10>{});
+  for (auto _ : state) {
+    const tangent::Kernels k = tangent::kernels(net, tangent::images(flat, Side, Side, 3));
+    benchmark::DoNotOptimize(k.ntk.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
+  state.SetLabel(bench::label());
+}
+
+template <Eigen::Index Side>
+void myrtle_gap(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  const Eigen::MatrixXd flat = flat_images(n, Side);
+  const auto net = myrtle5();
+  for (auto _ : state) {
+    const tangent::Kernels k = tangent::kernels(net, tangent::images(flat, Side, Side, 3));
+    benchmark::DoNotOptimize(k.ntk.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
+  state.SetLabel(bench::label());
+}
+
+template <class F>
+void add(const std::string& name, F f, const std::vector<Eigen::Index>& ns) {
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), f);
+  b->ArgName("N")->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const Eigen::Index n : ns) b->Arg(n);
+}
+
+void register_all(bool smoke) {
+  add("cnn_flatten<16>", cnn_flatten<16>, bench::sizes(smoke, 4, {128, 256, 512, 1024}));
+  add("myrtle_gap<8>", myrtle_gap<8>, bench::sizes(smoke, 4, {64, 128, 256}));
+  add("myrtle_gap<16>", myrtle_gap<16>, bench::sizes(smoke, 2, {64, 128, 256}));
+}
+
+}  // namespace
+
+TANGENT_BENCH_MAIN(register_all)

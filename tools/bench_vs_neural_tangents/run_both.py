@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Times tangent and neural-tangents on the same shapes, machine and thread count, in one go, and
+writes a Markdown table of ratios (default: results.md next to this script).
+
+  python3 tools/bench_vs_neural_tangents/run_both.py                 # default sizes (~10 min)
+  python3 tools/bench_vs_neural_tangents/run_both.py --full          # every size of the issue
+  python3 tools/bench_vs_neural_tangents/run_both.py --threads 2 --python /tmp/ntvenv/bin/python
+
+It configures and builds tangent's benchmarks in build-bench/ (Release, -march=native through
+TANGENT_NATIVE; --no-build skips this), then runs every case in its own process, pinned with
+taskset to the first --threads cores when taskset exists:
+  tangent:          OMP_NUM_THREADS=<threads> build-bench/bench/<binary> --benchmark_filter=...
+  neural-tangents:  XLA_FLAGS="--xla_cpu_multi_thread_eigen=true
+                    intra_op_parallelism_threads=<threads>" <python> nt_bench.py ...
+The neural-tangents environment is tools/reference/requirements.txt (see its README).
+Only ratios measured within one run mean anything; absolute times depend on the machine's load.
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def fc(depth, n, dtype="double", same=True, targets=()):
+    kind = "same" if same else "cross"
+    nt_dtype = "float64" if dtype == "double" else "float32"
+    return {
+        "name": f"FC depth {depth} ReLU, d = 784, {nt_dtype}, {kind}-input",
+        "n": n, "binary": "kernel_bench", "filter": f"fc<{depth}, {dtype}, {kind}>/N:{n}/real_time$",
+        "nt": ["fc", "--depth", str(depth), "--n", str(n), "--dtype", nt_dtype] +
+              ([] if same else ["--cross"]),
+        "targets": targets,
+    }
+
+
+def cnn(case, side, n, targets=()):
+    name = {"cnn_flatten": f"CNN depth 10 + Flatten, {side}×{side}×3, float64",
+            "myrtle_gap": f"Myrtle-5 CNN + GlobalAvgPool, {side}×{side}×3, float64"}[case]
+    return {"name": name, "n": n, "binary": "cnn_bench", "filter": f"{case}<{side}>/N:{n}/real_time$",
+            "nt": [case, "--side", str(side), "--n", str(n)], "targets": targets}
+
+
+def cases(full):
+    if full:
+        fc_sizes, flat_sizes, gap_sizes = [1000, 2000, 4000, 8000, 10000], [256, 512, 1024], \
+            [64, 128, 256]
+        out = []
+        for depth in (1, 3, 10):
+            for dtype in ("double", "float"):
+                for same in (True, False):
+                    for n in fc_sizes:
+                        out.append(fc(depth, n, dtype, same,
+                                      ("fc",) if (depth, n, same) == (3, 8000, True) else ()))
+        out += [cnn("cnn_flatten", 16, n, ("flatten",) if n == 256 else ()) for n in flat_sizes]
+        out += [cnn("myrtle_gap", s, n, ("gap",) if n == 128 else ()) for s in (8, 16)
+                for n in gap_sizes]
+        return out, [2000, 4000, 8000]
+    return [
+        fc(1, 4000),
+        fc(3, 8000, "double", True, ("fc",)),
+        fc(3, 8000, "float", True, ("fc",)),
+        fc(3, 4000, "double", False),
+        fc(10, 4000),
+        cnn("cnn_flatten", 16, 256, ("flatten",)),
+        cnn("myrtle_gap", 8, 128, ("gap",)),
+        cnn("myrtle_gap", 16, 64),
+    ], [4000]
+
+
+def pinned(cmd, threads):
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= threads:
+        return ["taskset", "-c", f"0-{threads - 1}"] + cmd
+    return cmd
+
+
+def run_tangent(build, binary, filt, threads, repetitions):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    cmd = pinned([str(build / "bench" / binary), f"--benchmark_filter={filt}",
+                  "--benchmark_min_time=0", f"--benchmark_repetitions={repetitions}",
+                  "--benchmark_format=json"], threads)
+    print("  $", " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    runs = [b for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"]
+    if not runs:
+        sys.exit(f"no benchmark matched {filt!r} in {binary}")
+    best = min(runs, key=lambda b: b["real_time"])
+    scale = {"ms": 1e-3, "us": 1e-6, "ns": 1e-9, "s": 1.0}[best["time_unit"]]
+    best["seconds"] = best["real_time"] * scale
+    return best
+
+
+def run_nt(python, args, threads):
+    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=true "
+                                     f"intra_op_parallelism_threads={threads}",
+               OMP_NUM_THREADS=str(threads))
+    cmd = pinned([python, str(HERE / "nt_bench.py")] + args, threads)
+    print("  $", " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def machine():
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def mark(ok):
+    return "met" if ok else "**missed**"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--python", default="/tmp/ntvenv/bin/python",
+                   help="Python of the neural-tangents environment")
+    p.add_argument("--build", default=str(ROOT / "build-bench"))
+    p.add_argument("--no-build", action="store_true")
+    p.add_argument("--full", action="store_true", help="every size of issue 7 (hours)")
+    p.add_argument("--repetitions", type=int, default=3, help="tangent runs per case (best kept)")
+    p.add_argument("--skip-nt", action="store_true", help="time tangent only")
+    p.add_argument("--out", default=str(HERE / "results.md"))
+    a = p.parse_args()
+    build = pathlib.Path(a.build)
+
+    if not a.no_build:
+        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+                        "-DTANGENT_BUILD_TESTS=OFF", "-DTANGENT_BUILD_EXAMPLES=OFF",
+                        "-DTANGENT_NATIVE=ON"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", str(build), "-j", str(a.threads), "--target",
+                        "kernel_bench", "cnn_bench", "predict_bench"], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    case_list, predict_sizes = cases(a.full)
+    rows, checks, nt_versions, label = [], [], None, ""
+    fc_times = {}
+    for c in case_list:
+        print(c["name"], "N =", c["n"], flush=True)
+        ours = run_tangent(build, c["binary"], c["filter"], a.threads, a.repetitions)
+        label = ours.get("label", label)
+        theirs = None if a.skip_nt else run_nt(a.python, c["nt"], a.threads)
+        if theirs:
+            nt_versions = theirs["versions"]
+        ratio = theirs["seconds"] / ours["seconds"] if theirs else None
+        rows.append((c, ours, theirs, ratio))
+        if "fc" in c["targets"]:
+            fc_times["float" if "float32" in c["name"] else "double"] = ours["seconds"]
+            if "float64" in c["name"]:
+                if ratio is not None:
+                    checks.append((f"FC depth 3, N = {c['n']}, float64: ≥ 3× faster than "
+                                   "neural-tangents", f"{ratio:.2f}×", ratio >= 3))
+                checks.append((f"FC depth 3, N = {c['n']}, float64: ≤ 1.3× the bare GEMM",
+                               f"{ours['x_gemm']:.2f}×", ours["x_gemm"] <= 1.3))
+                checks.append((f"FC depth 3, N = {c['n']}, float64: peak RSS ≤ 1.2 × (outputs + "
+                               "inputs)", f"{ours['rss/io']:.2f}×", ours["rss/io"] <= 1.2))
+        if "gap" in c["targets"] and ratio is not None:
+            checks.append((f"CNN + GlobalAvgPool, N = {c['n']}: ≥ 5× faster than neural-tangents",
+                           f"{ratio:.2f}×", ratio >= 5))
+        if "flatten" in c["targets"] and ratio is not None:
+            checks.append((f"CNN + Flatten, N = {c['n']}: ≥ 3× faster than neural-tangents",
+                           f"{ratio:.2f}×", ratio >= 3))
+    if "double" in fc_times and "float" in fc_times:
+        speedup = fc_times["double"] / fc_times["float"]
+        checks.append(("FC: float32 ≥ 1.7× faster than float64", f"{speedup:.2f}×",
+                       speedup >= 1.7))
+
+    predict_rows = []
+    for n in predict_sizes:
+        print("predictions N =", n, flush=True)
+        eig = run_tangent(build, "predict_bench", f"eigendecomposition_floor/N:{n}/real_time$", a.threads, 1)
+        pred = run_tangent(build, "predict_bench", f"gradient_descent_mse_100_times/N:{n}/real_time$",
+                           a.threads, 1)
+        ratio = pred["seconds"] / eig["seconds"]
+        predict_rows.append((n, eig, pred, ratio))
+        checks.append((f"Predictions at 100 times, N = {n}: ≤ 1.3 × one eigendecomposition",
+                       f"{ratio:.2f}×", ratio <= 1.3))
+
+    today = datetime.date.today().isoformat()
+    lines = [
+        f"Measured {today} on {machine()}, {a.threads} threads on both sides "
+        f"(taskset to cores 0–{a.threads - 1}; tangent: OMP_NUM_THREADS; neural-tangents: "
+        f"XLA_FLAGS intra_op_parallelism_threads), tangent built Release with -march=native "
+        f"({label}).",
+        "neural-tangents " + (f"{nt_versions['neural_tangents']} on jax {nt_versions['jax']}"
+                              if nt_versions else "not run") +
+        ", CPU, jit, nt.batch, compile excluded, best of 2 runs; tangent best of "
+        f"{a.repetitions}. NNGP and NTK together in every case.",
+        "",
+        f"Command: `python3 tools/bench_vs_neural_tangents/run_both.py --threads {a.threads}"
+        + (" --full" if a.full else "") + "`",
+        "",
+        "| case | N | tangent (s) | neural-tangents (s) | speed-up | × GEMM floor | peak RSS / (in + out) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c, ours, theirs, ratio in rows:
+        lines.append(
+            f"| {c['name']} | {c['n']:,} | {ours['seconds']:.3f} | "
+            + (f"{theirs['seconds']:.3f} | {ratio:.1f}×" if theirs else "– | –")
+            + (f" | {ours['x_gemm']:.2f} | {ours['rss/io']:.2f} |" if "x_gemm" in ours
+               else " | – | – |"))
+    lines += ["", "| predictions (100 time points, test and train) | N | eigendecomposition (s) "
+              "| predictions (s) | ratio |", "|---|---:|---:|---:|---:|"]
+    for n, eig, pred, ratio in predict_rows:
+        lines.append(f"| gradient_descent_mse, 1,000 test points, 10 outputs | {n:,} | "
+                     f"{eig['seconds']:.3f} | {pred['seconds']:.3f} | {ratio:.2f}× |")
+    lines += ["", "| target | measured | |", "|---|---:|---|"]
+    for what, value, ok in checks:
+        lines.append(f"| {what} | {value} | {mark(ok)} |")
+    text = "\n".join(lines) + "\n"
+    pathlib.Path(a.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
