@@ -271,16 +271,16 @@ std::string plot_script(const Settings& s, const std::vector<KernelResult>& kern
          std::to_string(lo / 2) + ":" + std::to_string(2 * hi) +
          "]\n"
          "set tmargin at screen 0.9\nset bmargin at screen 0.12\n"
-         "set lmargin at screen 0.06\nset rmargin at screen 0.43\n"
+         "set lmargin at screen 0.06\nset rmargin at screen 0.42\n"
          "set ylabel 'test accuracy'\n"
-         "set key at screen 0.6, screen 0.9 right top font ',9' spacing 1.2\n"
+         "set key at screen 0.44, screen 0.9 left top Left reverse font ',9' spacing 1.2\n"
          "plot 'fashion_mnist.csv' using (strcol(1) eq 'FC' ? $2 : 1/0):3 with linespoints pt 7 "
          "lw 2 lc rgb '#1f77b4' title 'FC trained', '' using (strcol(1) eq 'CNN' ? $2 : 1/0):3 "
          "with linespoints pt 5 lw 2 lc rgb '#d62728' title 'CNN trained'" +
          lines +
          "\n"
-         "set logscale y\nset ylabel 'test outputs: mean squared distance, net to NTK prediction'\n"
-         "set lmargin at screen 0.67\nset rmargin at screen 0.98\n"
+         "set logscale y\nset ylabel 'test MSE, net vs its NTK prediction'\n"
+         "set lmargin at screen 0.7\nset rmargin at screen 0.98\n"
          "set key inside top right font ',9'\n"
          "plot 'fashion_mnist.csv' using (strcol(1) eq 'FC' ? $2 : 1/0):5 with linespoints pt 7 "
          "lw 2 lc rgb '#1f77b4' title 'FC', '' using (strcol(1) eq 'CNN' ? $2 : 1/0):5 with "
