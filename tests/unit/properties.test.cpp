@@ -105,3 +105,35 @@ TEST_CASE("results do not depend on the number of threads", "[kernels][propertie
   CHECK((one_same.ntk.array() == three_same.ntk.array()).all());
 }
 #endif
+
+// A layer without a packet form (any user-defined layer) runs the entry-by-entry sweep; the
+// built-in ones run on packets of rows. Both must give the same kernels: here the same rules,
+// reached through types the packet sweep does not know.
+struct EntryReLU : tangent::ReLU {};
+struct EntryErf : tangent::Erf {};
+
+TEST_CASE("the entry-by-entry sweep of user layers matches the packet sweep",
+          "[kernels][properties]") {
+  using namespace tangent;
+  const Dense dense{.width = 16, .w_std = 1.4, .b_std = 0.1};
+  const auto packets = serial(dense, ReLU{}, dense, Erf{}, dense);
+  const auto entries = serial(dense, EntryReLU{}, dense, EntryErf{}, dense);
+  Eigen::MatrixXd x1 = random_inputs(37, 6, 31);
+  x1.row(5) = x1.row(2);  // identical rows: the angle must be exactly 0 on both paths
+  const Eigen::MatrixXd x2 = random_inputs(19, 6, 32);
+  const Kernels p_cross = kernels(packets, x1, x2);
+  const Kernels e_cross = kernels(entries, x1, x2);
+  const Kernels p_same = kernels(packets, x1);
+  const Kernels e_same = kernels(entries, x1);
+  // Both evaluate the same closed forms; only the order of a few roundings may differ.
+  CHECK((p_cross.nngp - e_cross.nngp).cwiseAbs().maxCoeff() <=
+        1e-14 * p_cross.nngp.cwiseAbs().maxCoeff());
+  CHECK((p_cross.ntk - e_cross.ntk).cwiseAbs().maxCoeff() <=
+        1e-14 * p_cross.ntk.cwiseAbs().maxCoeff());
+  CHECK((p_same.nngp - e_same.nngp).cwiseAbs().maxCoeff() <=
+        1e-14 * p_same.nngp.cwiseAbs().maxCoeff());
+  CHECK((p_same.ntk - e_same.ntk).cwiseAbs().maxCoeff() <=
+        1e-14 * p_same.ntk.cwiseAbs().maxCoeff());
+  CHECK(e_same.ntk(5, 2) == e_same.ntk(2, 2));
+  CHECK(p_same.ntk(5, 2) == p_same.ntk(2, 2));
+}

@@ -8,10 +8,9 @@ writes a Markdown table of ratios (default: results.md next to this script).
 
 It configures and builds tangent's benchmarks in build-bench/ (Release, -march=native through
 TANGENT_NATIVE; --no-build skips this), then runs every case in its own process, pinned with
-taskset to the first --threads cores when taskset exists:
-  tangent:          OMP_NUM_THREADS=<threads> build-bench/bench/<binary> --benchmark_filter=...
-  neural-tangents:  XLA_FLAGS="--xla_cpu_multi_thread_eigen=true
-                    intra_op_parallelism_threads=<threads>" <python> nt_bench.py ...
+taskset (util-linux; required) to the first --threads cores, which is what bounds XLA's threads:
+  tangent:          taskset -c 0-<t-1> OMP_NUM_THREADS=<threads> build-bench/bench/<binary> ...
+  neural-tangents:  taskset -c 0-<t-1> <python> nt_bench.py ...
 The neural-tangents environment is tools/reference/requirements.txt (see its README).
 Only ratios measured within one run mean anything; absolute times depend on the machine's load.
 """
@@ -76,9 +75,13 @@ def cases(full):
 
 
 def pinned(cmd, threads):
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= threads:
-        return ["taskset", "-c", f"0-{threads - 1}"] + cmd
-    return cmd
+    # XLA sizes its thread pools from the CPUs the process may run on, so the affinity mask is
+    # what gives both sides the same thread count.
+    if not shutil.which("taskset"):
+        sys.exit("run_both.py needs taskset (Debian: util-linux) to give both sides the same cores")
+    if (os.cpu_count() or 1) < threads:
+        sys.exit(f"--threads {threads} is more than this machine's {os.cpu_count()} CPUs")
+    return ["taskset", "-c", f"0-{threads - 1}"] + cmd
 
 
 def run_tangent(build, binary, filt, threads, repetitions):
@@ -98,9 +101,7 @@ def run_tangent(build, binary, filt, threads, repetitions):
 
 
 def run_nt(python, args, threads):
-    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=true "
-                                     f"intra_op_parallelism_threads={threads}",
-               OMP_NUM_THREADS=str(threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     cmd = pinned([python, str(HERE / "nt_bench.py")] + args, threads)
     print("  $", " ".join(cmd), flush=True)
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
@@ -179,9 +180,11 @@ def main():
     predict_rows = []
     for n in predict_sizes:
         print("predictions N =", n, flush=True)
-        eig = run_tangent(build, "predict_bench", f"eigendecomposition_floor/N:{n}/real_time$", a.threads, 1)
-        pred = run_tangent(build, "predict_bench", f"gradient_descent_mse_100_times/N:{n}/real_time$",
-                           a.threads, 1)
+        eig = run_tangent(build, "predict_bench", f"eigendecomposition_floor/N:{n}/real_time$",
+                          a.threads, a.repetitions)
+        pred = run_tangent(build, "predict_bench",
+                           f"gradient_descent_mse_100_times/N:{n}/real_time$", a.threads,
+                           a.repetitions)
         ratio = pred["seconds"] / eig["seconds"]
         predict_rows.append((n, eig, pred, ratio))
         checks.append((f"Predictions at 100 times, N = {n}: ≤ 1.3 × one eigendecomposition",
@@ -190,8 +193,8 @@ def main():
     today = datetime.date.today().isoformat()
     lines = [
         f"Measured {today} on {machine()}, {a.threads} threads on both sides "
-        f"(taskset to cores 0–{a.threads - 1}; tangent: OMP_NUM_THREADS; neural-tangents: "
-        f"XLA_FLAGS intra_op_parallelism_threads), tangent built Release with -march=native "
+        f"(both pinned with taskset to cores 0–{a.threads - 1}; tangent also OMP_NUM_THREADS), "
+        f"tangent built Release with -march=native "
         f"({label}).",
         "neural-tangents " + (f"{nt_versions['neural_tangents']} on jax {nt_versions['jax']}"
                               if nt_versions else "not run") +

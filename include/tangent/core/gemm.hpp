@@ -54,7 +54,7 @@ void gemm(Matrix<double>& out, const A& a, const B& b, double alpha = 1.0) {
   out.resize(rows, cols);
   const Index tiles = (cols + kGemmTile - 1) / kGemmTile;
   // Eigen splits no product below 50,000 multiply-adds, so those need no region.
-  const bool parallel = rows * cols * a.cols() >= 50000;
+  [[maybe_unused]] const bool parallel = rows * cols * a.cols() >= 50000;
   TANGENT_OMP(parallel for schedule(static) if (parallel))
   for (Index t = 0; t < tiles; ++t) {
     const Index c0 = t * kGemmTile;

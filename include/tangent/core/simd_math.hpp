@@ -266,9 +266,11 @@ V atan_reduced(const V& x) {
   }
 }
 
-/// atan2(y, x) ∈ [−π, π] for finite y and x, in std::atan2's quadrants; exactly 0 for y = 0 and
-/// x ≥ 0 (also x = 0), exactly π for y = 0 and x < 0, exactly π/2 for y > 0 and x = 0. (The sign
-/// of a zero y is not kept.)
+/// atan2(y, x) ∈ [−π, π] for finite y and x, in std::atan2's quadrants (NaN and infinities are
+/// outside its domain, and subnormal arguments lose accuracy: the kernels never pass them, since
+/// their inputs are checked finite and their variances stay normal for inputs within 1e±150);
+/// exactly 0 for y = 0 and x ≥ 0 (also x = 0), exactly π for y = 0 and x < 0, exactly π/2 for y > 0
+/// and x = 0. (The sign of a zero y is not kept.)
 template <class V>
 V atan2_v(const V& y, const V& x) {
   using S = scalar_t<V>;
@@ -289,7 +291,8 @@ V atan2_v(const V& y, const V& x) {
   return select(y < S(0), V(-r2), r2);
 }
 
-/// √(a² + b²) without overflow or underflow: max·√(1 + (min/max)²) (0 when both are 0).
+/// √(a² + b²) for finite a and b without overflow or underflow: max·√(1 + (min/max)²) (0 when
+/// both are 0; NaN and infinities are outside its domain).
 template <class V>
 V hypot_v(const V& a, const V& b) {
   using S = scalar_t<V>;

@@ -19,14 +19,26 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <Eigen/Eigenvalues>
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 
-#if defined(TANGENT_HAS_LAPACKE)
+#if defined(TANGENT_HAS_CBLAS)
+// OpenBLAS's own header: declaring cblas_dgemm ourselves would clash with a user's <cblas.h>.
+#include <cblas.h>
+#endif
+
+// Code compiled with different solvers or products lives in different inline namespaces, so
+// translation units built with and without LAPACKE or CBLAS can share one program.
+#if defined(TANGENT_HAS_LAPACKE) && defined(TANGENT_HAS_CBLAS)
+#define TANGENT_SOLVER_ABI lapacke_cblas_solver
+#elif defined(TANGENT_HAS_LAPACKE)
 #define TANGENT_SOLVER_ABI lapacke_solver
+#elif defined(TANGENT_HAS_CBLAS)
+#define TANGENT_SOLVER_ABI eigen_cblas_solver
 #else
 #define TANGENT_SOLVER_ABI eigen_solver
 #endif
@@ -97,26 +109,21 @@ void lapacke_symmetric_eigen(const Eigen::MatrixBase<Derived>& a, Eigen::VectorX
 }
 #endif
 
-#if defined(TANGENT_HAS_CBLAS)
-// OpenBLAS's CBLAS GEMM, declared here for the same reason as LAPACKE_dsyevd (enums as ints:
-// CblasColMajor = 102, CblasNoTrans = 111).
-extern "C" void cblas_dgemm(int layout, int trans_a, int trans_b, int m, int n, int k, double alpha,
-                            const double* a, int lda, const double* b, int ldb, double beta,
-                            double* c, int ldc);
-#endif
-
 /// a·b for column-major double matrices: OpenBLAS's dgemm when found (`TANGENT_HAS_CBLAS`, with
 /// LAPACKE), so the products of a prediction run on the thread pool and kernels of its dsyevd;
-/// Eigen's product otherwise.
-inline Matrix<double> product(const Matrix<double>& a, const Matrix<double>& b) {
+/// Eigen's product otherwise. (A template, like the rest of the module, so that translation
+/// units that never predict instantiate nothing.)
+template <class S>
+Matrix<S> product(const Matrix<S>& a, const Matrix<S>& b) {
+  static_assert(std::is_same_v<S, double>, "TANGENT: PREDICTIONS ARE COMPUTED IN double.");
 #if defined(TANGENT_HAS_CBLAS)
   Matrix<double> c(a.rows(), b.cols());
   if (c.size() == 0) return c;
   if (a.cols() == 0) return Matrix<double>::Zero(a.rows(), b.cols());
-  cblas_dgemm(102, 111, 111, static_cast<int>(a.rows()), static_cast<int>(b.cols()),
-              static_cast<int>(a.cols()), 1.0, a.data(), static_cast<int>(a.outerStride()),
-              b.data(), static_cast<int>(b.outerStride()), 0.0, c.data(),
-              static_cast<int>(c.outerStride()));
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(a.rows()),
+              static_cast<int>(b.cols()), static_cast<int>(a.cols()), 1.0, a.data(),
+              static_cast<int>(a.outerStride()), b.data(), static_cast<int>(b.outerStride()), 0.0,
+              c.data(), static_cast<int>(c.outerStride()));
   return c;
 #else
   return a * b;

@@ -2,6 +2,11 @@
 #include <cmath>
 #include <iostream>
 
+// A user who also calls BLAS: tangent (which may use OpenBLAS's GEMM) must not clash with it.
+#if __has_include(<cblas.h>)
+#include <cblas.h>
+#endif
+
 #include <tangent/tangent.hpp>
 
 int main() {
