@@ -92,6 +92,14 @@ inline bool take_smoke_flag(int& argc, char** argv) {
   return smoke;
 }
 
+/// Registers `f` as benchmark `name` over the sizes `ns` (argument N, milliseconds, wall time).
+template <class F>
+void add(const std::string& name, F f, const std::vector<tangent::Index>& ns) {
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), f);
+  b->ArgName("N")->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const tangent::Index n : ns) b->Arg(n);
+}
+
 /// The sizes to register: the tiny one alone in smoke mode, else the full list.
 inline std::vector<tangent::Index> sizes(bool smoke, tangent::Index tiny,
                                          std::vector<tangent::Index> full) {

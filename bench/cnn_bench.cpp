@@ -50,11 +50,11 @@ auto myrtle5() {
                 GlobalAvgPool{}, Dense{.width = 10, .w_std = 1.0});
 }
 
-template <Eigen::Index Side>
-void cnn_flatten(benchmark::State& state) {
+/// NNGP and NTK of `net` on N random Side×Side×3 images (same-input).
+template <Eigen::Index Side, class Net>
+void cnn_kernels(benchmark::State& state, const Net& net) {
   const Eigen::Index n = state.range(0);
   const Eigen::MatrixXd flat = flat_images(n, Side);
-  const auto net = flatten_net(std::make_index_sequence<10>{});
   for (auto _ : state) {
     const tangent::Kernels k = tangent::kernels(net, tangent::images(flat, Side, Side, 3));
     benchmark::DoNotOptimize(k.ntk.data());
@@ -62,33 +62,22 @@ void cnn_flatten(benchmark::State& state) {
   }
   state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
   state.SetLabel(bench::label());
+}
+
+template <Eigen::Index Side>
+void cnn_flatten(benchmark::State& state) {
+  cnn_kernels<Side>(state, flatten_net(std::make_index_sequence<10>{}));
 }
 
 template <Eigen::Index Side>
 void myrtle_gap(benchmark::State& state) {
-  const Eigen::Index n = state.range(0);
-  const Eigen::MatrixXd flat = flat_images(n, Side);
-  const auto net = myrtle5();
-  for (auto _ : state) {
-    const tangent::Kernels k = tangent::kernels(net, tangent::images(flat, Side, Side, 3));
-    benchmark::DoNotOptimize(k.ntk.data());
-    benchmark::ClobberMemory();
-  }
-  state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
-  state.SetLabel(bench::label());
-}
-
-template <class F>
-void add(const std::string& name, F f, const std::vector<Eigen::Index>& ns) {
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), f);
-  b->ArgName("N")->Unit(benchmark::kMillisecond)->UseRealTime();
-  for (const Eigen::Index n : ns) b->Arg(n);
+  cnn_kernels<Side>(state, myrtle5());
 }
 
 void register_all(bool smoke) {
-  add("cnn_flatten<16>", cnn_flatten<16>, bench::sizes(smoke, 4, {128, 256, 512, 1024}));
-  add("myrtle_gap<8>", myrtle_gap<8>, bench::sizes(smoke, 4, {64, 128, 256}));
-  add("myrtle_gap<16>", myrtle_gap<16>, bench::sizes(smoke, 2, {64, 128, 256}));
+  bench::add("cnn_flatten<16>", cnn_flatten<16>, bench::sizes(smoke, 4, {128, 256, 512, 1024}));
+  bench::add("myrtle_gap<8>", myrtle_gap<8>, bench::sizes(smoke, 4, {64, 128, 256}));
+  bench::add("myrtle_gap<16>", myrtle_gap<16>, bench::sizes(smoke, 2, {64, 128, 256}));
 }
 
 }  // namespace

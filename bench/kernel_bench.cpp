@@ -84,24 +84,17 @@ void gemm_floor(benchmark::State& state) {
   state.SetLabel(bench::label());
 }
 
-template <class F>
-void add(const std::string& name, F f, const std::vector<Eigen::Index>& ns) {
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), f);
-  b->ArgName("N")->Unit(benchmark::kMillisecond)->UseRealTime();
-  for (const Eigen::Index n : ns) b->Arg(n);
-}
-
 template <std::size_t Depth, class S>
 void add_fc(const std::string& scalar, const std::vector<Eigen::Index>& ns) {
   const std::string prefix = "fc<" + std::to_string(Depth) + ", " + scalar;
-  add(prefix + ", same>", fc<Depth, S, true>, ns);
-  add(prefix + ", cross>", fc<Depth, S, false>, ns);
+  bench::add(prefix + ", same>", fc<Depth, S, true>, ns);
+  bench::add(prefix + ", cross>", fc<Depth, S, false>, ns);
 }
 
 void register_all(bool smoke) {
   const auto ns = bench::sizes(smoke, 64, {1000, 2000, 4000, 8000, 10000});
-  add("gemm_floor<double>", gemm_floor<double>, ns);
-  add("gemm_floor<float>", gemm_floor<float>, ns);
+  bench::add("gemm_floor<double>", gemm_floor<double>, ns);
+  bench::add("gemm_floor<float>", gemm_floor<float>, ns);
   add_fc<1, double>("double", ns);
   add_fc<3, double>("double", ns);
   add_fc<10, double>("double", ns);
