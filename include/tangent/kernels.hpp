@@ -12,27 +12,16 @@
 #include <type_traits>
 
 #include "tangent/combinators/composition.hpp"
-#include "tangent/combinators/serial.hpp"
 #include "tangent/core/config.hpp"
-#include "tangent/core/layer_concepts.hpp"
+#include "tangent/core/gram.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/feature_sweep.hpp"
 #include "tangent/kernels/inputs.hpp"
+#include "tangent/kernels/plan.hpp"
 #include "tangent/kernels/spatial_sweep.hpp"
-#include "tangent/layers/elementwise.hpp"
 
 namespace tangent {
-
-/// The NNGP and NTK Gram matrices (N1 × N2) of a network, in scalar type `S`.
-template <class S>
-struct BasicKernels {
-  Matrix<S> nngp;  ///< Σ: covariance of the outputs of the randomly initialised network
-  Matrix<S> ntk;   ///< Θ: the neural tangent kernel of one output unit
-};
-
-/// The NNGP and NTK Gram matrices in double precision.
-using Kernels = BasicKernels<double>;
 
 namespace detail {
 inline namespace TANGENT_PARALLEL_ABI {
@@ -62,18 +51,19 @@ BasicKernels<typename D1::Scalar> feature_kernels(std::string_view function, con
   static_assert(std::is_same_v<S, typename D2::Scalar>,
                 "TANGENT: x1 AND x2 MUST HAVE THE SAME SCALAR TYPE (both double or both float).");
   const auto net = as_serial(network);
+  using Flat = std::remove_const_t<decltype(net)>;
   Outputs<W, S> out;
-  if constexpr (composition_fits<Features, std::remove_const_t<decltype(net)>>()) {
-    validate_layers(net);
+  if constexpr (composition_fits<Features, Flat>()) {
+    const KernelPlan plan = make_plan<InputStage<Features>>(net, features_shape(x1.cols()));
     const Eigen::Ref<const Matrix<S>> a(x1.derived());
     check_input(function, "x1", a);
     if (x2 == nullptr) {
-      feature_kernels<W != Want::nngp, S>(net, a, nullptr, out.nngp(), out.ntk());
+      feature_kernels<W != Want::nngp, S>(net, plan, a, nullptr, out.nngp(), out.ntk());
     } else {
       const Eigen::Ref<const Matrix<S>> b(x2->derived());
       check_input(function, "x2", b);
       check_same_features<S>(function, a, b);
-      feature_kernels<W != Want::nngp, S>(net, a, &b, out.nngp(), out.ntk());
+      feature_kernels<W != Want::nngp, S>(net, plan, a, &b, out.nngp(), out.ntk());
     }
   }
   return std::move(out.kernels);
@@ -84,9 +74,10 @@ BasicKernels<S> spatial_kernels(std::string_view function, const Net& network,
                                 const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2) {
   check_scalar<S>();
   const auto net = as_serial(network);
+  using Flat = std::remove_const_t<decltype(net)>;
   Outputs<W, S> out;
-  if constexpr (composition_fits<Spatial<D>, std::remove_const_t<decltype(net)>>()) {
-    validate_layers(net);
+  if constexpr (composition_fits<Spatial<D>, Flat>()) {
+    const KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
     check_input(function, "x1", x1.flat);
     if (x2 != nullptr) {
       check_input(function, "x2", x2->flat);
@@ -95,7 +86,7 @@ BasicKernels<S> spatial_kernels(std::string_view function, const Net& network,
                            x2->geometry.str() + "; both inputs need the same shape");
       }
     }
-    spatial_kernels<W != Want::nngp>(net, x1, x2, out.nngp(), out.ntk());
+    spatial_kernels<W != Want::nngp>(net, plan, x1, x2, out.nngp(), out.ntk());
   }
   return std::move(out.kernels);
 }

@@ -1,19 +1,38 @@
 #pragma once
 /// @file
-/// The checks every entry point makes on a network before running it: its composition for a
-/// kind of input (compile time) and its layers' hyperparameters (run time).
+/// What the entry points accept as a network, and the compile-time check of its composition for
+/// a kind of input.
 
 #include <type_traits>
 
+#include "tangent/combinators/node.hpp"
+#include "tangent/combinators/repeat.hpp"
 #include "tangent/combinators/serial.hpp"
-#include "tangent/core/errors.hpp"
+#include "tangent/core/layer_concepts.hpp"
 #include "tangent/core/stage.hpp"
-#include "tangent/layers/elementwise.hpp"
 
-namespace tangent::detail {
+namespace tangent {
+
+/// What the kernel functions accept as a network: a `serial(...)`, a branching node, a
+/// `repeat(...)`, or a single layer, which acts as a one-layer network. (A parallel(...) or a
+/// fan-in on its own is accepted here and then rejected with a sentence saying what it lacks.)
+template <class T>
+concept Network = KernelLayer<T> || detail::is_structure<T>;
+
+namespace detail {
+
+/// A network as a `Serial`: a serial unchanged, anything else as its only child.
+template <class T>
+constexpr auto as_serial(const T& network) {
+  if constexpr (is_serial<T>) {
+    return network;
+  } else {
+    return serial(network);
+  }
+}
 
 /// Checks the composition of `Net` for inputs of kind `Kind`; false (after the first failing
-/// layer's static_assert has said why) when it cannot work, so the driver is not instantiated
+/// node's static_assert has said why) when it cannot work, so the driver is not instantiated
 /// and one mistake gives one message.
 template <class Kind, class Net>
 constexpr bool composition_fits() {
@@ -28,13 +47,5 @@ constexpr bool composition_fits() {
   }
 }
 
-/// Checks every layer's hyperparameters; the message names the layer and its position.
-template <class Net>
-void validate_layers(const Net& net) {
-  net.for_each([](const auto& layer, auto index) {
-    using L = std::remove_cvref_t<decltype(layer)>;
-    validate_layer(layer, LayerSite{L::name, decltype(index)::value + 1});
-  });
-}
-
-}  // namespace tangent::detail
+}  // namespace detail
+}  // namespace tangent

@@ -12,10 +12,14 @@
 
 namespace tangent {
 
-/// Where a layer sits in a network, for error messages: its name and 1-based position.
+/// Where a layer sits in a network, for error messages: its name, its 1-based position among the
+/// layers as written (branches left to right, a fan-in after its branches, a repeated block
+/// once), and, inside `repeat(block, n)`, which repetition runs.
 struct LayerSite {
   std::string_view name;
   std::size_t position = 1;
+  std::size_t repetition = 0;   ///< 1-based repetition of the innermost repeat(...); 0 outside one
+  std::size_t repetitions = 0;  ///< its number of repetitions
 };
 
 namespace detail {
@@ -29,11 +33,17 @@ std::string show(const T& value) {
   return out.str();
 }
 
-/// Throws `std::invalid_argument` with "tangent::<name> (layer <k> of the network): <what>".
+/// Throws `std::invalid_argument` with "tangent::<name> (layer <k> of the network): <what>", or
+/// "(layer <k> of the network, repetition <r> of <n>)" inside a repeated block.
 [[noreturn]] inline void fail_layer(const LayerSite& site, std::string_view what) {
   std::string message = "tangent::";
   message += site.name;
-  message += " (layer " + std::to_string(site.position) + " of the network): ";
+  message += " (layer " + std::to_string(site.position) + " of the network";
+  if (site.repetition > 0) {
+    message += ", repetition " + std::to_string(site.repetition) + " of " +
+               std::to_string(site.repetitions);
+  }
+  message += "): ";
   message += what;
   throw std::invalid_argument(message);
 }

@@ -15,6 +15,7 @@
 #include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/pair_context.hpp"
 #include "tangent/core/spatial.hpp"
 
 namespace tangent {
@@ -24,9 +25,11 @@ template <class S>
 struct PairBlock;
 }  // namespace detail
 
-/// A layer with its own kernel rule on feature vectors (Dense, Identity, Flatten).
+/// A layer with its own kernel rule on feature vectors (Dense, Identity, Flatten, LayerNorm,
+/// Dropout).
 ///
-/// requires, for `const L l`, `double` scalars `q, t, q11, q22, width` and a site:
+/// requires, for `const L l`, `double` scalars `q, t, v`, a site and an `EntryContext<double>`
+/// `pair`:
 /// - `L::name`: a `std::string_view` for messages;
 /// - `L::output_stage<In>`: the stage after the layer, given the `Stage` before it (a member
 ///   alias template); it `static_assert`s, with a sentence that says what to insert, when the
@@ -36,19 +39,25 @@ struct PairBlock;
 /// - `l.output_width(n)`: the finite width after the layer, given the width `n` before it
 ///   (needed by the standard parameterization);
 /// - `l.variance(q)`: the new variance of one sample with variance `q`;
-/// - `l.propagate_entry<WithNtk>(q, t, q11, q22, width)` updates, in place, the NNGP entry `q`
-///   and (when `WithNtk`) the NTK entry `t` of a pair of samples whose variances are `q11` and
-///   `q22`; `width` is the finite width before the layer.
+/// - `l.propagate_entry<WithNtk>(q, t, pair)` updates, in place, the NNGP entry `q` and (when
+///   `WithNtk`) the NTK entry `t` of a pair of samples, given the pair's context: the two
+///   samples' variances entering the layer, their square roots, the finite width before the
+///   layer and whether the two are the same input (`EntryContext`).
 ///
-/// ensures: `variance(q)` equals what `propagate_entry` makes of q = q11 = q22.
+/// optional: `detail::supports_lanes<L>` set to true when `propagate_entry` also accepts groups
+/// of lanes (`S` = `detail::Lanes<double>`); otherwise the vectorised sweep runs the layer lane
+/// by lane, and only this layer pays for it.
+///
+/// ensures: `variance(q)` equals what `propagate_entry` makes of a pair of one sample with
+/// itself (q = q11 = q22, `equal`).
 template <class L>
 concept FeatureLayer = requires(const L l, double& q, double& t, double v, Index n,
-                                const LayerSite& site) {
+                                const LayerSite& site, const EntryContext<double>& pair) {
   { L::name } -> std::convertible_to<std::string_view>;
   l.validate(site);
   { l.output_width(n) } -> std::same_as<Index>;
   { l.variance(v) } -> std::same_as<double>;
-  l.template propagate_entry<true>(q, t, v, v, v);
+  l.template propagate_entry<true>(q, t, pair);
 };
 
 /// A layer with its own kernel rule on spatial data (Conv, AvgPool, GlobalAvgPool, Flatten,
@@ -81,19 +90,12 @@ concept SpatialLayer = requires(const L l, const Geometry& g, const LayerSite& s
       l.template reduce_block<true, true>(block, q, q);
     });
 
-/// Anything `serial` accepts as one layer: an activation (adapted by `layers/elementwise.hpp`)
-/// or a layer with its own kernel rule on features or on spatial data.
+/// A layer: an activation (adapted by `combinators/leaf.hpp`) or a layer with its own kernel
+/// rule on features or on spatial data. Layers are the leaves of a network's tree.
 template <class L>
 concept KernelLayer = Activation<L> || FeatureLayer<L> || SpatialLayer<L>;
 
-template <class... Ls>
-struct Serial;
-
 namespace detail {
-template <class T>
-struct is_serial : std::false_type {};
-template <class... Ls>
-struct is_serial<Serial<Ls...>> : std::true_type {};
 
 /// Layers that read pairs of different positions need the full spatial block as input.
 template <class L>
@@ -115,10 +117,5 @@ constexpr bool reduces_spatial() {
   }
 }
 }  // namespace detail
-
-/// What the kernel functions accept as a network: a `Serial`, or a single layer, which acts as a
-/// one-layer network.
-template <class T>
-concept Network = detail::is_serial<T>::value || KernelLayer<T>;
 
 }  // namespace tangent

@@ -4,8 +4,10 @@
 
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/spatial.hpp"
@@ -35,7 +37,46 @@ struct AffineParams {
   bool operator==(const AffineParams&) const = default;
 };
 
+/// A layer that also runs as a finite-width network.
+///
+/// requires (activations meet it through the adaptor in `finite/layer_ops.hpp`):
+/// - `L::params_type`, its parameters (`NoParams` when it has none);
+/// - `l.finite_shapes(in, site)` → `detail::FiniteShapes`, the shapes around the layer for
+///   samples of shape `in` (throws, naming the layer, when it does not fit);
+/// - `l.init_params(rng, shapes)`, drawing fresh parameters from `rng`;
+/// - `l.check_params(params, shapes, site)`, throwing when `params` do not fit these shapes;
+/// - `l.forward(params, shapes, x, z)` and
+///   `l.backward(params, shapes, x, dz, dx_or_null, grad)` on samples stored one per row;
+///   a layer with randomness or state that its backward pass needs (Dropout) takes a
+///   `detail::LayerRun&` as last argument of both instead;
+/// - layers with parameters also `l.add_ntk(params, shapes, x1, g1, x2, g2, theta, cache)`,
+///   adding their part of the empirical NTK given their inputs and output gradients for both
+///   sets of samples (`cache` is theirs to keep between output units).
+template <class L>
+concept FiniteLayer = Activation<L> || requires {
+  typename L::params_type;
+};
+
 namespace detail {
+
+template <class L>
+struct layer_params {
+  static_assert(FiniteLayer<L>,
+                "TANGENT: THIS LAYER HAS NO FINITE NETWORK: init, apply, gradients and train need "
+                "params_type, finite_shapes, init_params, check_params, forward and backward "
+                "(see tangent::FiniteLayer in include/tangent/core/params.hpp); kernels do not.");
+  using type = typename L::params_type;
+};
+template <Activation A>
+struct layer_params<A> {
+  using type = NoParams;
+};
+/// The parameters of layer L in a finite network.
+template <class L>
+using layer_params_t = typename layer_params<L>::type;
+
+template <class L>
+inline constexpr bool has_parameters = !std::is_same_v<layer_params_t<L>, NoParams>;
 
 /// What a layer of a finite network needs besides its parameters: the shapes of a sample
 /// before and after it and, for window layers, which input position each output position reads
@@ -45,6 +86,14 @@ struct FiniteShapes {
   Geometry out;
   std::vector<Index> patches;
   Index window = 1;
+};
+
+/// What a layer of a finite network may keep between its forward and backward passes of one
+/// call, and the generator of its random draws: Dropout draws its mask from `rng` (null when the
+/// caller gave no generator) and keeps it in `kept` for the backward pass.
+struct LayerRun {
+  std::mt19937_64* rng = nullptr;
+  Matrix<double> kept;
 };
 
 /// Fills a matrix with independent N(0, std²) draws, column by column, from `rng`.

@@ -19,6 +19,7 @@
 
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include <Eigen/Core>
 
@@ -175,6 +176,10 @@ using scalar_t = typename scalar_of<V>::type;
 
 template <class V>
 inline constexpr bool is_lanes = !std::is_same_v<V, scalar_t<V>>;
+
+/// The truth values of a scalar (`bool`) or of a lane group (`LaneMask`).
+template <class V>
+using mask_t = decltype(std::declval<const V&>() == std::declval<const V&>());
 
 /// True when every lane of `c` is true (for a scalar: c itself).
 inline bool all_of(bool c) {

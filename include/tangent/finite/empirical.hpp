@@ -11,32 +11,69 @@
 /// samples (blocked Jacobian contraction), so memory is bounded by the block, not by N.
 
 #include <algorithm>
+#include <array>
+#include <concepts>
 #include <cstdint>
+#include <optional>
 #include <random>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
+#include "tangent/combinators/composition.hpp"
+#include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/gemm.hpp"
+#include "tangent/core/gram.hpp"
+#include "tangent/core/params.hpp"
 #include "tangent/finite/network.hpp"
-#include "tangent/kernels.hpp"
 
 namespace tangent {
 namespace detail {
 
+/// Adds every layer's part of the empirical NTK, from both inputs' forward caches and the output
+/// gradients of the layers with parameters.
+struct NtkVisitor {
+  const FinitePlan& plan;
+  const ForwardCache& a1;
+  const ForwardCache& a2;
+  const std::vector<Matrix<double>>& g1;
+  const std::vector<Matrix<double>>& g2;
+  Matrix<double>& theta;
+  std::vector<Matrix<double>>& caches;  ///< per slot, kept across output units
+
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, const P& params, int&, Index slot, const LayerSite&) {
+    if constexpr (has_parameters<L>) {
+      const auto k = static_cast<std::size_t>(slot);
+      layer.add_ntk(params, plan.shapes[k], a1.input[k], g1[k], a2.input[k], g2[k], theta,
+                    caches[k]);
+    }
+  }
+  template <std::size_t K>
+  std::array<int, K> fork(int) {
+    return {};
+  }
+  void to_diagonal(int&) {}
+  template <class In, class Outs, bool OutFull, class F, class Others>
+  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
+};
+
 template <class Net, class Input1, class Input2>
 Kernels empirical_kernels_of(std::string_view function, const Net& network,
                              const Params<Net>& params, const Input1& x1, const Input2* x2,
-                             bool with_ntk) {
+                             bool with_ntk, std::optional<std::uint64_t> seed) {
   static_assert(
       std::is_same_v<typename input_kind<Input1>::type, typename input_kind<Input2>::type>,
       "TANGENT: x1 AND x2 MUST BE THE SAME KIND OF INPUT (both feature matrices, both "
       "images or both sequences).");
+  using Kind = typename input_kind<Input1>::type;
   const auto net = as_serial(network);
-  auto prepared = prepare_input(function, net, params, x1);
+  PreparedInput prepared = prepare_input(function, net, params, x1);
   FiniteInput& first = prepared.input;
-  const auto& plan = prepared.plan;
+  const FinitePlan& plan = prepared.plan;
   FiniteInput second;
   if (x2 != nullptr) {
     second = finite_input(function, *x2);
@@ -45,86 +82,134 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
                          second.shape.str() + "; both inputs need the same shape");
     }
   }
-  const auto a1 = forward_all(net, params, plan, std::move(first.values));
-  const auto a2_storage =
-      x2 != nullptr ? forward_all(net, params, plan, std::move(second.values)) : decltype(a1){};
-  const auto& a2 = x2 != nullptr ? a2_storage : a1;
-  const Index outputs = plan.back().out.channels;
+  // Random layers draw independently for the two inputs (two seeds from one); one input with
+  // itself is one forward pass, so a sample shares its draws with itself.
+  const std::optional<std::uint64_t> seed2 =
+      seed ? std::optional<std::uint64_t>(std::mt19937_64(*seed)()) : std::nullopt;
+  const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
+  const ForwardCache a2_storage =
+      x2 != nullptr ? forward_all<Kind>(net, params, plan, std::move(second.values), seed2)
+                    : ForwardCache{};
+  const ForwardCache& a2 = x2 != nullptr ? a2_storage : a1;
+  const Index outputs = plan.out.channels;
   const double per_output = 1.0 / static_cast<double>(outputs);
 
   Kernels k;
-  gemm(k.nngp, a1.back(), a2.back().transpose(), per_output);
+  gemm(k.nngp, a1.output, a2.output.transpose(), per_output);
   if (!with_ntk) return k;
 
-  k.ntk.setZero(a1.back().rows(), a2.back().rows());
-  std::vector<Matrix<double>> caches(plan.size());  // per layer, kept across output units
+  k.ntk.setZero(a1.output.rows(), a2.output.rows());
+  const auto slots = static_cast<std::size_t>(plan.slots());
+  std::vector<Matrix<double>> caches(slots);
+  std::vector<Matrix<double>> g1(slots);
+  std::vector<Matrix<double>> g2(slots);
   for (Index unit = 0; unit < outputs; ++unit) {
     // Output gradients of every layer with parameters, for both inputs, for this output unit.
-    std::vector<Matrix<double>> g1(plan.size());
-    std::vector<Matrix<double>> g2(plan.size());
-    const auto seed = [&](Index rows) {
+    const auto seed_gradient = [&](Index rows) {
       Matrix<double> e = Matrix<double>::Zero(rows, outputs);
       e.col(unit).setOnes();
       return e;
     };
-    backward_all(net, params, plan, a1, seed(a1.back().rows()), nullptr,
-                 [&](std::size_t j, const Matrix<double>& g) { g1[j] = g; });
+    backward_all(net, params, plan, a1, seed_gradient(a1.output.rows()), nullptr,
+                 [&](Index j, const Matrix<double>& g) { g1[static_cast<std::size_t>(j)] = g; });
     if (x2 != nullptr) {
-      backward_all(net, params, plan, a2, seed(a2.back().rows()), nullptr,
-                   [&](std::size_t j, const Matrix<double>& g) { g2[j] = g; });
+      backward_all(net, params, plan, a2, seed_gradient(a2.output.rows()), nullptr,
+                   [&](Index j, const Matrix<double>& g) { g2[static_cast<std::size_t>(j)] = g; });
     }
-    net.for_each([&](const auto& layer, auto index) {
-      constexpr std::size_t j = decltype(index)::value;
-      using L = std::remove_cvref_t<decltype(layer)>;
-      if constexpr (has_parameters<L>) {
-        layer.add_ntk(slot<j>(params), plan[j], a1[j], g1[j], a2[j], x2 != nullptr ? g2[j] : g1[j],
-                      k.ntk, caches[j]);
-      }
-    });
+    NtkVisitor visitor{plan, a1, a2, g1, x2 != nullptr ? g2 : g1, k.ntk, caches};
+    Cursor cursor;
+    int nothing = 0;
+    fold<InputStage<Kind>, false>(net, params, nothing, cursor, visitor);
   }
   k.ntk *= per_output;
   if (x2 == nullptr) k.ntk = 0.5 * (k.ntk + k.ntk.transpose()).eval();
   return k;
 }
 
+/// Input types the empirical kernels take: feature matrices, images(...), sequences(...).
+template <class T>
+concept FiniteInputType = requires(const T& x) {
+  finite_input("", x);
+};
+
 }  // namespace detail
 
 /// Empirical NNGP and NTK of the network with parameters `params` between the rows of `x1` and
 /// `x2` (feature matrices, or `images(...)`/`sequences(...)`): f(x1)·f(x2)ᵀ/K and J(x1)·J(x2)ᵀ/K
-/// for K output units.
-template <Network Net, class Input1, class Input2>
+/// for K output units. A network with Dropout in train mode needs the overloads with a
+/// generator, which draw the masks (independently for x1 and x2).
+template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2>
 Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input1& x1,
                           const Input2& x2) {
-  return detail::empirical_kernels_of("empirical_kernels", net, params, x1, &x2, true);
+  return detail::empirical_kernels_of("empirical_kernels", net, params, x1, &x2, true,
+                                      std::nullopt);
+}
+template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2,
+          std::uniform_random_bit_generator URBG>
+Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input1& x1,
+                          const Input2& x2, URBG& rng) {
+  return detail::empirical_kernels_of("empirical_kernels", net, params, x1, &x2, true,
+                                      detail::draw_seed(&rng));
 }
 /// The same for the rows of `x` with themselves (symmetric).
-template <Network Net, class Input>
+template <Network Net, detail::FiniteInputType Input>
 Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input& x) {
   return detail::empirical_kernels_of("empirical_kernels", net, params, x,
-                                      static_cast<const Input*>(nullptr), true);
+                                      static_cast<const Input*>(nullptr), true, std::nullopt);
+}
+template <Network Net, detail::FiniteInputType Input, std::uniform_random_bit_generator URBG>
+Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input& x, URBG& rng) {
+  return detail::empirical_kernels_of("empirical_kernels", net, params, x,
+                                      static_cast<const Input*>(nullptr), true,
+                                      detail::draw_seed(&rng));
 }
 /// The empirical NTK alone.
-template <Network Net, class Input1, class Input2>
+template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2>
 Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const Input1& x1,
                              const Input2& x2) {
-  return detail::empirical_kernels_of("empirical_ntk", net, params, x1, &x2, true).ntk;
+  return empirical_kernels(net, params, x1, x2).ntk;
 }
-template <Network Net, class Input>
+template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2,
+          std::uniform_random_bit_generator URBG>
+Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const Input1& x1,
+                             const Input2& x2, URBG& rng) {
+  return empirical_kernels(net, params, x1, x2, rng).ntk;
+}
+template <Network Net, detail::FiniteInputType Input>
 Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const Input& x) {
-  return detail::empirical_kernels_of("empirical_ntk", net, params, x,
-                                      static_cast<const Input*>(nullptr), true)
-      .ntk;
+  return empirical_kernels(net, params, x).ntk;
+}
+template <Network Net, detail::FiniteInputType Input, std::uniform_random_bit_generator URBG>
+Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const Input& x, URBG& rng) {
+  return empirical_kernels(net, params, x, rng).ntk;
 }
 /// The empirical NNGP alone (no backpropagation).
-template <Network Net, class Input1, class Input2>
+template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2>
 Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input1& x1,
                               const Input2& x2) {
-  return detail::empirical_kernels_of("empirical_nngp", net, params, x1, &x2, false).nngp;
+  return detail::empirical_kernels_of("empirical_nngp", net, params, x1, &x2, false, std::nullopt)
+      .nngp;
 }
-template <Network Net, class Input>
+template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2,
+          std::uniform_random_bit_generator URBG>
+Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input1& x1,
+                              const Input2& x2, URBG& rng) {
+  return detail::empirical_kernels_of("empirical_nngp", net, params, x1, &x2, false,
+                                      detail::draw_seed(&rng))
+      .nngp;
+}
+template <Network Net, detail::FiniteInputType Input>
 Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input& x) {
   return detail::empirical_kernels_of("empirical_nngp", net, params, x,
-                                      static_cast<const Input*>(nullptr), false)
+                                      static_cast<const Input*>(nullptr), false, std::nullopt)
+      .nngp;
+}
+template <Network Net, detail::FiniteInputType Input, std::uniform_random_bit_generator URBG>
+Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input& x,
+                              URBG& rng) {
+  return detail::empirical_kernels_of("empirical_nngp", net, params, x,
+                                      static_cast<const Input*>(nullptr), false,
+                                      detail::draw_seed(&rng))
       .nngp;
 }
 
@@ -152,10 +237,12 @@ Kernels monte_carlo_of(const Net& net, URBG& rng, const Input1& x1, const Input2
   for (auto& seed : seeds) seed = static_cast<std::uint64_t>(rng());
   const Index chunks = std::min<Index>(n_samples, 8);
   std::vector<Kernels> partial(static_cast<std::size_t>(chunks));
+  // Each draw: fresh parameters, then (for Dropout in train mode) fresh masks.
   const auto draw = [&](Index s) {
     std::mt19937_64 generator(seeds[static_cast<std::size_t>(s)]);
-    return empirical_kernels_of("monte_carlo_kernels", net, init(net, generator, init_shape(x1)),
-                                x1, x2, true);
+    const auto params = init(net, generator, init_shape(x1));
+    return empirical_kernels_of("monte_carlo_kernels", net, params, x1, x2, true,
+                                draw_seed(&generator));
   };
   // The first draw runs alone, so bad input throws here, outside the parallel region.
   partial[0] = draw(0);
@@ -189,12 +276,12 @@ Kernels monte_carlo_of(const Net& net, URBG& rng, const Input1& x1, const Input2
 /// Monte Carlo estimates of the NNGP and NTK: the empirical kernels averaged over `n_samples`
 /// initialisations of the finite network, drawn with seeds taken from `rng` (neural-tangents'
 /// monte_carlo_kernel_fn). They converge to `kernels(net, ...)` as the widths grow.
-template <Network Net, class URBG, class Input1, class Input2>
+template <Network Net, class URBG, detail::FiniteInputType Input1, detail::FiniteInputType Input2>
 Kernels monte_carlo_kernels(const Net& net, URBG& rng, const Input1& x1, const Input2& x2,
                             Index n_samples) {
   return detail::monte_carlo_of(net, rng, x1, &x2, n_samples);
 }
-template <Network Net, class URBG, class Input>
+template <Network Net, class URBG, detail::FiniteInputType Input>
 Kernels monte_carlo_kernels(const Net& net, URBG& rng, const Input& x, Index n_samples) {
   return detail::monte_carlo_of(net, rng, x, static_cast<const Input*>(nullptr), n_samples);
 }

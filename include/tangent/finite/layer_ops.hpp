@@ -1,10 +1,9 @@
 #pragma once
 /// @file
 /// How a finite network drives each layer: the same calls for layers with their own finite
-/// members (Dense, Conv, pooling, Flatten, Identity) and for activations, which are adapted
-/// here: z = φ(x) elementwise, dx = φ'(x) ⊙ dz, no parameters.
-
-#include <type_traits>
+/// members (Dense, Conv, pooling, Flatten, Identity, LayerNorm, Dropout) and for activations,
+/// which are adapted here: z = φ(x) elementwise, dx = φ'(x) ⊙ dz, no parameters. The contract is
+/// `tangent::FiniteLayer` (core/params.hpp).
 
 #include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/config.hpp"
@@ -12,45 +11,7 @@
 #include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
 
-namespace tangent {
-
-/// A layer that also runs as a finite-width network.
-///
-/// requires (activations meet it through the adaptor below):
-/// - `L::params_type`, its parameters (`NoParams` when it has none);
-/// - `l.finite_shapes(in, site)` → `detail::FiniteShapes`, the shapes around the layer for
-///   samples of shape `in` (throws, naming the layer, when it does not fit);
-/// - `l.init_params(rng, shapes)`, drawing fresh parameters from `rng`;
-/// - `l.check_params(params, shapes, site)`, throwing when `params` do not fit these shapes;
-/// - `l.forward(params, shapes, x, z)` and
-///   `l.backward(params, shapes, x, dz, dx_or_null, grad)` on samples stored one per row;
-/// - layers with parameters also `l.add_ntk(params, shapes, x1, g1, x2, g2, theta)`, adding their
-///   part of the empirical NTK given their inputs and output gradients for both sets of samples.
-template <class L>
-concept FiniteLayer = Activation<L> || requires {
-  typename L::params_type;
-};
-
-namespace detail {
-
-template <class L>
-struct layer_params {
-  static_assert(FiniteLayer<L>,
-                "TANGENT: THIS LAYER HAS NO FINITE NETWORK: init, apply, gradients and train need "
-                "params_type, finite_shapes, init_params, check_params, forward and backward "
-                "(see tangent::FiniteLayer in include/tangent/finite/layer_ops.hpp); kernels do "
-                "not.");
-  using type = typename L::params_type;
-};
-template <Activation A>
-struct layer_params<A> {
-  using type = NoParams;
-};
-template <class L>
-using layer_params_t = typename layer_params<L>::type;
-
-template <class L>
-inline constexpr bool has_parameters = !std::is_same_v<layer_params_t<L>, NoParams>;
+namespace tangent::detail {
 
 template <class L>
 FiniteShapes finite_shapes(const L& layer, const Geometry& in, const LayerSite& site) {
@@ -78,9 +39,11 @@ void check_params(const L& layer, const layer_params_t<L>& params, const FiniteS
 
 template <class L>
 void forward(const L& layer, const layer_params_t<L>& params, const FiniteShapes& shapes,
-             const Matrix<double>& x, Matrix<double>& z) {
+             const Matrix<double>& x, Matrix<double>& z, LayerRun& run) {
   if constexpr (Activation<L>) {
     z = x.unaryExpr([&](double v) { return layer.value(v); });
+  } else if constexpr (requires { layer.forward(params, shapes, x, z, run); }) {
+    layer.forward(params, shapes, x, z, run);
   } else {
     layer.forward(params, shapes, x, z);
   }
@@ -89,15 +52,16 @@ void forward(const L& layer, const layer_params_t<L>& params, const FiniteShapes
 template <class L>
 void backward(const L& layer, const layer_params_t<L>& params, const FiniteShapes& shapes,
               const Matrix<double>& x, const Matrix<double>& dz, Matrix<double>* dx,
-              layer_params_t<L>* grad) {
+              layer_params_t<L>* grad, const LayerRun& run) {
   if constexpr (Activation<L>) {
     if (dx != nullptr) {
       *dx = dz.cwiseProduct(x.unaryExpr([&](double v) { return layer.derivative(v); }));
     }
+  } else if constexpr (requires { layer.backward(params, shapes, x, dz, dx, grad, run); }) {
+    layer.backward(params, shapes, x, dz, dx, grad, run);
   } else {
     layer.backward(params, shapes, x, dz, dx, grad);
   }
 }
 
-}  // namespace detail
-}  // namespace tangent
+}  // namespace tangent::detail

@@ -5,17 +5,28 @@
 /// paths read every hyperparameter from the same fields.
 ///
 /// Samples are rows; images and sequences are stored one per row in NHWC (NWC) order, as the
-/// kernel functions take them. Computation is in double.
+/// kernel functions take them. Computation is in double. The network is walked as a tree
+/// (combinators/node.hpp): a forward pass keeps every layer's input (and each branching node's
+/// branch outputs where its fan-in needs them) in a cache indexed by slot; the backward pass
+/// walks the tree in reverse, a branching node handing each branch the gradient of its output
+/// and summing the branches' input gradients.
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "tangent/combinators/composition.hpp"
+#include "tangent/combinators/fan_in.hpp"
+#include "tangent/combinators/leaf.hpp"
+#include "tangent/combinators/node.hpp"
+#include "tangent/combinators/parallel.hpp"
+#include "tangent/combinators/repeat.hpp"
 #include "tangent/combinators/serial.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
@@ -23,58 +34,58 @@
 #include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/spatial_input.hpp"
+#include "tangent/core/stage.hpp"
 #include "tangent/finite/layer_ops.hpp"
 #include "tangent/kernels/inputs.hpp"
 
 namespace tangent {
 
-/// The parameters of a finite network `Serial<Ls...>`: one entry per layer (`NoParams` for layers
-/// without parameters), in order; `get<I>(params)` gives layer I's, typed.
-template <class... Ls>
-struct NetworkParams
-    : detail::Slots<std::index_sequence_for<Ls...>, detail::layer_params_t<Ls>...> {
-  static constexpr std::size_t size = sizeof...(Ls);
-  /// The shape of one input sample these parameters were made for by `init` (none for parameters
-  /// assembled by hand).
-  std::optional<Geometry> input{};
-  bool operator==(const NetworkParams&) const = default;
-};
-
-namespace detail {
+/// The parameter type of a network (or of a single layer used as one): a `NetworkParams` tree
+/// that follows the network's.
 template <class Net>
-struct params_of;
-template <class... Ls>
-struct params_of<Serial<Ls...>> {
-  using type = NetworkParams<Ls...>;
-};
-}  // namespace detail
-
-/// The parameter type of a network (or of a single layer used as one).
-template <class Net>
-using Params = typename detail::params_of<decltype(detail::as_serial(std::declval<Net>()))>::type;
-
-/// The parameters of layer `I` (0-based).
-template <std::size_t I, class... Ls>
-constexpr const auto& get(const NetworkParams<Ls...>& params) {
-  static_assert(I < sizeof...(Ls), "TANGENT: get<I>(params): I is past the last layer.");
-  return detail::slot<I>(params);
-}
-template <std::size_t I, class... Ls>
-constexpr auto& get(NetworkParams<Ls...>& params) {
-  static_assert(I < sizeof...(Ls), "TANGENT: get<I>(params): I is past the last layer.");
-  return detail::slot<I>(params);
-}
+using Params = detail::params_t<decltype(detail::as_serial(std::declval<Net>()))>;
 
 namespace detail {
 
-/// Calls f(a_I, b_I) for the parameters of every layer I, in order (`a` may be const).
-template <class A, class... Ls, class F>
-requires std::is_same_v<std::remove_const_t<A>, NetworkParams<Ls...>>
-void for_each_params(A& a, const NetworkParams<Ls...>& b, F&& f) {
-  [&]<std::size_t... Is>(std::index_sequence<Is...>) {
-    [[maybe_unused]] const int in_order[] = {0, (f(slot<Is>(a), slot<Is>(b)), 0)...};
+/// How many children a node of a parameter tree has (0: a layer's parameters), and whether it
+/// is a Repeat's list.
+template <class T>
+struct params_tree {
+  static constexpr std::size_t children = 0;
+  static constexpr bool repeat = false;
+};
+template <class... Cs>
+struct params_tree<NetworkParams<Cs...>> {
+  static constexpr std::size_t children = sizeof...(Cs);
+  static constexpr bool repeat = false;
+};
+template <class... Bs>
+struct params_tree<BranchParams<Bs...>> {
+  static constexpr std::size_t children = sizeof...(Bs);
+  static constexpr bool repeat = false;
+};
+template <class B>
+struct params_tree<RepeatParams<B>> {
+  static constexpr std::size_t children = 0;
+  static constexpr bool repeat = true;
+};
+
+/// Calls f(a_L, b_L) for the parameters of every layer L, in the order the layers run (`a` may
+/// be const; `b` has the same structure).
+template <class A, class B, class F>
+void for_each_params(A& a, const B& b, F&& f) {
+  using Tree = params_tree<std::remove_const_t<A>>;
+  if constexpr (Tree::repeat) {
+    for (std::size_t k = 0; k < a.blocks.size(); ++k) for_each_params(a.blocks[k], b.blocks[k], f);
+  } else if constexpr (Tree::children > 0) {
+    [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+      [[maybe_unused]] const int in_order[] = {
+          0, (for_each_params(slot<Is>(a), slot<Is>(b), f), 0)...};
+    }
+    (std::make_index_sequence<Tree::children>{});
+  } else {
+    f(a, b);
   }
-  (std::index_sequence_for<Ls...>{});
 }
 
 /// Calls f(tensor of a, matching tensor of b) for every Eigen tensor of one layer's parameters,
@@ -119,96 +130,210 @@ struct input_kind<SpatialInput<S, D>> {
   using type = Spatial<D>;
 };
 
-/// Per-layer shapes of a finite network for samples of shape `input`; throws, naming the layer,
-/// when one does not fit.
-template <class... Ls>
-std::array<FiniteShapes, sizeof...(Ls)> finite_plan(const Serial<Ls...>& net,
-                                                    const Geometry& input) {
-  std::array<FiniteShapes, sizeof...(Ls)> shapes;
-  Geometry current = input;
-  net.for_each([&](const auto& layer, auto index) {
-    constexpr std::size_t j = decltype(index)::value;
-    using L = std::remove_cvref_t<decltype(layer)>;
-    shapes[j] = finite_shapes(layer, current, LayerSite{L::name, j + 1});
-    current = shapes[j].out;
-  });
-  return shapes;
-}
+/// Per slot of a finite network: the shapes around a layer, or a fan-in's shape rule.
+struct FinitePlan {
+  std::vector<FiniteShapes> shapes;
+  std::vector<FanInShape> fan_in;
+  Geometry out;
 
-/// A network with its shapes for one input shape, checked: the composition at compile time,
-/// hyperparameters and shapes at run time.
-template <class Kind, class... Ls>
-std::array<FiniteShapes, sizeof...(Ls)> checked_plan(const Serial<Ls...>& net,
-                                                     const Geometry& input) {
-  static_assert(composition_fits<Kind, Serial<Ls...>>(),
-                "TANGENT: THIS NETWORK CANNOT RUN ON THESE INPUTS (see the message above).");
-  validate_layers(net);
-  return finite_plan(net, input);
-}
+  Index slots() const { return static_cast<Index>(shapes.size()); }
+};
 
-/// Throws unless `params` fit the network on inputs of the planned shapes.
-template <class... Ls>
-void check_network_params(const Serial<Ls...>& net, const NetworkParams<Ls...>& params,
-                          const std::array<FiniteShapes, sizeof...(Ls)>& shapes) {
-  net.for_each([&](const auto& layer, auto index) {
-    constexpr std::size_t j = decltype(index)::value;
-    using L = std::remove_cvref_t<decltype(layer)>;
-    check_params(layer, slot<j>(params), shapes[j], LayerSite{L::name, j + 1});
-  });
-}
+struct FinitePlanVisitor {
+  FinitePlan& plan;
 
-/// Every layer's input, and the network's output last: activations[j] enters layer j.
-template <class... Ls>
-std::vector<Matrix<double>> forward_all(const Serial<Ls...>& net,
-                                        const NetworkParams<Ls...>& params,
-                                        const std::array<FiniteShapes, sizeof...(Ls)>& shapes,
-                                        Matrix<double> input) {
-  std::vector<Matrix<double>> activations(sizeof...(Ls) + 1);
-  activations[0] = std::move(input);
-  net.for_each([&](const auto& layer, auto index) {
-    constexpr std::size_t j = decltype(index)::value;
-    forward(layer, slot<j>(params), shapes[j], activations[j], activations[j + 1]);
-  });
-  return activations;
-}
-
-/// Backpropagates `output_gradient` (dL/d outputs) through the network. Calls
-/// `on_layer(j, output_gradient_of_layer_j)` for every layer with parameters, before its backward
-/// step; writes the parameter gradients into `grad` when it is not null.
-template <class... Ls, class OnLayer>
-void backward_all(const Serial<Ls...>& net, const NetworkParams<Ls...>& params,
-                  const std::array<FiniteShapes, sizeof...(Ls)>& shapes,
-                  const std::vector<Matrix<double>>& activations, Matrix<double> output_gradient,
-                  std::type_identity_t<NetworkParams<Ls...>>* grad, OnLayer&& on_layer) {
-  Matrix<double> upstream;
-  [&]<std::size_t... Is>(std::index_sequence<Is...>) {
-    // Last layer first: walk the indices in reverse.
-    constexpr std::size_t n = sizeof...(Ls);
-    [[maybe_unused]] const int in_order[] = {
-        0, (
-               [&] {
-                 constexpr std::size_t j = n - 1 - Is;
-                 const auto& layer = slot<j>(net);
-                 using L = std::remove_cvref_t<decltype(layer)>;
-                 if constexpr (has_parameters<L>) on_layer(j, output_gradient);
-                 // No public API needs dL/dx of the network's input, so layer 0 skips it.
-                 Matrix<double>* dx = j > 0 ? &upstream : nullptr;
-                 backward(layer, slot<j>(params), shapes[j], activations[j], output_gradient, dx,
-                          grad != nullptr ? &slot<j>(*grad) : nullptr);
-                 if (j > 0) std::swap(output_gradient, upstream);
-               }(),
-               0)...};
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, P&, Geometry& shape, Index, const LayerSite& site) {
+    validate_layer(layer, site);
+    plan.shapes.push_back(finite_shapes(layer, shape, site));
+    plan.fan_in.emplace_back();
+    shape = plan.shapes.back().out;
   }
-  (std::index_sequence_for<Ls...>{});
+  template <std::size_t K>
+  std::array<Geometry, K> fork(const Geometry& shape) {
+    std::array<Geometry, K> copies;
+    copies.fill(shape);
+    return copies;
+  }
+  void to_diagonal(Geometry&) {}
+  template <class In, class Outs, bool OutFull, class F, std::size_t K>
+  void fan_in(const F& f, Geometry& shape, std::array<Geometry, K>& others, Index,
+              const LayerSite& site) {
+    f.validate(site);
+    std::vector<Geometry> branches{shape};
+    for (const Geometry& g : others) branches.push_back(g);
+    plan.shapes.push_back(FiniteShapes{shape, shape, {}, 1});
+    plan.fan_in.push_back(f.shape(branches, site));
+    shape = plan.fan_in.back().out;
+  }
+};
+
+/// A network's per-slot shapes for one input shape, checked: the composition at compile time,
+/// hyperparameters and shapes at run time (the errors name the layer).
+template <class Kind, class Net>
+FinitePlan checked_plan(const Net& net, const Geometry& input) {
+  static_assert(composition_fits<Kind, Net>(),
+                "TANGENT: THIS NETWORK CANNOT RUN ON THESE INPUTS (see the message above).");
+  FinitePlan plan;
+  FinitePlanVisitor visitor{plan};
+  Geometry shape = input;
+  Cursor cursor;
+  Unused params;
+  fold<InputStage<Kind>, false>(net, params, shape, cursor, visitor);
+  plan.out = shape;
+  return plan;
+}
+
+/// Throws unless every layer's parameters fit the network on inputs of the planned shapes.
+struct CheckParamsVisitor {
+  const FinitePlan& plan;
+
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, const P& params, int&, Index slot, const LayerSite& site) {
+    check_params(layer, params, plan.shapes[static_cast<std::size_t>(slot)], site);
+  }
+  template <std::size_t K>
+  std::array<int, K> fork(int) {
+    return {};
+  }
+  void to_diagonal(int&) {}
+  template <class In, class Outs, bool OutFull, class F, class Others>
+  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
+};
+
+/// Everything a forward pass keeps for the backward pass, per slot.
+struct ForwardCache {
+  std::vector<Matrix<double>> input;                  ///< each layer's input
+  std::vector<LayerRun> run;                          ///< each layer's random draws and kept state
+  std::vector<std::vector<Matrix<double>>> branches;  ///< a FanInProd's branch outputs
+  Matrix<double> output;
+};
+
+template <class F>
+inline constexpr bool fan_in_keeps_outputs = std::is_same_v<F, FanInProd>;
+
+struct ForwardVisitor {
+  const FinitePlan& plan;
+  ForwardCache& cache;
+  std::mt19937_64* rng;
+
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, const P& params, Matrix<double>& x, Index slot, const LayerSite&) {
+    const auto k = static_cast<std::size_t>(slot);
+    cache.input[k] = std::move(x);
+    cache.run[k].rng = rng;
+    forward(layer, params, plan.shapes[k], cache.input[k], x, cache.run[k]);
+  }
+  template <std::size_t K>
+  std::array<Matrix<double>, K> fork(const Matrix<double>& x) {
+    std::array<Matrix<double>, K> copies;
+    for (Matrix<double>& copy : copies) copy = x;
+    return copies;
+  }
+  void to_diagonal(Matrix<double>&) {}
+  template <class In, class Outs, bool OutFull, class F, std::size_t K>
+  void fan_in(const F& f, Matrix<double>& y, std::array<Matrix<double>, K>& others, Index slot,
+              const LayerSite&) {
+    const auto k = static_cast<std::size_t>(slot);
+    std::vector<const Matrix<double>*> ys{&y};
+    for (const Matrix<double>& o : others) ys.push_back(&o);
+    Matrix<double> z;
+    f.forward(plan.fan_in[k], ys, z);
+    if constexpr (fan_in_keeps_outputs<F>) {
+      cache.branches[k].clear();
+      cache.branches[k].push_back(std::move(y));
+      for (Matrix<double>& o : others) cache.branches[k].push_back(std::move(o));
+    }
+    y = std::move(z);
+  }
+};
+
+/// Runs the network forward on `input`, keeping what the backward pass needs. `seed`, when
+/// given, seeds the generator of random layers (Dropout's masks).
+template <class Kind, class Net, class P>
+ForwardCache forward_all(const Net& net, const P& params, const FinitePlan& plan,
+                         Matrix<double> input, std::optional<std::uint64_t> seed) {
+  ForwardCache cache;
+  const auto slots = static_cast<std::size_t>(plan.slots());
+  cache.input.resize(slots);
+  cache.run.resize(slots);
+  cache.branches.resize(slots);
+  std::mt19937_64 generator(seed.value_or(0));
+  ForwardVisitor visitor{plan, cache, seed ? &generator : nullptr};
+  Cursor cursor;
+  fold<InputStage<Kind>, false>(net, params, input, cursor, visitor);
+  cache.output = std::move(input);
+  return cache;
+}
+
+/// Backpropagation through the cache of a forward pass. Calls `on_layer(slot, gradient)` for
+/// every layer with parameters with the gradient of its output, before its backward step.
+template <class OnLayer>
+struct BackwardVisitor {
+  const FinitePlan& plan;
+  const ForwardCache& cache;
+  OnLayer& on_layer;
+  Matrix<double> upstream{};
+
+  template <class L, class P>
+  void leaf_backward(const L& layer, P& params, Matrix<double>& dz, Index slot,
+                     bool need_input_gradient) {
+    const auto k = static_cast<std::size_t>(slot);
+    const layer_params_t<L>* value = nullptr;
+    layer_params_t<L>* grad = nullptr;
+    if constexpr (is_params_pair<std::remove_const_t<P>>) {
+      value = &params.first;
+      grad = &params.second;
+    } else {
+      value = &params;
+    }
+    if constexpr (has_parameters<L>) on_layer(slot, dz);
+    backward(layer, *value, plan.shapes[k], cache.input[k], dz,
+             need_input_gradient ? &upstream : nullptr, grad, cache.run[k]);
+    if (need_input_gradient) std::swap(dz, upstream);
+  }
+  template <std::size_t K, class F>
+  std::array<Matrix<double>, K> fan_in_backward(const F& f, const Matrix<double>& dz, Index slot) {
+    const auto k = static_cast<std::size_t>(slot);
+    std::vector<const Matrix<double>*> ys;
+    for (const Matrix<double>& y : cache.branches[k]) ys.push_back(&y);
+    std::vector<Matrix<double>> dys(K);
+    f.backward(plan.fan_in[k], ys, dz, dys);
+    std::array<Matrix<double>, K> gradients;
+    for (std::size_t b = 0; b < K; ++b) gradients[b] = std::move(dys[b]);
+    return gradients;
+  }
+  template <std::size_t K>
+  void sum_gradients(Matrix<double>& dx, std::array<Matrix<double>, K>& gradients) {
+    dx = std::move(gradients[0]);
+    for (std::size_t b = 1; b < K; ++b) dx += gradients[b];
+  }
+};
+
+/// Backpropagates `output_gradient` (dL/d outputs) through the network; writes the parameter
+/// gradients into `grad` when it is not null.
+template <class Net, class P, class OnLayer>
+void backward_all(const Net& net, const P& params, const FinitePlan& plan,
+                  const ForwardCache& cache, Matrix<double> output_gradient,
+                  std::type_identity_t<P>* grad, OnLayer&& on_layer) {
+  BackwardVisitor<std::remove_reference_t<OnLayer>> visitor{plan, cache, on_layer};
+  Cursor cursor{plan.slots()};
+  // No public API needs dL/dx of the network's input, so the first layer skips it.
+  if (grad != nullptr) {
+    ParamsPair<const P, P> both{params, *grad};
+    fold_backward(net, both, output_gradient, cursor, visitor, false);
+  } else {
+    fold_backward(net, params, output_gradient, cursor, visitor, false);
+  }
 }
 
 /// Throws unless `x`'s samples have the shape the parameters were made for.
-template <class... Ls>
-void check_input_shape(std::string_view function, const NetworkParams<Ls...>& params,
+template <class... Cs>
+void check_input_shape(std::string_view function, const NetworkParams<Cs...>& params,
                        const Geometry& shape) {
   // Only what the weights fix is checked here, to name the mismatch in the caller's terms: the
   // feature count, or the channels of images and sequences (a conv net with global pooling
-  // applies to any size). check_network_params then names any layer whose weights do not fit.
+  // applies to any size). The parameter check then names any layer whose weights do not fit.
   // Parameters assembled by hand carry no recorded shape and skip this.
   if (!params.input.has_value()) return;
   const Geometry& made_for = *params.input;
@@ -227,25 +352,42 @@ void check_input_shape(std::string_view function, const NetworkParams<Ls...>& pa
 /// One input checked and planned for: its flat values and shape, the network's shapes for it,
 /// and the parameters checked against both. The common start of apply, gradients, train and
 /// the empirical kernels.
-template <class... Ls>
 struct PreparedInput {
   FiniteInput input;
-  std::array<FiniteShapes, sizeof...(Ls)> plan;
+  FinitePlan plan;
 };
 
-template <class... Ls, class Input>
-PreparedInput<Ls...> prepare_input(std::string_view function, const Serial<Ls...>& net,
-                                   const NetworkParams<Ls...>& params, const Input& x) {
-  PreparedInput<Ls...> prepared{finite_input(function, x), {}};
+template <class Net, class P, class Input>
+PreparedInput prepare_input(std::string_view function, const Net& net, const P& params,
+                            const Input& x) {
+  PreparedInput prepared{finite_input(function, x), {}};
   prepared.plan = checked_plan<typename input_kind<Input>::type>(net, prepared.input.shape);
   check_input_shape(function, params, prepared.input.shape);
-  check_network_params(net, params, prepared.plan);
+  CheckParamsVisitor visitor{prepared.plan};
+  Cursor cursor;
+  int nothing = 0;
+  fold<InputStage<typename input_kind<Input>::type>, false>(net, params, nothing, cursor, visitor);
   return prepared;
 }
 
-}  // namespace detail
+/// Draws every layer's parameters, in the order the layers run.
+template <class URBG>
+struct InitVisitor {
+  const FinitePlan& plan;
+  URBG& rng;
 
-namespace detail {
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, P& params, int&, Index slot, const LayerSite&) {
+    params = init_params(layer, rng, plan.shapes[static_cast<std::size_t>(slot)]);
+  }
+  template <std::size_t K>
+  std::array<int, K> fork(int) {
+    return {};
+  }
+  void to_diagonal(int&) {}
+  template <class In, class Outs, bool OutFull, class F, class Others>
+  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
+};
 
 template <class Kind, class Net, class URBG>
 Params<Net> init_for(std::string_view function, const Net& network, URBG& rng,
@@ -254,22 +396,62 @@ Params<Net> init_for(std::string_view function, const Net& network, URBG& rng,
   if (shape.channels <= 0 || shape.extent[0] <= 0 || shape.extent[1] <= 0) {
     fail(function, "the input shape must have positive sizes, got " + shape.str());
   }
-  const auto plan = checked_plan<Kind>(net, shape);
+  const FinitePlan plan = checked_plan<Kind>(net, shape);
   Params<Net> params;
   params.input = shape;
-  net.for_each([&](const auto& layer, auto index) {
-    constexpr std::size_t j = decltype(index)::value;
-    slot<j>(params) = init_params(layer, rng, plan[j]);
-  });
+  InitVisitor<URBG> visitor{plan, rng};
+  Cursor cursor;
+  int nothing = 0;
+  fold<InputStage<Kind>, false>(net, params, nothing, cursor, visitor);
   return params;
+}
+
+/// The seed of a call's random layers from the caller's generator, or none.
+template <class URBG>
+std::optional<std::uint64_t> draw_seed(URBG* rng) {
+  if (rng == nullptr) return std::nullopt;
+  return static_cast<std::uint64_t>((*rng)());
+}
+
+template <class Net, class Input>
+Matrix<double> apply_with(const Net& network, const Params<Net>& params, const Input& x,
+                          std::optional<std::uint64_t> seed) {
+  const auto net = as_serial(network);
+  PreparedInput prepared = prepare_input("apply", net, params, x);
+  return std::move(forward_all<typename input_kind<Input>::type>(
+                       net, params, prepared.plan, std::move(prepared.input.values), seed)
+                       .output);
+}
+
+template <class Net, class Input>
+Params<Net> gradients_with(const Net& network, const Params<Net>& params, const Input& x,
+                           const Matrix<double>& output_gradient,
+                           std::optional<std::uint64_t> seed) {
+  const auto net = as_serial(network);
+  PreparedInput prepared = prepare_input("gradients", net, params, x);
+  const FinitePlan& plan = prepared.plan;
+  const Index n = prepared.input.values.rows();
+  const Index outputs = plan.out.channels;
+  if (output_gradient.rows() != n || output_gradient.cols() != outputs) {
+    fail("gradients", "output_gradient is " + std::to_string(output_gradient.rows()) + "×" +
+                          std::to_string(output_gradient.cols()) + " but the outputs are " +
+                          std::to_string(n) + "×" + std::to_string(outputs));
+  }
+  const ForwardCache cache = forward_all<typename input_kind<Input>::type>(
+      net, params, plan, std::move(prepared.input.values), seed);
+  Params<Net> grad = params;
+  backward_all(net, params, plan, cache, output_gradient, &grad,
+               [](Index, const Matrix<double>&) {});
+  return grad;
 }
 
 }  // namespace detail
 
 /// Fresh parameters of `net` for feature vectors of `input_dim` entries, drawn from `rng` layer by
-/// layer: under the NTK parameterization every weight and bias is N(0, 1) (the scales act in the
-/// forward pass); under the standard one weights are N(0, w_std²/fan_in) and biases N(0, b_std²).
-/// The same generator state gives the same parameters.
+/// layer in the order the layers run (branches left to right, repetitions in order): under the
+/// NTK parameterization every weight and bias is N(0, 1) (the scales act in the forward pass);
+/// under the standard one weights are N(0, w_std²/fan_in) and biases N(0, b_std²). The same
+/// generator state gives the same parameters.
 template <Network Net, class URBG>
 Params<Net> init(const Net& net, URBG& rng, Index input_dim) {
   return detail::init_for<Features>("init", net, rng, features_shape(input_dim));
@@ -284,38 +466,34 @@ Params<Net> init(const Net& net, URBG& rng, const SpatialShape<D>& input_shape) 
 
 /// The outputs of the network with parameters `params` on the rows of `x` (N × d feature
 /// vectors, or `images(...)` / `sequences(...)`): N × (output width). Throws when `x` is empty,
-/// not finite, or does not have the shape the parameters were made for.
+/// not finite, or does not have the shape the parameters were made for, and when the network has
+/// a Dropout layer in train mode (it needs the overload with a generator).
 template <Network Net, class Input>
-Matrix<double> apply(const Net& network, const Params<Net>& params, const Input& x) {
-  const auto net = detail::as_serial(network);
-  auto prepared = detail::prepare_input("apply", net, params, x);
-  detail::FiniteInput& input = prepared.input;
-  const auto& plan = prepared.plan;
-  return std::move(detail::forward_all(net, params, plan, std::move(input.values)).back());
+Matrix<double> apply(const Net& net, const Params<Net>& params, const Input& x) {
+  return detail::apply_with(net, params, x, std::nullopt);
+}
+
+/// The same, drawing the random layers' randomness (Dropout's masks in train mode) from `rng`.
+template <Network Net, class Input, std::uniform_random_bit_generator URBG>
+Matrix<double> apply(const Net& net, const Params<Net>& params, const Input& x, URBG& rng) {
+  return detail::apply_with(net, params, x, detail::draw_seed(&rng));
 }
 
 /// The gradient, with respect to every parameter, of a scalar loss of the outputs whose gradient
 /// with respect to the outputs is `output_gradient` (N × output width): backpropagation.
 /// For L = Σ r ⊙ f(x), pass r; for the MSE loss 1/(2n)‖f − y‖², pass (f − y)/n.
 template <Network Net, class Input>
-Params<Net> gradients(const Net& network, const Params<Net>& params, const Input& x,
+Params<Net> gradients(const Net& net, const Params<Net>& params, const Input& x,
                       const Matrix<double>& output_gradient) {
-  const auto net = detail::as_serial(network);
-  auto prepared = detail::prepare_input("gradients", net, params, x);
-  detail::FiniteInput& input = prepared.input;
-  const auto& plan = prepared.plan;
-  const Index outputs = plan.back().out.channels;
-  if (output_gradient.rows() != input.values.rows() || output_gradient.cols() != outputs) {
-    detail::fail("gradients", "output_gradient is " + std::to_string(output_gradient.rows()) + "×" +
-                                  std::to_string(output_gradient.cols()) + " but the outputs are " +
-                                  std::to_string(input.values.rows()) + "×" +
-                                  std::to_string(outputs));
-  }
-  const auto activations = detail::forward_all(net, params, plan, std::move(input.values));
-  Params<Net> grad = params;
-  detail::backward_all(net, params, plan, activations, output_gradient, &grad,
-                       [](std::size_t, const Matrix<double>&) {});
-  return grad;
+  return detail::gradients_with(net, params, x, output_gradient, std::nullopt);
+}
+
+/// The same, drawing the random layers' randomness from `rng` (the forward pass's masks are the
+/// ones backpropagated through).
+template <Network Net, class Input, std::uniform_random_bit_generator URBG>
+Params<Net> gradients(const Net& net, const Params<Net>& params, const Input& x,
+                      const Matrix<double>& output_gradient, URBG& rng) {
+  return detail::gradients_with(net, params, x, output_gradient, detail::draw_seed(&rng));
 }
 
 }  // namespace tangent

@@ -6,9 +6,13 @@
 /// rate and time.
 
 #include <cmath>
+#include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
+#include <utility>
 
+#include "tangent/combinators/composition.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/finite/network.hpp"
@@ -31,61 +35,82 @@ inline double mse_loss(const Matrix<double>& f, const Matrix<double>& y) {
   return 0.5 * (f - y).squaredNorm() / static_cast<double>(y.size());
 }
 
-/// Trains `params` of `net` on inputs `x` and targets `y` (N × output width) by full-batch
-/// gradient descent on `mse_loss`, and returns the trained parameters. Throws for a
-/// non-positive or non-finite learning rate, no steps, momentum outside [0, 1), or targets that
-/// do not match the outputs.
-template <Network Net, class Input>
-Params<Net> train(const Net& network, Params<Net> params, const Input& x, const Matrix<double>& y,
-                  const TrainOptions& options) {
+namespace detail {
+
+template <class Net, class Input>
+Params<Net> train_with(const Net& network, Params<Net> params, const Input& x,
+                       const Matrix<double>& y, const TrainOptions& options,
+                       std::mt19937_64* masks) {
   if (!(options.learning_rate > 0) || !std::isfinite(options.learning_rate)) {
-    detail::fail("train", "learning_rate must be positive and finite, got " +
-                              detail::show(options.learning_rate));
+    fail("train", "learning_rate must be positive and finite, got " + show(options.learning_rate));
   }
   if (options.steps <= 0) {
-    detail::fail("train", "steps must be positive, got " + std::to_string(options.steps));
+    fail("train", "steps must be positive, got " + std::to_string(options.steps));
   }
   if (!(options.momentum >= 0 && options.momentum < 1)) {
-    detail::fail("train", "momentum must be in [0, 1), got " + detail::show(options.momentum));
+    fail("train", "momentum must be in [0, 1), got " + show(options.momentum));
   }
-  const auto net = detail::as_serial(network);
-  auto prepared = detail::prepare_input("train", net, params, x);
-  detail::FiniteInput& input = prepared.input;
-  const auto& plan = prepared.plan;
-  const Index outputs = plan.back().out.channels;
+  using Kind = typename input_kind<Input>::type;
+  const auto net = as_serial(network);
+  PreparedInput prepared = prepare_input("train", net, params, x);
+  const FiniteInput& input = prepared.input;
+  const FinitePlan& plan = prepared.plan;
+  const Index outputs = plan.out.channels;
   if (y.rows() != input.values.rows() || y.cols() != outputs) {
-    detail::fail("train", "y is " + std::to_string(y.rows()) + "×" + std::to_string(y.cols()) +
-                              " but the network's outputs on x are " +
-                              std::to_string(input.values.rows()) + "×" + std::to_string(outputs));
+    fail("train", "y is " + std::to_string(y.rows()) + "×" + std::to_string(y.cols()) +
+                      " but the network's outputs on x are " + std::to_string(input.values.rows()) +
+                      "×" + std::to_string(outputs));
   }
-  detail::check_input("train", "y", y);
+  check_input("train", "y", y);
 
+  // A step's random layers (Dropout) draw fresh masks, seeded from the caller's generator.
+  const auto seed = [&]() { return draw_seed(masks); };
   const double n = static_cast<double>(y.size());
   Params<Net> grad = params;
   Params<Net> velocity = params;
-  detail::for_each_params(velocity, velocity, [](auto& v, const auto&) {
-    detail::for_each_tensor(v, v, [](auto& t, const auto&) { t.setZero(); });
+  for_each_params(velocity, velocity, [](auto& v, const auto&) {
+    for_each_tensor(v, v, [](auto& t, const auto&) { t.setZero(); });
   });
   for (Index step = 0; step < options.steps; ++step) {
-    const auto activations = detail::forward_all(net, params, plan, input.values);
-    const Matrix<double> residual = activations.back() - y;
+    const ForwardCache cache = forward_all<Kind>(net, params, plan, input.values, seed());
+    const Matrix<double> residual = cache.output - y;
     if (options.on_step) options.on_step(step, 0.5 * residual.squaredNorm() / n);
-    detail::backward_all(net, params, plan, activations, residual / n, &grad,
-                         [](std::size_t, const Matrix<double>&) {});
-    detail::for_each_params(velocity, grad, [&](auto& v, const auto& g) {
-      detail::for_each_tensor(v, g,
-                              [&](auto& vt, const auto& gt) { vt = options.momentum * vt + gt; });
+    backward_all(net, params, plan, cache, residual / n, &grad,
+                 [](Index, const Matrix<double>&) {});
+    for_each_params(velocity, grad, [&](auto& v, const auto& g) {
+      for_each_tensor(v, g, [&](auto& vt, const auto& gt) { vt = options.momentum * vt + gt; });
     });
-    detail::for_each_params(params, velocity, [&](auto& p, const auto& v) {
-      detail::for_each_tensor(p, v,
-                              [&](auto& pt, const auto& vt) { pt -= options.learning_rate * vt; });
+    for_each_params(params, velocity, [&](auto& p, const auto& v) {
+      for_each_tensor(p, v, [&](auto& pt, const auto& vt) { pt -= options.learning_rate * vt; });
     });
   }
   if (options.on_step) {
     options.on_step(options.steps,
-                    mse_loss(detail::forward_all(net, params, plan, input.values).back(), y));
+                    mse_loss(forward_all<Kind>(net, params, plan, input.values, seed()).output, y));
   }
   return params;
+}
+
+}  // namespace detail
+
+/// Trains `params` of `net` on inputs `x` and targets `y` (N × output width) by full-batch
+/// gradient descent on `mse_loss`, and returns the trained parameters. Throws for a
+/// non-positive or non-finite learning rate, no steps, momentum outside [0, 1), or targets that
+/// do not match the outputs, and for a network with Dropout in train mode (it needs the
+/// overload with a generator).
+template <Network Net, class Input>
+Params<Net> train(const Net& net, Params<Net> params, const Input& x, const Matrix<double>& y,
+                  const TrainOptions& options) {
+  return detail::train_with(net, std::move(params), x, y, options, nullptr);
+}
+
+/// The same, with the random layers' draws (fresh Dropout masks at every step) seeded from
+/// `rng`.
+template <Network Net, class Input, std::uniform_random_bit_generator URBG>
+Params<Net> train(const Net& net, Params<Net> params, const Input& x, const Matrix<double>& y,
+                  const TrainOptions& options, URBG& rng) {
+  std::mt19937_64 masks(static_cast<std::uint64_t>(rng()));
+  return detail::train_with(net, std::move(params), x, y, options, &masks);
 }
 
 }  // namespace tangent

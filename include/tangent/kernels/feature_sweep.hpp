@@ -2,11 +2,13 @@
 /// @file
 /// The kernel computation for networks on feature vectors.
 ///
-/// Per-sample work (O(N·L)): each sample's variance entering every layer, and the finite widths.
-/// Per-pair work (O(N1·N2·(d + L))), tile by tile: one GEMM gives the tile of the input NNGP
-/// x1·x2ᵀ/d, then every entry runs through the whole layer recursion in registers, reading the
-/// variances of its two samples. No N1×N2 temporary exists beyond the requested outputs, tiles
-/// run in parallel (OpenMP), and each entry's arithmetic does not depend on the thread count.
+/// Per-sample work (O(N·L)): each sample's variance entering every slot of the network (its
+/// trace), and the finite widths. Per-pair work (O(N1·N2·(d + L))), tile by tile: one GEMM gives
+/// the tile of the input NNGP x1·x2ᵀ/d, then every entry runs through the whole network in
+/// registers, a packet of rows at a time, reading the variances of its two samples; a branching
+/// node copies the packet into its branches and its fan-in combines them. No N1×N2 temporary
+/// exists beyond the requested outputs, tiles run in parallel (OpenMP), and each entry's
+/// arithmetic does not depend on the thread count.
 
 #include <algorithm>
 #include <array>
@@ -15,11 +17,14 @@
 #include <utility>
 #include <vector>
 
-#include "tangent/combinators/serial.hpp"
+#include "tangent/combinators/leaf.hpp"
+#include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/pair_context.hpp"
 #include "tangent/core/simd_math.hpp"
+#include "tangent/core/stage.hpp"
 #include "tangent/kernels/inputs.hpp"
-#include "tangent/layers/elementwise.hpp"
+#include "tangent/kernels/plan.hpp"
 
 namespace tangent::detail {
 inline namespace TANGENT_PARALLEL_ABI {
@@ -38,48 +43,82 @@ inline Index tile_side(Index n1, Index n2) {
   return std::clamp((quarter + 7) / 8 * 8, Index{16}, kMaxTile);
 }
 
-/// Variances of each sample entering each layer: column l is the input of layer l.
-template <class S, class... Ls>
-Matrix<S> variance_table(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>& x) {
+/// The fan-in of a Merge on values `V` (entries, lanes or variances), branch 0 in (q, t) and the
+/// others in `others`; the result replaces (q, t).
+template <bool WithNtk, class F, class V, class Others, class Get>
+void combine(const F& f, const FanInShape& shape, V& q, V& t, Others& others, Get&& get) {
+  f.template start<WithNtk>(q, t, shape);
+  for (std::size_t b = 1; b <= others.size(); ++b) {
+    auto&& [qb, tb] = get(others[b - 1]);
+    f.template add<WithNtk>(q, t, qb, tb, b, shape);
+  }
+  f.template finish<WithNtk>(q, t, shape);
+}
+
+/// Per-sample variances entering every slot (trace(slot, sample) at slot·N + sample, so a
+/// packet of samples is contiguous) and their square roots.
+template <class S>
+struct FeatureTrace {
+  Index samples = 0;
+  std::vector<S> variance;
+  std::vector<S> root;
+
+  const S* at(Index slot) const { return variance.data() + slot * samples; }
+  const S* root_at(Index slot) const { return root.data() + slot * samples; }
+};
+
+/// Walks one sample's variance through the network, recording it at every slot.
+template <class S>
+struct VarianceVisitor {
+  const KernelPlan& plan;
+  FeatureTrace<S>& trace;
+  Index sample;
+
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, P&, S& q, Index slot, const LayerSite&) {
+    trace.variance[static_cast<std::size_t>(slot * trace.samples + sample)] = q;
+    q = propagate_variance(layer, q);
+  }
+  template <std::size_t K>
+  std::array<S, K> fork(S q) {
+    std::array<S, K> copies;
+    copies.fill(q);
+    return copies;
+  }
+  void to_diagonal(S&) {}
+  template <class In, class Outs, bool OutFull, class F, std::size_t K>
+  void fan_in(const F& f, S& q, std::array<S, K>& others, Index slot, const LayerSite&) {
+    S unused = 0;
+    combine<false>(f, plan.fan_in[static_cast<std::size_t>(slot)], q, unused, others, [&](S& v) {
+      return std::pair<S&, S&>{v, unused};
+    });
+  }
+};
+
+template <class S, class Net>
+FeatureTrace<S> feature_trace(const Net& net, const KernelPlan& plan,
+                              const Eigen::Ref<const Matrix<S>>& x) {
   const Index n = x.rows();
   const Index d = x.cols();
-  Matrix<S> table(n, static_cast<Index>(sizeof...(Ls)));
-  // The same loop for every row keeps the rounding of identical rows identical.
+  FeatureTrace<S> trace;
+  trace.samples = n;
+  trace.variance.assign(static_cast<std::size_t>(plan.slots() * n), S(0));
   for (Index r = 0; r < n; ++r) {
-    S sum = 0;
-    for (Index c = 0; c < d; ++c) sum += x(r, c) * x(r, c);
-    table(r, 0) = sum / static_cast<S>(d);
+    // The same loop for every row keeps the rounding of identical rows identical.
+    S q = 0;
+    for (Index c = 0; c < d; ++c) q += x(r, c) * x(r, c);
+    q /= static_cast<S>(d);
+    VarianceVisitor<S> visitor{plan, trace, r};
+    Cursor cursor;
+    Unused params;
+    fold<InputStage<Features>, false>(net, params, q, cursor, visitor);
   }
-  net.for_each([&](const auto& layer, auto index) {
-    constexpr Index l = static_cast<Index>(decltype(index)::value);
-    if constexpr (l + 1 < static_cast<Index>(sizeof...(Ls))) {
-      for (Index r = 0; r < n; ++r) table(r, l + 1) = propagate_variance(layer, table(r, l));
-    }
-  });
-  return table;
-}
-
-/// √ of every entry of a variance table, correctly rounded (std::sqrt, as the kernel rules use;
-/// Eigen's cwiseSqrt may be an estimate refined by Newton steps).
-template <class S>
-Matrix<S> sqrt_table(const Matrix<S>& var) {
-  Matrix<S> root(var.rows(), var.cols());
-  for (Index c = 0; c < var.cols(); ++c) {
-    for (Index r = 0; r < var.rows(); ++r) root(r, c) = std::sqrt(var(r, c));
-  }
-  return root;
-}
-
-/// The finite width entering each layer, starting from the input dimension.
-template <class S, class... Ls>
-std::array<S, sizeof...(Ls)> input_widths(const Serial<Ls...>& net, Index input_dim) {
-  std::array<S, sizeof...(Ls)> widths{};
-  Index width = input_dim;
-  net.for_each([&](const auto& layer, auto index) {
-    widths[decltype(index)::value] = static_cast<S>(width);
-    width = output_width(layer, width);
-  });
-  return widths;
+  // √ of every variance, correctly rounded (std::sqrt, as the kernel rules use; Eigen's
+  // cwiseSqrt may be an estimate refined by Newton steps).
+  trace.root.resize(trace.variance.size());
+  for (std::size_t k = 0; k < trace.variance.size(); ++k)
+    trace.root[k] = std::sqrt(trace.variance[k]);
+  return trace;
 }
 
 /// `count` ≤ kLanes<S> values from `from`, the remaining lanes set to `pad`.
@@ -100,15 +139,63 @@ void store_lanes(const Lanes<S>& lanes, S* to, Index count) {
   for (Index k = 0; k < count; ++k) to[k] = v[static_cast<std::size_t>(k)];
 }
 
-/// The layer recursion over an h×w tile `q` of x1·x2ᵀ (rows from r0, columns from c0), a
-/// column at a time in groups of kLanes<S> rows: every entry of a group goes through the same
-/// lane arithmetic (rows past h are padded), so no result depends on where an entry falls.
-/// Writes the NNGP into `q` and the NTK into `t`. `root1`, `root2`: √ of `var1`, `var2`.
-template <bool WithNtk, class S, class... Ls>
-void sweep_tile_lanes(const Serial<Ls...>& net, Matrix<S>& q, Matrix<S>& t, Index r0, Index c0,
-                      S inv_d, const Matrix<S>& var1, const Matrix<S>& var2, const Matrix<S>& root1,
-                      const Matrix<S>& root2, const std::array<S, sizeof...(Ls)>& widths,
-                      const std::vector<Index>& label1, const std::vector<Index>& label2) {
+/// The NNGP and NTK entries of a packet of pairs (rows i … i + count − 1 of x1, row j of x2).
+template <class S>
+struct EntryState {
+  Lanes<S> q;
+  Lanes<S> t;
+};
+
+/// Runs a packet of entries through the network: every layer reads its pair context from the
+/// two traces at its slot.
+template <bool WithNtk, class S>
+struct EntryVisitor {
+  using V = Lanes<S>;
+  const KernelPlan& plan;
+  const FeatureTrace<S>& trace1;
+  const FeatureTrace<S>& trace2;
+  const std::vector<S>& width;
+  Index i = 0;
+  Index j = 0;
+  Index count = 0;
+  LaneMask<S> equal{};
+  bool any_equal = false;
+
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, P&, EntryState<S>& state, Index slot, const LayerSite&) {
+    const EntryContext<V> pair{
+        load_lanes<S>(trace1.at(slot) + i, count, S(1)),      V::splat(trace2.at(slot)[j]),
+        load_lanes<S>(trace1.root_at(slot) + i, count, S(1)), V::splat(trace2.root_at(slot)[j]),
+        V::splat(width[static_cast<std::size_t>(slot)]),      equal};
+    // Equal inputs take their covariance from their variance, so their angle is exactly 0.
+    if (any_equal) state.q = select(equal, pair.q11, state.q);
+    propagate_entry<WithNtk>(layer, state.q, state.t, pair);
+  }
+  template <std::size_t K>
+  std::array<EntryState<S>, K> fork(const EntryState<S>& state) {
+    std::array<EntryState<S>, K> copies;
+    copies.fill(state);
+    return copies;
+  }
+  void to_diagonal(EntryState<S>&) {}
+  template <class In, class Outs, bool OutFull, class F, std::size_t K>
+  void fan_in(const F& f, EntryState<S>& state, std::array<EntryState<S>, K>& others, Index slot,
+              const LayerSite&) {
+    combine<WithNtk>(f, plan.fan_in[static_cast<std::size_t>(slot)], state.q, state.t, others,
+                     [](EntryState<S>& o) {
+                       return std::pair<V&, V&>{o.q, o.t};
+                     });
+  }
+};
+
+/// The network over an h×w tile `q` of x1·x2ᵀ (rows from r0, columns from c0), a column at a
+/// time in groups of kLanes<S> rows: every entry of a group goes through the same lane
+/// arithmetic (rows past h are padded), so no result depends on where an entry falls. Writes
+/// the NNGP into `q` and the NTK into `t`.
+template <bool WithNtk, class S, class Net>
+void sweep_tile(const Net& net, EntryVisitor<WithNtk, S>& visitor, Matrix<S>& q, Matrix<S>& t,
+                Index r0, Index c0, S inv_d, const std::vector<Index>& label1,
+                const std::vector<Index>& label2) {
   using V = Lanes<S>;
   const Index h = q.rows();
   const Index w = q.cols();
@@ -118,7 +205,6 @@ void sweep_tile_lanes(const Serial<Ls...>& net, Matrix<S>& q, Matrix<S>& t, Inde
     for (Index r = 0; r < h; r += kLanes<S>) {
       const Index count = std::min<Index>(kLanes<S>, h - r);
       const Index i = r0 + r;
-      // Equal inputs take their covariance from their variance, so their angle is exactly 0.
       std::array<S, kLanes<S>> equal_flags{};
       bool any_equal = false;
       for (Index k = 0; k < count; ++k) {
@@ -126,50 +212,17 @@ void sweep_tile_lanes(const Serial<Ls...>& net, Matrix<S>& q, Matrix<S>& t, Inde
         equal_flags[static_cast<std::size_t>(k)] = e ? S(1) : S(0);
         any_equal = any_equal || e;
       }
-      const LaneMask<S> equal = V::load(equal_flags.data()) == S(1);
-      V qv = load_lanes<S>(&q(r, c), count, S(0)) * inv_d;
-      V tv = V::splat(S(0));
-      net.for_each([&](const auto& layer, auto index) {
-        constexpr Index l = static_cast<Index>(decltype(index)::value);
-        const V q11 = load_lanes<S>(&var1(i, l), count, S(1));
-        if (any_equal) qv = select(equal, q11, qv);
-        propagate_entry<WithNtk>(layer, qv, tv, q11, V::splat(var2(j, l)),
-                                 load_lanes<S>(&root1(i, l), count, S(1)), V::splat(root2(j, l)),
-                                 V::splat(widths[static_cast<std::size_t>(l)]));
-      });
-      store_lanes<S>(qv, &q(r, c), count);
-      if constexpr (WithNtk) store_lanes<S>(tv, &t(r, c), count);
-    }
-  }
-}
-
-/// The layer recursion over a tile entry by entry, for networks with a layer that has no lane
-/// form.
-template <bool WithNtk, class S, class... Ls>
-void sweep_tile_entries(const Serial<Ls...>& net, Matrix<S>& q, Matrix<S>& t, Index r0, Index c0,
-                        S inv_d, const Matrix<S>& var1, const Matrix<S>& var2,
-                        const std::array<S, sizeof...(Ls)>& widths,
-                        const std::vector<Index>& label1, const std::vector<Index>& label2) {
-  const Index h = q.rows();
-  const Index w = q.cols();
-  for (Index c = 0; c < w; ++c) {
-    const Index j = c0 + c;
-    const Index label_j = label2[static_cast<std::size_t>(j)];
-    for (Index r = 0; r < h; ++r) {
-      const Index i = r0 + r;
-      // Equal inputs take their covariance from their variance, so their angle is exactly 0.
-      const bool equal = label1[static_cast<std::size_t>(i)] == label_j;
-      S qv = q(r, c) * inv_d;
-      S tv = 0;
-      net.for_each([&](const auto& layer, auto index) {
-        constexpr Index l = static_cast<Index>(decltype(index)::value);
-        const S q11 = var1(i, l);
-        if (equal) qv = q11;
-        propagate_entry<WithNtk>(layer, qv, tv, q11, var2(j, l),
-                                 widths[static_cast<std::size_t>(l)]);
-      });
-      q(r, c) = qv;
-      if constexpr (WithNtk) t(r, c) = tv;
+      visitor.i = i;
+      visitor.j = j;
+      visitor.count = count;
+      visitor.equal = V::load(equal_flags.data()) == S(1);
+      visitor.any_equal = any_equal;
+      EntryState<S> state{load_lanes<S>(&q(r, c), count, S(0)) * inv_d, V::splat(S(0))};
+      Cursor cursor;
+      Unused params;
+      fold<InputStage<Features>, false>(net, params, state, cursor, visitor);
+      store_lanes<S>(state.q, &q(r, c), count);
+      if constexpr (WithNtk) store_lanes<S>(state.t, &t(r, c), count);
     }
   }
 }
@@ -177,8 +230,8 @@ void sweep_tile_entries(const Serial<Ls...>& net, Matrix<S>& q, Matrix<S>& t, In
 /// Fills `nngp_out` and/or `ntk_out` (either may be null; each is resized) with the N1×N2 Gram
 /// matrices of `net` between the rows of `x1` and of `x2`, or of `x1` with itself when `x2` is
 /// null (then only one triangle of tiles is computed and mirrored).
-template <bool WithNtk, class S, class... Ls>
-void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>& x1,
+template <bool WithNtk, class S, class Net>
+void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<const Matrix<S>>& x1,
                      const Eigen::Ref<const Matrix<S>>* x2, Matrix<S>* nngp_out,
                      Matrix<S>* ntk_out) {
   const bool same_input = x2 == nullptr;
@@ -187,13 +240,12 @@ void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>
   const Index n2 = y.rows();
   const S inv_d = S(1) / static_cast<S>(x1.cols());
 
-  const Matrix<S> var1 = variance_table<S>(net, x1);
-  const Matrix<S> var2_storage = same_input ? Matrix<S>() : variance_table<S>(net, y);
-  const Matrix<S>& var2 = same_input ? var1 : var2_storage;
-  const Matrix<S> root1 = sqrt_table(var1);
-  const Matrix<S> root2_storage = same_input ? Matrix<S>() : sqrt_table(var2);
-  const Matrix<S>& root2 = same_input ? root1 : root2_storage;
-  const auto widths = input_widths<S>(net, x1.cols());
+  const FeatureTrace<S> trace1 = feature_trace<S>(net, plan, x1);
+  const FeatureTrace<S> trace2_storage =
+      same_input ? FeatureTrace<S>{} : feature_trace<S>(net, plan, y);
+  const FeatureTrace<S>& trace2 = same_input ? trace1 : trace2_storage;
+  std::vector<S> width(plan.in.size());
+  for (std::size_t k = 0; k < width.size(); ++k) width[k] = static_cast<S>(plan.in[k].channels);
   const RowLabels labels = label_rows(x1, x2);
   const std::vector<Index>& label1 = labels.first;
   const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
@@ -213,6 +265,7 @@ void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>
   TANGENT_OMP(parallel) {
     Matrix<S> q;
     Matrix<S> t;
+    EntryVisitor<WithNtk, S> visitor{plan, trace1, trace2, width};
     TANGENT_OMP(for schedule(dynamic))
     for (Index k = 0; k < tile_count; ++k) {
       const auto [r0, c0] = tiles[static_cast<std::size_t>(k)];
@@ -222,12 +275,7 @@ void feature_kernels(const Serial<Ls...>& net, const Eigen::Ref<const Matrix<S>>
       // Inside the parallel region Eigen runs this product on the calling thread.
       q.noalias() = x1.middleRows(r0, h) * yt.middleCols(c0, w);
       if constexpr (WithNtk) t.resize(h, w);
-      if constexpr ((supports_lanes<Ls> && ...)) {
-        sweep_tile_lanes<WithNtk>(net, q, t, r0, c0, inv_d, var1, var2, root1, root2, widths,
-                                  label1, label2);
-      } else {
-        sweep_tile_entries<WithNtk>(net, q, t, r0, c0, inv_d, var1, var2, widths, label1, label2);
-      }
+      sweep_tile<WithNtk>(net, visitor, q, t, r0, c0, inv_d, label1, label2);
       for (auto [tile, out] :
            {std::pair{&q, nngp_out}, std::pair{&t, WithNtk ? ntk_out : nullptr}}) {
         if (out == nullptr) continue;

@@ -2,116 +2,235 @@
 /// @file
 /// The kernel computation for networks on images and sequences.
 ///
-/// The network is a spatial part (convolutions, pooling, activations) that ends in a reducing
-/// layer (Flatten or GlobalAvgPool), then a feature part. Whether the spatial part carries the
-/// full P×P block of every pair or only its same-position diagonal is decided per layer at
-/// compile time: a layer's input is full exactly when a pooling layer comes later in the spatial
-/// part (as neural-tangents decides it at run time). Per sample (O(N·P²·L)): the variance of
-/// every position entering every layer, from the sample's own covariance. Per pair, in
-/// parallel: the input block (X_i·X_jᵀ/C, or its diagonal), the spatial layers, the reduction,
-/// then the feature layers' per-entry rules. Each thread holds one pair's blocks, nothing more.
+/// The state of a pair of samples is its block over pairs of positions while the data is
+/// spatial, and its scalar NNGP/NTK entries after a reducing layer (Flatten, GlobalAvgPool).
+/// Whether a layer's block is full (P×P) or only its same-position diagonal is decided per layer
+/// at compile time: a layer's input is full exactly when a pooling layer comes later (as
+/// neural-tangents decides it at run time), branches taking the union. Per sample (O(N·P²·L)):
+/// the variance of every position entering every slot, from the sample's own block (its trace).
+/// Per pair, in parallel: the input block (X_i·X_jᵀ/C, or its diagonal), then the network; a
+/// branching node works on copies of the block from a per-thread pool. Each thread holds one
+/// pair's blocks (and its branches' copies), nothing more.
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <deque>
 #include <utility>
 #include <vector>
 
-#include "tangent/combinators/serial.hpp"
+#include "tangent/combinators/leaf.hpp"
+#include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/pair_context.hpp"
 #include "tangent/core/spatial.hpp"
+#include "tangent/core/spatial_block.hpp"
 #include "tangent/core/spatial_input.hpp"
+#include "tangent/core/stage.hpp"
+#include "tangent/kernels/feature_sweep.hpp"
 #include "tangent/kernels/inputs.hpp"
-#include "tangent/kernels/spatial_block.hpp"
+#include "tangent/kernels/plan.hpp"
 #include "tangent/layers/elementwise.hpp"
 #include "tangent/layers/window.hpp"
 
 namespace tangent::detail {
 inline namespace TANGENT_PARALLEL_ABI {
 
-/// Compile-time layout of a network on spatial inputs.
-template <class... Ls>
-struct SpatialPlan {
-  static constexpr std::size_t size = sizeof...(Ls);
-  /// Index of the layer that ends the spatial part (Flatten or GlobalAvgPool).
-  static constexpr std::size_t reducer = [] {
-    constexpr bool reduces[] = {reduces_spatial<Ls>()...};
-    for (std::size_t j = 0; j < size; ++j) {
-      if (reduces[j]) return j;
-    }
-    return size;
-  }();
-  /// full_in[j]: the block entering layer j (j ≤ reducer) is full.
-  static constexpr std::array<bool, size + 1> full_in = [] {
-    constexpr bool needs[] = {needs_full_spatial<Ls>()...};
-    std::array<bool, size + 1> full{};
-    bool need = false;
-    for (std::size_t j = reducer + 1; j-- > 0;) {
-      if (j < size) need = need || needs[j];
-      full[j] = need;
-    }
-    return full;
-  }();
-};
+/// Per-sample variances entering every slot: P values for a layer on spatial data (one per
+/// position), 1 for a layer on feature vectors, none for a fan-in.
+template <class S>
+struct SpatialTrace {
+  std::vector<Index> offset;
+  std::vector<Index> positions;
+  std::vector<S> values;
 
-/// The shape entering each layer of the spatial part, the passes of its window layers, checked
-/// against every layer (the errors name the layer and the shapes), and the finite width
-/// entering each feature layer. Built once, before any parallel work.
-template <class S, class... Ls>
-struct SpatialShapes {
-  std::array<Geometry, sizeof...(Ls) + 1> geometry{};
-  std::array<WindowPlan, sizeof...(Ls)> window{};
-  std::array<S, sizeof...(Ls)> width{};
-};
-
-template <class S, class... Ls>
-SpatialShapes<S, Ls...> spatial_shapes(const Serial<Ls...>& net, const Geometry& input) {
-  using Plan = SpatialPlan<Ls...>;
-  SpatialShapes<S, Ls...> shapes;
-  Geometry current = input;
-  Index width = 0;
-  net.for_each([&](const auto& layer, auto index) {
-    constexpr std::size_t j = decltype(index)::value;
-    using L = std::remove_cvref_t<decltype(layer)>;
-    if constexpr (j <= Plan::reducer) {
-      const LayerSite site{L::name, j + 1};
-      shapes.geometry[j] = current;
-      if constexpr (requires { layer.window_plan(current, site); }) {
-        shapes.window[j] = layer.window_plan(current, site);
-        current = shapes.window[j].out();
-      } else {
-        current = output_geometry(layer, current, site);
-      }
-      if constexpr (j == Plan::reducer) width = current.channels;
-    } else {
-      shapes.width[j] = static_cast<S>(width);
-      width = output_width(layer, width);
-    }
-  });
-  return shapes;
-}
-
-/// Runs spatial layer J (or the reducing layer, which yields the pair's scalar NNGP `q` and NTK
-/// `t`) on `block`, whose variance pointers the caller has set.
-template <std::size_t J, bool WithNtk, class L, class S, class... Ls>
-void spatial_step(const L& layer, const SpatialShapes<S, Ls...>& shapes, PairBlock<S>& block, S& q,
-                  S& t) {
-  using Plan = SpatialPlan<Ls...>;
-  block.geometry = shapes.geometry[J];
-  block.window = &shapes.window[J];
-  if constexpr (J < Plan::reducer) {
-    constexpr bool in_full = Plan::full_in[J];
-    constexpr bool out_full = Plan::full_in[J + 1];
-    if constexpr (Activation<L>) {
-      activation_block<in_full, WithNtk>(layer, block);
-    } else {
-      layer.template propagate_block<in_full, out_full, WithNtk>(block);
-    }
-  } else {
-    layer.template reduce_block<Plan::full_in[J], WithNtk>(block, q, t);
+  S* at(Index slot, Index sample) {
+    const auto k = static_cast<std::size_t>(slot);
+    return values.data() + offset[k] + positions[k] * sample;
   }
+  const S* at(Index slot, Index sample) const {
+    const auto k = static_cast<std::size_t>(slot);
+    return values.data() + offset[k] + positions[k] * sample;
+  }
+};
+
+template <class S>
+SpatialTrace<S> trace_layout(const KernelPlan& plan, Index samples) {
+  SpatialTrace<S> trace;
+  Index total = 0;
+  for (Index slot = 0; slot < plan.slots(); ++slot) {
+    const auto k = static_cast<std::size_t>(slot);
+    const Index p = !plan.fan_in[k].branches.empty() ? 0 : plan.in[k].positions();
+    trace.offset.push_back(total);
+    trace.positions.push_back(p);
+    total += p * samples;
+  }
+  trace.values.assign(static_cast<std::size_t>(total), S(0));
+  return trace;
 }
+
+/// A pair's state: its block while the data is spatial, its scalar entries after.
+template <class S>
+struct SpatialState {
+  PairBlock<S> block;
+  S q = 0;
+  S t = 0;
+};
+
+/// Runs a pair (or, with `Record`, a sample with itself, writing its trace) through the network.
+template <bool WithNtk, bool Record, class S>
+struct BlockVisitor {
+  const KernelPlan& plan;
+  SpatialTrace<S>* trace1;
+  const SpatialTrace<S>* trace2;
+  Index i = 0;
+  Index j = 0;
+  std::deque<SpatialState<S>> pool{};  ///< copies for branches, reused from pair to pair
+  std::size_t depth = 0;
+
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, P&, SpatialState<S>& state, Index slot, const LayerSite&) {
+    const auto k = static_cast<std::size_t>(slot);
+    if constexpr (is_spatial<typename In::kind>::value) {
+      PairBlock<S>& block = state.block;
+      block.geometry = plan.in[k];
+      block.window = &plan.window[k];
+      if constexpr (Record) {
+        // The variances entering the layer are the diagonal of the sample's own block.
+        S* record = trace1->at(slot, i);
+        const Index positions = block.geometry.positions();
+        for (Index p = 0; p < positions; ++p) {
+          record[p] = block.nngp[static_cast<std::size_t>(InFull ? p + positions * p : p)];
+        }
+        block.var1 = block.var2 = record;
+      } else {
+        block.var1 = trace1->at(slot, i);
+        block.var2 = trace2->at(slot, j);
+      }
+      if constexpr (Activation<L>) {
+        activation_block<InFull, WithNtk>(layer, block);
+      } else if constexpr (reduces_spatial<L>()) {
+        layer.template reduce_block<InFull, WithNtk>(block, state.q, state.t);
+      } else {
+        layer.template propagate_block<InFull, OutFull, WithNtk>(block);
+      }
+    } else if constexpr (Record) {
+      *trace1->at(slot, i) = state.q;
+      state.q = propagate_variance(layer, state.q);
+    } else {
+      const S q11 = *trace1->at(slot, i);
+      const S q22 = *trace2->at(slot, j);
+      // Equal inputs take their covariance from their variance, so their angle is exactly 0.
+      if (state.block.equal) state.q = q11;
+      const EntryContext<S> pair{q11,
+                                 q22,
+                                 std::sqrt(q11),
+                                 std::sqrt(q22),
+                                 static_cast<S>(plan.in[k].channels),
+                                 state.block.equal};
+      propagate_entry<WithNtk>(layer, state.q, state.t, pair);
+    }
+  }
+
+  /// Copies of a state for the other branches of a Merge, handed back when they go out of scope.
+  template <std::size_t K>
+  struct Copies {
+    BlockVisitor* owner;
+    std::array<SpatialState<S>*, K> states{};
+    ~Copies() { owner->depth -= K; }
+    static constexpr std::size_t size() { return K; }
+    SpatialState<S>& operator[](std::size_t k) { return *states[k]; }
+  };
+
+  template <std::size_t K>
+  Copies<K> fork(const SpatialState<S>& state) {
+    Copies<K> copies{this};
+    for (std::size_t k = 0; k < K; ++k) {
+      if (depth == pool.size()) pool.emplace_back();
+      SpatialState<S>& copy = pool[depth++];
+      copy.block.nngp.assign(state.block.nngp.begin(), state.block.nngp.end());
+      if constexpr (WithNtk) copy.block.ntk.assign(state.block.ntk.begin(), state.block.ntk.end());
+      copy.block.geometry = state.block.geometry;
+      copy.block.equal = state.block.equal;
+      copy.q = state.q;
+      copy.t = state.t;
+      copies.states[k] = &copy;
+    }
+    return copies;
+  }
+
+  void to_diagonal(SpatialState<S>& state) {
+    PairBlock<S>& block = state.block;
+    const Index positions = block.geometry.positions();
+    take_diagonal(block.nngp, positions, block.spare);
+    block.nngp.swap(block.spare);
+    if constexpr (WithNtk) {
+      take_diagonal(block.ntk, positions, block.spare);
+      block.ntk.swap(block.spare);
+    }
+  }
+
+  template <class In, class Outs, bool OutFull, class F, class Others>
+  void fan_in(const F& f, SpatialState<S>& state, Others& others, Index slot, const LayerSite&) {
+    const FanInShape& shape = plan.fan_in[static_cast<std::size_t>(slot)];
+    using Kind = typename type_at_t<0, Outs>::kind;
+    if constexpr (!is_spatial<Kind>::value) {
+      combine<WithNtk>(f, shape, state.q, state.t, others, [](SpatialState<S>& o) {
+        return std::pair<S&, S&>{o.q, o.t};
+      });
+    } else {
+      if (shape.spatial_axis >= 0) {
+        concat_positions<OutFull>(shape, state, others);
+        return;
+      }
+      S unused = 0;
+      const std::size_t entries = state.block.nngp.size();
+      for (std::size_t e = 0; e < entries; ++e) {
+        S& t = WithNtk ? state.block.ntk[e] : unused;
+        combine<WithNtk>(f, shape, state.block.nngp[e], t, others, [&](SpatialState<S>& o) {
+          return std::pair<S&, S&>{o.block.nngp[e], WithNtk ? o.block.ntk[e] : unused};
+        });
+      }
+    }
+  }
+
+ private:
+  /// Concatenation along a spatial axis: each branch's block lands on its own positions, and
+  /// pairs of positions from different branches are 0.
+  template <bool Full, class Others>
+  void concat_positions(const FanInShape& shape, SpatialState<S>& state, Others& others) {
+    const Geometry& out = shape.out;
+    const Index po = out.positions();
+    const auto relayout = [&](auto member) {
+      std::vector<S>& result = state.block.spare;
+      result.assign(static_cast<std::size_t>(Full ? po * po : po), S(0));
+      Index offset = 0;
+      for (std::size_t b = 0; b < shape.branches.size(); ++b) {
+        const std::vector<S>& source = b == 0 ? state.block.*member : others[b - 1].block.*member;
+        const Geometry& g = shape.branches[b];
+        const Index pb = g.positions();
+        const auto to = [&](Index p) {
+          const Index h = p / g.extent[1] + (shape.spatial_axis == 0 ? offset : 0);
+          const Index w = p % g.extent[1] + (shape.spatial_axis == 1 ? offset : 0);
+          return h * out.extent[1] + w;
+        };
+        for (Index p2 = 0; p2 < (Full ? pb : 1); ++p2) {
+          for (Index p1 = 0; p1 < pb; ++p1) {
+            const Index from = Full ? p1 + pb * p2 : p1;
+            const Index into = Full ? to(p1) + po * to(p2) : to(p1);
+            result[static_cast<std::size_t>(into)] = source[static_cast<std::size_t>(from)];
+          }
+        }
+        offset += g.extent[static_cast<std::size_t>(shape.spatial_axis)];
+      }
+      (state.block.*member).swap(result);
+    };
+    relayout(&PairBlock<S>::nngp);
+    if constexpr (WithNtk) relayout(&PairBlock<S>::ntk);
+    state.block.geometry = out;
+  }
+};
 
 /// Sample `i` as a P×C matrix (row p holds the channels at position p).
 template <class S, int D>
@@ -143,81 +262,30 @@ void input_block(const Matrix<S>& a, const Matrix<S>& b, std::vector<S>& out) {
   }
 }
 
-/// Runs the spatial part of the network on `block` (from its input block), then the feature
-/// part, giving the pair's scalar NNGP and NTK. `var1(j)`, `var2(j)` give each sample's
-/// per-position variances entering spatial layer j (or, for feature layers, the scalar
-/// variances through `fvar1`, `fvar2`).
-template <bool WithNtk, class S, class... Ls, class Var1, class Var2, class FeatureVar1,
-          class FeatureVar2>
-void pair_kernel(const Serial<Ls...>& net, const SpatialShapes<S, Ls...>& shapes,
-                 PairBlock<S>& block, const Var1& var1, const Var2& var2, const FeatureVar1& fvar1,
-                 const FeatureVar2& fvar2, S& q, S& t) {
-  using Plan = SpatialPlan<Ls...>;
-  net.for_each([&](const auto& layer, auto index) {
-    constexpr std::size_t j = decltype(index)::value;
-    if constexpr (j <= Plan::reducer) {
-      block.var1 = var1(j);
-      block.var2 = var2(j);
-      spatial_step<j, WithNtk>(layer, shapes, block, q, t);
-    } else {
-      const S q11 = fvar1(j);
-      if (block.equal) q = q11;
-      propagate_entry<WithNtk>(layer, q, t, q11, fvar2(j), shapes.width[j]);
-    }
-  });
-}
-
-/// Per-sample variances: per position entering each spatial layer (tables[j] is P_j × N,
-/// column i for sample i), and scalar entering each feature layer (features, N × L).
-template <class S>
-struct SpatialVarianceTables {
-  std::vector<Matrix<S>> positions;
-  Matrix<S> features;
-};
-
-template <class S, int D, class... Ls>
-SpatialVarianceTables<S> spatial_variances(const Serial<Ls...>& net,
-                                           const SpatialShapes<S, Ls...>& shapes,
-                                           const SpatialInput<S, D>& x) {
-  using Plan = SpatialPlan<Ls...>;
+/// The trace of every sample of `x`, each from its own block.
+template <class S, int D, class Net>
+SpatialTrace<S> spatial_trace(const Net& net, const KernelPlan& plan, const SpatialInput<S, D>& x) {
+  constexpr bool full = in_full<Net>(false);
   const Index n = x.samples();
-  SpatialVarianceTables<S> tables;
-  tables.positions.resize(Plan::reducer + 1);
-  for (std::size_t j = 0; j <= Plan::reducer; ++j) {
-    tables.positions[j].resize(shapes.geometry[j].positions(), n);
-  }
-  tables.features.resize(n, static_cast<Index>(sizeof...(Ls)));
-
+  SpatialTrace<S> trace = trace_layout<S>(plan, n);
   TANGENT_OMP(parallel) {
-    PairBlock<S> block;
+    BlockVisitor<false, true, S> visitor{plan, &trace, &trace};
+    SpatialState<S> state;
     Matrix<S> sample;
     TANGENT_OMP(for schedule(dynamic))
     for (Index i = 0; i < n; ++i) {
       sample_matrix(x, i, sample);
-      input_block<Plan::full_in[0]>(sample, sample, block.nngp);
-      block.equal = true;
-      S q = 0;
-      S t = 0;
-      net.for_each([&](const auto& layer, auto index) {
-        constexpr std::size_t j = decltype(index)::value;
-        if constexpr (j <= Plan::reducer) {
-          // The variances entering layer j are the diagonal of the sample's own block.
-          const Index positions = shapes.geometry[j].positions();
-          auto column = tables.positions[j].col(i);
-          for (Index p = 0; p < positions; ++p) {
-            const Index e = Plan::full_in[j] ? p + positions * p : p;
-            column(p) = block.nngp[static_cast<std::size_t>(e)];
-          }
-          block.var1 = block.var2 = column.data();
-          spatial_step<j, false>(layer, shapes, block, q, t);
-        } else {
-          tables.features(i, static_cast<Index>(j)) = q;
-          q = propagate_variance(layer, q);
-        }
-      });
+      input_block<full>(sample, sample, state.block.nngp);
+      state.block.geometry = x.geometry;
+      state.block.equal = true;
+      state.q = state.t = 0;
+      visitor.i = visitor.j = i;
+      Cursor cursor;
+      Unused params;
+      fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, visitor);
     }
   }
-  return tables;
+  return trace;
 }
 
 /// The k-th pair (i, j), j ≥ i, of an n×n upper triangle enumerated row by row; row i starts at
@@ -235,23 +303,18 @@ inline std::pair<Index, Index> triangle_pair(Index k, Index n) {
 /// Fills `nngp_out` and/or `ntk_out` (either may be null) with the N1×N2 Gram matrices of `net`
 /// between the samples of `x1` and of `x2`, or of `x1` with itself when `x2` is null (then only
 /// pairs i ≤ j are computed and mirrored).
-template <bool WithNtk, class S, int D, class... Ls>
-void spatial_kernels(const Serial<Ls...>& net, const SpatialInput<S, D>& x1,
+template <bool WithNtk, class S, int D, class Net>
+void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<S, D>& x1,
                      const SpatialInput<S, D>* x2, Matrix<S>* nngp_out, Matrix<S>* ntk_out) {
-  using Plan = SpatialPlan<Ls...>;
-  static_assert(Plan::reducer < sizeof...(Ls),
-                "TANGENT: A NETWORK ON IMAGES OR SEQUENCES MUST END ITS SPATIAL PART with "
-                "Flatten or GlobalAvgPool.");
+  constexpr bool full = in_full<Net>(false);
   const bool same_input = x2 == nullptr;
   const SpatialInput<S, D>& y = same_input ? x1 : *x2;
   const Index n1 = x1.samples();
   const Index n2 = y.samples();
 
-  const auto shapes = spatial_shapes<S>(net, x1.geometry);
-  const SpatialVarianceTables<S> var1 = spatial_variances(net, shapes, x1);
-  const SpatialVarianceTables<S> var2_storage =
-      same_input ? SpatialVarianceTables<S>{} : spatial_variances(net, shapes, y);
-  const SpatialVarianceTables<S>& var2 = same_input ? var1 : var2_storage;
+  SpatialTrace<S> trace1 = spatial_trace(net, plan, x1);
+  SpatialTrace<S> trace2_storage = same_input ? SpatialTrace<S>{} : spatial_trace(net, plan, y);
+  const SpatialTrace<S>& trace2 = same_input ? trace1 : trace2_storage;
   const RowLabels labels = label_rows(x1.flat, same_input ? nullptr : &y.flat);
   const std::vector<Index>& label1 = labels.first;
   const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
@@ -262,32 +325,32 @@ void spatial_kernels(const Serial<Ls...>& net, const SpatialInput<S, D>& x1,
   // Pairs in row-major order of the (upper) triangle or rectangle; chunks of pairs per thread.
   const Index pairs = same_input ? n1 * (n1 + 1) / 2 : n1 * n2;
   TANGENT_OMP(parallel) {
-    PairBlock<S> block;
+    BlockVisitor<WithNtk, false, S> visitor{plan, &trace1, &trace2};
+    SpatialState<S> state;
     Matrix<S> a;
     Matrix<S> b;
     TANGENT_OMP(for schedule(dynamic, 4))
     for (Index k = 0; k < pairs; ++k) {
-      // Plain variables, not a structured binding: the lambdas below capture them (clang 14
-      // cannot capture bindings, and GCC 12 at -O3 miscompiled such captures here).
       const std::pair<Index, Index> pair =
           same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
       const Index i = pair.first;
       const Index j = pair.second;
       sample_matrix(x1, i, a);
       sample_matrix(y, j, b);
-      input_block<Plan::full_in[0]>(a, b, block.nngp);
-      if constexpr (WithNtk) block.ntk.assign(block.nngp.size(), S(0));
-      block.equal = label1[static_cast<std::size_t>(i)] == label2[static_cast<std::size_t>(j)];
-      S q = 0;
-      S t = 0;
-      pair_kernel<WithNtk>(
-          net, shapes, block, [&](std::size_t l) { return var1.positions[l].col(i).data(); },
-          [&](std::size_t l) { return var2.positions[l].col(j).data(); },
-          [&](std::size_t l) { return var1.features(i, static_cast<Index>(l)); },
-          [&](std::size_t l) { return var2.features(j, static_cast<Index>(l)); }, q, t);
-      if (nngp_out != nullptr) (*nngp_out)(i, j) = q;
+      input_block<full>(a, b, state.block.nngp);
+      if constexpr (WithNtk) state.block.ntk.assign(state.block.nngp.size(), S(0));
+      state.block.geometry = x1.geometry;
+      state.block.equal =
+          label1[static_cast<std::size_t>(i)] == label2[static_cast<std::size_t>(j)];
+      state.q = state.t = 0;
+      visitor.i = i;
+      visitor.j = j;
+      Cursor cursor;
+      Unused params;
+      fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, visitor);
+      if (nngp_out != nullptr) (*nngp_out)(i, j) = state.q;
       if constexpr (WithNtk) {
-        if (ntk_out != nullptr) (*ntk_out)(i, j) = t;
+        if (ntk_out != nullptr) (*ntk_out)(i, j) = state.t;
       }
     }
   }

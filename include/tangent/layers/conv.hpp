@@ -17,8 +17,8 @@
 #include "tangent/core/parameterization.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
+#include "tangent/core/spatial_block.hpp"
 #include "tangent/core/stage.hpp"
-#include "tangent/kernels/spatial_block.hpp"
 #include "tangent/layers/patches.hpp"
 #include "tangent/layers/window.hpp"
 

@@ -11,6 +11,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/gemm.hpp"
+#include "tangent/core/pair_context.hpp"
 #include "tangent/core/parameterization.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/simd_math.hpp"
@@ -71,7 +72,7 @@ struct Dense {
 
   /// `S` is a scalar or a group of lanes (core/simd_math.hpp).
   template <bool WithNtk, class S>
-  void propagate_entry(S& q, S& t, S /*q11*/, S /*q22*/, S width_in) const {
+  void propagate_entry(S& q, S& t, const EntryContext<S>& pair) const {
     using E = detail::scalar_t<S>;
     if constexpr (WithNtk) {
       const E w2 = static_cast<E>(w_std * w_std);
@@ -80,7 +81,7 @@ struct Dense {
         t = q + w2 * t;
         return;
       }
-      t = width_in * q + w2 * t;
+      t = pair.width * q + w2 * t;
       if (b_std) t += E(1);
     }
     q = affine(q);

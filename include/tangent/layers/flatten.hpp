@@ -7,10 +7,11 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/pair_context.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
+#include "tangent/core/spatial_block.hpp"
 #include "tangent/core/stage.hpp"
-#include "tangent/kernels/spatial_block.hpp"
 
 namespace tangent {
 
@@ -54,7 +55,7 @@ struct Flatten {
     return q;
   }
   template <bool WithNtk, class S>
-  void propagate_entry(S&, S&, S, S, S) const {}
+  void propagate_entry(S&, S&, const EntryContext<S>&) const {}
 
   // Finite network: the data is stored one sample per row in NHWC order, which is already
   // the flattened order, so the values pass through.

@@ -6,10 +6,11 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/pair_context.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/simd_math.hpp"
 #include "tangent/core/spatial.hpp"
-#include "tangent/kernels/spatial_block.hpp"
+#include "tangent/core/spatial_block.hpp"
 
 namespace tangent {
 
@@ -29,7 +30,7 @@ struct Identity {
     return q;
   }
   template <bool WithNtk, class S>
-  void propagate_entry(S&, S&, S, S, S) const {}
+  void propagate_entry(S&, S&, const EntryContext<S>&) const {}
 
   Geometry output_geometry(const Geometry& in, const LayerSite&) const { return in; }
   template <bool InFull, bool OutFull, bool WithNtk, class S>

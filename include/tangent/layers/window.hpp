@@ -13,8 +13,8 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/spatial.hpp"
+#include "tangent/core/spatial_block.hpp"
 #include "tangent/core/stage.hpp"
-#include "tangent/kernels/spatial_block.hpp"
 
 namespace tangent::detail {
 

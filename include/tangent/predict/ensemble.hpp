@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "tangent/combinators/serial.hpp"
+#include "tangent/combinators/composition.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/spatial_input.hpp"

@@ -25,7 +25,7 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
-#include "tangent/kernels.hpp"
+#include "tangent/core/gram.hpp"
 #include "tangent/predict/gradient_flow.hpp"
 #include "tangent/predict/spectrum.hpp"
 

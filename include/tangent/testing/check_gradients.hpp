@@ -5,14 +5,20 @@
 /// It depends on nothing but tangent and Eigen, so it can run inside any test framework.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "tangent/combinators/composition.hpp"
+#include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/params.hpp"
+#include "tangent/core/stage.hpp"
 #include "tangent/finite/network.hpp"
 
 namespace tangent::testing {
@@ -25,42 +31,24 @@ struct GradientCheck {
   bool passed = false;  ///< at least one parameter compared, all within the tolerance asked for
 };
 
-/// Checks `gradients(net, params, x, r)` against central differences of the scalar loss
-/// L(θ) = Σ r ⊙ f(x; θ), with r drawn N(0, 1) from `rng`. Every parameter of tensors with at
-/// most `per_tensor` entries is checked, a random `per_tensor` of larger ones. Differences use
-/// the step h·max(1, |θ|); entries whose gradients are both below 1e-9 of the largest one are
-/// compared in absolute terms.
-template <Network Net, class Input, class URBG>
-GradientCheck check_gradients(const Net& network, const Params<Net>& params, const Input& x,
-                              URBG& rng, double tolerance = 1e-6, Index per_tensor = 48,
-                              double h = 1e-5) {
-  const auto net = detail::as_serial(network);
-  const Matrix<double> outputs = apply(net, params, x);
-  Matrix<double> r(outputs.rows(), outputs.cols());
-  detail::fill_normal(r, rng, 1.0);
-  const Params<Net> analytic = gradients(net, params, x, r);
-  const auto loss = [&](const Params<Net>& p) {
-    return (r.array() * apply(net, p, x).array()).sum();
-  };
+namespace detail {
 
-  double largest = 0;
-  detail::for_each_params(analytic, analytic, [&](const auto& a, const auto&) {
-    detail::for_each_tensor(a, a, [&](const auto& t, const auto&) {
-      if (t.size() > 0) largest = std::max(largest, t.cwiseAbs().maxCoeff());
-    });
-  });
+/// Compares every checked parameter's backpropagated gradient (`analytic`, the second of the
+/// pair) with a central difference of `loss` around the probe (the first, restored after each
+/// step).
+template <class Loss, class URBG>
+struct GradientCheckVisitor {
+  const Loss& loss;
+  URBG& rng;
+  GradientCheck& check;
+  double largest;
+  Index per_tensor;
+  double h;
 
-  GradientCheck check;
-  Params<Net> probe = params;
-  std::size_t layer = 0;
-  net.for_each([&](const auto& layer_object, auto index) {
-    constexpr std::size_t j = decltype(index)::value;
-    using L = std::remove_cvref_t<decltype(layer_object)>;
-    layer = j;
-    auto& probe_layer = detail::slot<j>(probe);
-    const auto& grad_layer = detail::slot<j>(analytic);
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L&, P& pair, int&, Index, const LayerSite& site) {
     int tensor = 0;
-    detail::for_each_tensor(probe_layer, grad_layer, [&](auto& values, const auto& grad) {
+    tangent::detail::for_each_tensor(pair.first, pair.second, [&](auto& values, const auto& grad) {
       const char* tensor_name = tensor++ == 0 ? "weight" : "bias";
       std::vector<Index> entries(static_cast<std::size_t>(values.size()));
       for (Index e = 0; e < values.size(); ++e) entries[static_cast<std::size_t>(e)] = e;
@@ -73,9 +61,9 @@ GradientCheck check_gradients(const Net& network, const Params<Net>& params, con
         const double original = value;
         const double step = h * std::max(1.0, std::abs(original));
         value = original + step;
-        const double plus = loss(probe);
+        const double plus = loss();
         value = original - step;
-        const double minus = loss(probe);
+        const double minus = loss();
         value = original;
         const double difference = (plus - minus) / (2 * step);
         const double backprop = grad.data()[e];
@@ -85,13 +73,63 @@ GradientCheck check_gradients(const Net& network, const Params<Net>& params, con
         ++check.checked;
         if (error >= check.max_relative_error) {
           check.max_relative_error = error;
-          check.worst = std::string(L::name) + " (layer " + std::to_string(layer + 1) + ") " +
-                        tensor_name + "[" + std::to_string(e) + "]: backprop " +
-                        detail::show(backprop) + ", central difference " + detail::show(difference);
+          std::string where = std::string(L::name) + " (layer " + std::to_string(site.position);
+          if (site.repetition > 0) where += ", repetition " + std::to_string(site.repetition);
+          check.worst = where + ") " + tensor_name + "[" + std::to_string(e) + "]: backprop " +
+                        tangent::detail::show(backprop) + ", central difference " +
+                        tangent::detail::show(difference);
         }
       }
     });
+  }
+  template <std::size_t K>
+  std::array<int, K> fork(int) {
+    return {};
+  }
+  void to_diagonal(int&) {}
+  template <class In, class Outs, bool OutFull, class F, class Others>
+  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
+};
+
+}  // namespace detail
+
+/// Checks `gradients(net, params, x, r)` against central differences of the scalar loss
+/// L(θ) = Σ r ⊙ f(x; θ), with r drawn N(0, 1) from `rng`. Every parameter of tensors with at
+/// most `per_tensor` entries is checked, a random `per_tensor` of larger ones. Differences use
+/// the step h·max(1, |θ|); entries whose gradients are both below 1e-9 of the largest one are
+/// compared in absolute terms. Random layers (Dropout in train mode) draw one set of masks from
+/// `rng`, used by every evaluation.
+template <Network Net, class Input, class URBG>
+GradientCheck check_gradients(const Net& network, const Params<Net>& params, const Input& x,
+                              URBG& rng, double tolerance = 1e-6, Index per_tensor = 48,
+                              double h = 1e-5) {
+  const auto net = tangent::detail::as_serial(network);
+  const std::uint64_t masks = static_cast<std::uint64_t>(rng());
+  const auto run = [&](const Params<Net>& p) {
+    return tangent::detail::apply_with(net, p, x, masks);
+  };
+  const Matrix<double> outputs = run(params);
+  Matrix<double> r(outputs.rows(), outputs.cols());
+  tangent::detail::fill_normal(r, rng, 1.0);
+  const Params<Net> analytic = tangent::detail::gradients_with(net, params, x, r, masks);
+
+  double largest = 0;
+  tangent::detail::for_each_params(analytic, analytic, [&](const auto& a, const auto&) {
+    tangent::detail::for_each_tensor(a, a, [&](const auto& t, const auto&) {
+      if (t.size() > 0) largest = std::max(largest, t.cwiseAbs().maxCoeff());
+    });
   });
+
+  GradientCheck check;
+  Params<Net> probe = params;
+  const auto loss = [&] { return (r.array() * run(probe).array()).sum(); };
+  detail::GradientCheckVisitor<decltype(loss), URBG> visitor{loss,    rng,        check,
+                                                             largest, per_tensor, h};
+  tangent::detail::ParamsPair<Params<Net>, const Params<Net>> both{probe, analytic};
+  tangent::detail::Cursor cursor;
+  int nothing = 0;
+  using Kind = typename tangent::detail::input_kind<Input>::type;
+  tangent::detail::fold<InputStage<Kind>, false>(net, both, nothing, cursor, visitor);
   check.passed = check.checked > 0 && check.max_relative_error <= tolerance;
   return check;
 }

@@ -10,16 +10,15 @@
 #include <cstddef>
 #include <string_view>
 
+#include "tangent/combinators/node.hpp"
 #include "tangent/core/layer_concepts.hpp"
+#include "tangent/core/pair_context.hpp"
 
 namespace tangent::detail {
 
-template <class>
-inline constexpr bool dependent_false = false;
-
 template <std::size_t Position, class L>
 constexpr bool check_layer() {
-  if constexpr (KernelLayer<L>) {
+  if constexpr (KernelLayer<L> || is_structure<L>) {
     return true;
   } else if constexpr (!requires { L::name; }) {
     static_assert(dependent_false<L>,
@@ -84,11 +83,11 @@ constexpr bool check_layer() {
         "TANGENT: LAYER WITHOUT variance(): add `template <class S> S variance(S q) "
         "const`.");
     static_assert(
-        requires(const L l, double& q, double& t, double v) {
-          l.template propagate_entry<true>(q, t, v, v, v);
+        requires(const L l, double& q, double& t, const EntryContext<double>& pair) {
+          l.template propagate_entry<true>(q, t, pair);
         },
         "TANGENT: LAYER WITHOUT propagate_entry(): add `template <bool WithNtk, class S> void "
-        "propagate_entry(S& nngp, S& ntk, S q11, S q22, S width_before) const`.");
+        "propagate_entry(S& nngp, S& ntk, const tangent::EntryContext<S>& pair) const`.");
     static_assert(dependent_false<L>,
                   "TANGENT: NOT A LAYER: see tangent::FeatureLayer in "
                   "include/tangent/core/layer_concepts.hpp.");

@@ -1,0 +1,111 @@
+#pragma once
+/// @file
+/// The plan of a kernel computation, made once per call before any parallel work: every layer's
+/// hyperparameters checked, and per slot (every layer and fan-in, in the order they run) the
+/// shape entering it, the passes of window layers and the shapes of fan-ins, each checked against
+/// the layer (the errors name the layer and the shapes). The per-pair code then cannot fail.
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "tangent/combinators/fan_in.hpp"
+#include "tangent/combinators/leaf.hpp"
+#include "tangent/combinators/node.hpp"
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/core/spatial.hpp"
+#include "tangent/core/stage.hpp"
+#include "tangent/layers/window.hpp"
+
+namespace tangent::detail {
+
+/// Per slot: the shape entering it (feature vectors: rank 0, channels = the finite width), the
+/// passes of a window layer (Conv, pooling), the shape rule of a fan-in.
+struct KernelPlan {
+  std::vector<Geometry> in;
+  std::vector<WindowPlan> window;
+  std::vector<FanInShape> fan_in;
+  Geometry out;
+
+  Index slots() const { return static_cast<Index>(in.size()); }
+};
+
+template <class Stages>
+struct all_gaussian;
+template <class... Ss>
+struct all_gaussian<TypeList<Ss...>> {
+  static constexpr bool value = (Ss::gaussian && ...);
+};
+
+/// Walks the network on shapes, filling a KernelPlan.
+struct PlanVisitor {
+  KernelPlan& plan;
+
+  void claim(Index slot, const Geometry& in) {
+    plan.in.push_back(in);
+    plan.window.emplace_back();
+    plan.fan_in.emplace_back();
+    static_cast<void>(slot);  // slots arrive in order: slot == the size before the push
+  }
+
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, P&, Geometry& shape, Index slot, const LayerSite& site) {
+    validate_layer(layer, site);
+    claim(slot, shape);
+    if constexpr (is_spatial<typename In::kind>::value) {
+      if constexpr (requires { layer.window_plan(shape, site); }) {
+        WindowPlan& window = plan.window[static_cast<std::size_t>(slot)];
+        window = layer.window_plan(shape, site);
+        shape = window.out();
+      } else {
+        shape = spatial_output(layer, shape, site);
+      }
+    } else {
+      shape = feature_output(layer, shape, site);
+    }
+  }
+
+  template <std::size_t K>
+  std::array<Geometry, K> fork(const Geometry& shape) {
+    std::array<Geometry, K> copies;
+    copies.fill(shape);
+    return copies;
+  }
+  void to_diagonal(Geometry&) {}
+
+  template <class In, class Outs, bool OutFull, class F, std::size_t K>
+  void fan_in(const F& f, Geometry& shape, std::array<Geometry, K>& others, Index slot,
+              const LayerSite& site) {
+    f.validate(site);
+    std::vector<Geometry> branches{shape};
+    for (const Geometry& g : others) branches.push_back(g);
+    FanInShape s = f.shape(branches, site);
+    if (s.spatial_axis >= 0 && !all_gaussian<Outs>::value) {
+      // Positions of different branches would then be correlated through their means.
+      fail_layer(site,
+                 "concatenating along a spatial axis needs every branch Gaussian (ending in "
+                 "Dense or Conv), as neural-tangents does");
+    }
+    claim(slot, shape);
+    shape = s.out;
+    plan.fan_in[static_cast<std::size_t>(slot)] = std::move(s);
+  }
+};
+
+/// The plan of `net` (a Serial) on inputs of shape `input` and stage `In`; throws, naming the
+/// layer, for unusable hyperparameters or shapes.
+template <class In, class Net>
+KernelPlan make_plan(const Net& net, const Geometry& input) {
+  KernelPlan plan;
+  PlanVisitor visitor{plan};
+  Geometry shape = input;
+  Cursor cursor;
+  Unused params;
+  fold<In, false>(net, params, shape, cursor, visitor);
+  plan.out = shape;
+  return plan;
+}
+
+}  // namespace tangent::detail
