@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// Average pooling over windows, and over the whole spatial extent.
+/// Average and sum pooling over windows, and over the whole spatial extent.
 
 #include <string>
 #include <string_view>
@@ -11,13 +11,89 @@
 #include "tangent/core/errors.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
+#include "tangent/core/spatial_block.hpp"
 #include "tangent/core/stage.hpp"
-#include "tangent/kernels/spatial_block.hpp"
 #include "tangent/layers/patches.hpp"
 #include "tangent/layers/window.hpp"
 
 namespace tangent {
 namespace detail {
+
+/// A window pooling's kernel rule on a pair's full block: each position of the pair summed over
+/// its own window, times `scale` (1/|w|² for the average, 1 for the sum).
+template <bool OutFull, bool WithNtk, class S>
+void pool_block(PairBlock<S>& block, S scale) {
+  const WindowPlan& plan = *block.window;
+  const auto pool = [&](std::vector<S>& values) {
+    pool_passes(plan, values, block.scratch);
+    if (scale != S(1)) {
+      for (S& v : values) v *= scale;
+    }
+    if constexpr (!OutFull) {
+      take_diagonal(values, plan.out().positions(), block.spare);
+      values.swap(block.spare);
+    }
+  };
+  pool(block.nngp);
+  if constexpr (WithNtk) pool(block.ntk);
+  block.geometry = plan.out();
+}
+
+/// z[a] = scale·Σ_d x[s·a + d] per channel, padding counting as zeros; and its adjoint.
+inline void pool_forward(const FiniteShapes& shapes, const Matrix<double>& x, Matrix<double>& z,
+                         double scale) {
+  const Index channels = shapes.in.channels;
+  const Index positions = shapes.out.positions();
+  z.setZero(x.rows(), positions * channels);
+  for (Index a = 0; a < positions; ++a) {
+    for (Index d = 0; d < shapes.window; ++d) {
+      const Index source = shapes.patches[static_cast<std::size_t>(a * shapes.window + d)];
+      if (source < 0) continue;
+      z.middleCols(a * channels, channels) += scale * x.middleCols(source * channels, channels);
+    }
+  }
+}
+inline void pool_backward(const FiniteShapes& shapes, const Matrix<double>& x,
+                          const Matrix<double>& dz, Matrix<double>* dx, double scale) {
+  if (dx == nullptr) return;
+  const Index channels = shapes.in.channels;
+  const Index positions = shapes.out.positions();
+  dx->setZero(x.rows(), x.cols());
+  for (Index a = 0; a < positions; ++a) {
+    for (Index d = 0; d < shapes.window; ++d) {
+      const Index source = shapes.patches[static_cast<std::size_t>(a * shapes.window + d)];
+      if (source < 0) continue;
+      dx->middleCols(source * channels, channels) += scale * dz.middleCols(a * channels, channels);
+    }
+  }
+}
+
+/// Global pooling's rule: Σ over all pairs of positions (a full block) / `divisor` (P² for the
+/// average, 1 for the sum).
+template <class S>
+S global_pool(const std::vector<S>& values, S divisor) {
+  S sum = 0;
+  for (S v : values) sum += v;
+  return sum / divisor;
+}
+
+/// z = Σ_p x[p] / divisor per channel; and its adjoint.
+inline void global_pool_forward(const FiniteShapes& shapes, const Matrix<double>& x,
+                                Matrix<double>& z, double divisor) {
+  const Index channels = shapes.in.channels;
+  const Index positions = shapes.in.positions();
+  z.setZero(x.rows(), channels);
+  for (Index p = 0; p < positions; ++p) z += x.middleCols(p * channels, channels);
+  z /= divisor;
+}
+inline void global_pool_backward(const FiniteShapes& shapes, const Matrix<double>& x,
+                                 const Matrix<double>& dz, Matrix<double>* dx, double divisor) {
+  if (dx == nullptr) return;
+  const Index channels = shapes.in.channels;
+  const Index positions = shapes.in.positions();
+  dx->resize(x.rows(), x.cols());
+  for (Index p = 0; p < positions; ++p) dx->middleCols(p * channels, channels) = dz / divisor;
+}
 
 template <class In, bool Global>
 struct pool_stage {
@@ -68,20 +144,8 @@ struct AvgPool {
   template <bool InFull, bool OutFull, bool WithNtk, class S>
   void propagate_block(detail::PairBlock<S>& block) const {
     static_assert(InFull, "pooling reads pairs of different positions: it needs the full block");
-    const detail::WindowPlan& plan = *block.window;
-    const S window_size = static_cast<S>(plan.window_size());
-    const S scale = S(1) / (window_size * window_size);
-    const auto pool = [&](std::vector<S>& values) {
-      detail::pool_passes(plan, values, block.scratch);
-      for (S& v : values) v *= scale;
-      if constexpr (!OutFull) {
-        detail::take_diagonal(values, plan.out().positions(), block.spare);
-        values.swap(block.spare);
-      }
-    };
-    pool(block.nngp);
-    if constexpr (WithNtk) pool(block.ntk);
-    block.geometry = plan.out();
+    const S window_size = static_cast<S>(block.window->window_size());
+    detail::pool_block<OutFull, WithNtk>(block, S(1) / (window_size * window_size));
   }
 
   // Finite network.
@@ -98,33 +162,11 @@ struct AvgPool {
   /// z[a] = (1/|w|)·Σ_d x[s·a + d] per channel, padding counting as zeros.
   void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
                Matrix<double>& z) const {
-    const Index channels = shapes.in.channels;
-    const Index positions = shapes.out.positions();
-    const double scale = 1.0 / static_cast<double>(shapes.window);
-    z.setZero(x.rows(), positions * channels);
-    for (Index a = 0; a < positions; ++a) {
-      for (Index d = 0; d < shapes.window; ++d) {
-        const Index source = shapes.patches[static_cast<std::size_t>(a * shapes.window + d)];
-        if (source < 0) continue;
-        z.middleCols(a * channels, channels) += scale * x.middleCols(source * channels, channels);
-      }
-    }
+    detail::pool_forward(shapes, x, z, 1.0 / static_cast<double>(shapes.window));
   }
   void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
                 const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
-    if (dx == nullptr) return;
-    const Index channels = shapes.in.channels;
-    const Index positions = shapes.out.positions();
-    const double scale = 1.0 / static_cast<double>(shapes.window);
-    dx->setZero(x.rows(), x.cols());
-    for (Index a = 0; a < positions; ++a) {
-      for (Index d = 0; d < shapes.window; ++d) {
-        const Index source = shapes.patches[static_cast<std::size_t>(a * shapes.window + d)];
-        if (source < 0) continue;
-        dx->middleCols(source * channels, channels) +=
-            scale * dz.middleCols(a * channels, channels);
-      }
-    }
+    detail::pool_backward(shapes, x, dz, dx, 1.0 / static_cast<double>(shapes.window));
   }
 
   bool operator==(const AvgPool&) const = default;
@@ -155,9 +197,9 @@ struct GlobalAvgPool {
   template <bool Full, bool WithNtk, class S>
   void reduce_block(detail::PairBlock<S>& block, S& q, S& t) const {
     static_assert(Full, "global pooling reads pairs of different positions");
-    const S count = static_cast<S>(block.nngp.size());
-    q = mean(block.nngp, count);
-    if constexpr (WithNtk) t = mean(block.ntk, count);
+    const auto count = static_cast<S>(block.nngp.size());
+    q = detail::global_pool(block.nngp, count);
+    if constexpr (WithNtk) t = detail::global_pool(block.ntk, count);
   }
 
   // Finite network.
@@ -173,32 +215,115 @@ struct GlobalAvgPool {
   void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
   void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
                Matrix<double>& z) const {
-    const Index channels = shapes.in.channels;
-    const Index positions = shapes.in.positions();
-    z.setZero(x.rows(), channels);
-    for (Index p = 0; p < positions; ++p) z += x.middleCols(p * channels, channels);
-    z /= static_cast<double>(positions);
+    detail::global_pool_forward(shapes, x, z, static_cast<double>(shapes.in.positions()));
   }
   void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
                 const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
-    if (dx == nullptr) return;
-    const Index channels = shapes.in.channels;
-    const Index positions = shapes.in.positions();
-    dx->resize(x.rows(), x.cols());
-    for (Index p = 0; p < positions; ++p) {
-      dx->middleCols(p * channels, channels) = dz / static_cast<double>(positions);
-    }
+    detail::global_pool_backward(shapes, x, dz, dx, static_cast<double>(shapes.in.positions()));
   }
 
   bool operator==(const GlobalAvgPool&) const = default;
+};
 
- private:
-  template <class S>
-  static S mean(const std::vector<S>& values, S count) {
-    S sum = 0;
-    for (S v : values) sum += v;
-    return sum / count;
+/// Sum pooling over windows: AvgPool without the normalisation, z[a] = Σ_{d in window} x[s·a + d]
+/// per channel (neural-tangents `stax.SumPool`). Kernel rule: Σ'[a, b] = Σ_{d, e} Σ̄[s·a + d,
+/// s·b + e], the same for Θ; it needs the full spatial block. Defaults as neural-tangents:
+/// strides 1, `valid` padding.
+struct SumPool {
+  Extent window{};   ///< window size per spatial dimension ({} = 1)
+  Extent strides{};  ///< stride per spatial dimension ({} = 1, not the window)
+  Padding padding = Padding::valid;
+
+  static constexpr std::string_view name = "SumPool";
+  static constexpr bool needs_full_spatial = true;
+
+  template <class In>
+  using output_stage = typename detail::pool_stage<In, false>::type;
+
+  void validate(const LayerSite& site) const {
+    detail::require_positive_extent(site, "window", window);
+    detail::require_positive_extent(site, "strides", strides);
   }
+  detail::WindowPlan window_plan(const Geometry& in, const LayerSite& site) const {
+    return detail::plan_window(site, "window", window, strides, padding, in);
+  }
+  Geometry output_geometry(const Geometry& in, const LayerSite& site) const {
+    return window_plan(in, site).out();
+  }
+  template <bool InFull, bool OutFull, bool WithNtk, class S>
+  void propagate_block(detail::PairBlock<S>& block) const {
+    static_assert(InFull, "pooling reads pairs of different positions: it needs the full block");
+    detail::pool_block<OutFull, WithNtk>(block, S(1));
+  }
+
+  // Finite network.
+  using params_type = NoParams;
+
+  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
+    return detail::window_shapes(window_plan(in, site));
+  }
+  template <class URBG>
+  NoParams init_params(URBG&, const detail::FiniteShapes&) const {
+    return {};
+  }
+  void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
+  void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    detail::pool_forward(shapes, x, z, 1.0);
+  }
+  void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
+    detail::pool_backward(shapes, x, dz, dx, 1.0);
+  }
+
+  bool operator==(const SumPool&) const = default;
+};
+
+/// Sum over every position: z = Σ_p x[p] per channel (neural-tangents `stax.GlobalSumPool`).
+/// Kernel rule: Σ' = Σ_{a, b} Σ[a, b] over all pairs of positions, the same for Θ; it needs the
+/// full spatial block. Its output stays Gaussian when its input is.
+struct GlobalSumPool {
+  static constexpr std::string_view name = "GlobalSumPool";
+  static constexpr bool needs_full_spatial = true;
+  static constexpr bool reduces_spatial = true;
+
+  template <class In>
+  using output_stage = typename detail::pool_stage<In, true>::type;
+
+  void validate(const LayerSite&) const {}
+  Geometry output_geometry(const Geometry& in, const LayerSite&) const {
+    Geometry out = in;
+    out.extent = {1, 1};
+    return out;
+  }
+  template <bool Full, bool WithNtk, class S>
+  void reduce_block(detail::PairBlock<S>& block, S& q, S& t) const {
+    static_assert(Full, "global pooling reads pairs of different positions");
+    q = detail::global_pool(block.nngp, S(1));
+    if constexpr (WithNtk) t = detail::global_pool(block.ntk, S(1));
+  }
+
+  // Finite network.
+  using params_type = NoParams;
+
+  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite&) const {
+    return {in, features_shape(in.channels), {}, 1};
+  }
+  template <class URBG>
+  NoParams init_params(URBG&, const detail::FiniteShapes&) const {
+    return {};
+  }
+  void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
+  void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+               Matrix<double>& z) const {
+    detail::global_pool_forward(shapes, x, z, 1.0);
+  }
+  void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
+                const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
+    detail::global_pool_backward(shapes, x, dz, dx, 1.0);
+  }
+
+  bool operator==(const GlobalSumPool&) const = default;
 };
 
 }  // namespace tangent
