@@ -69,4 +69,63 @@ static_assert(
     std::is_same_v<network_stage<Serial<Conv, ReLU, Flatten, Dense>, InputStage<Spatial<1>>>::type,
                    Stage<Features, true>>);
 
+// The new layers meet the contracts of both kinds of data, and are small aggregates.
+static_assert(FeatureLayer<LayerNorm> && SpatialLayer<LayerNorm> && FeatureLayer<Dropout> &&
+              SpatialLayer<Dropout>);
+static_assert(SpatialLayer<SumPool> && SpatialLayer<GlobalSumPool> && !FeatureLayer<SumPool>);
+static_assert(std::is_aggregate_v<LayerNorm> && std::is_aggregate_v<Dropout> &&
+              std::is_aggregate_v<SumPool> && std::is_aggregate_v<FanInConcat>);
+static_assert(LayerNorm{}.eps == 1e-12 && LayerNorm{}.axis == Axes{-1} && Dropout{}.rate == 0.5 &&
+              Dropout{}.mode == DropoutMode::train && FanInConcat{}.axis == -1 && FanOut{}.n == 2);
+
+// serial(...) fuses parallel(...) and the fan-in after it (FanOut or not, across nested
+// serials) into one Merge node; residual(...) is that node with an Identity shortcut.
+using Block = Serial<ReLU, Dense>;
+using Residual = Merge<FanInSum, Identity, Block>;
+static_assert(std::is_same_v<decltype(serial(Dense{}, parallel(Identity{}, serial(ReLU{}, Dense{})),
+                                             FanInSum{})),
+                             Serial<Dense, Residual>>);
+static_assert(
+    std::is_same_v<decltype(serial(Dense{}, FanOut{}, parallel(Identity{}, serial(ReLU{}, Dense{})),
+                                   FanInSum{})),
+                   Serial<Dense, Residual>>);
+static_assert(std::is_same_v<decltype(serial(serial(Dense{}, parallel(Dense{}, Erf{})), FanInProd{},
+                                             Dense{})),
+                             Serial<Dense, Merge<FanInProd, Dense, Erf>, Dense>>);
+static_assert(std::is_same_v<decltype(residual(ReLU{}, Dense{})), Residual>);
+static_assert(std::is_same_v<decltype(repeat(residual(ReLU{}, Dense{}), 3)), Repeat<Residual>>);
+static_assert(serial(FanOut{.n = 3}, parallel(Dense{}, Dense{}, Dense{}), FanInSum{}) ==
+              serial(FanOut{.n = 3}, parallel(Dense{}, Dense{}, Dense{}), FanInSum{}));
+static_assert(
+    get<0>(serial(FanOut{.n = 3}, parallel(Dense{}, Dense{}, Dense{}), FanInSum{})).fan_out == 3);
+static_assert(branch<1>(residual(ReLU{}, Dense{.width = 9})) == serial(ReLU{}, Dense{.width = 9}));
+static_assert(Network<Residual> && Network<Repeat<Residual>> && Network<Serial<Dense, Residual>>);
+
+// Stages through branches: a sum of Gaussians is Gaussian; a product of two branches and a
+// concatenation are not; a repeated block ends where it starts.
+using Gaussian = Stage<Features, true>;
+static_assert(
+    std::is_same_v<network_stage<Serial<Dense, Residual>, InputStage<Features>>::type, Gaussian>);
+static_assert(std::is_same_v<network_stage<Serial<Dense, Merge<FanInProd, Dense, Dense>>,
+                                           InputStage<Features>>::type,
+                             Stage<Features, false>>);
+static_assert(std::is_same_v<
+              network_stage<Serial<Dense, Merge<FanInProd, Dense>>, InputStage<Features>>::type,
+              Gaussian>);
+static_assert(std::is_same_v<network_stage<Serial<Dense, Merge<FanInConcat, Dense, Dense>>,
+                                           InputStage<Features>>::type,
+                             Stage<Features, false>>);
+static_assert(std::is_same_v<
+              network_stage<Serial<Dense, Repeat<Residual>, LayerNorm>, InputStage<Features>>::type,
+              Gaussian>);
+static_assert(std::is_same_v<
+              network_stage<Serial<Conv, Merge<FanInSum, Conv, Identity>, Dropout>, Images>::type,
+              Stage<Spatial<2>, false>>);
+
+// Spatial requirements fold over the tree: a pooling branch makes the Merge's input full.
+static_assert(detail::in_full<Merge<FanInSum, Conv, Serial<Conv, AvgPool>>>(false));
+static_assert(!detail::in_full<Merge<FanInSum, Conv, Identity>>(false));
+static_assert(detail::in_full<Repeat<Serial<ReLU, AvgPool, Conv>>>(false));
+static_assert(detail::in_full<Serial<Conv, ReLU, Flatten>>(false) == false);
+
 }  // namespace

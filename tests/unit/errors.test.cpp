@@ -213,3 +213,80 @@ TEST_CASE("training rejects unusable options and targets", "[errors][finite]") {
   CHECK_THAT(train_with({.learning_rate = 0.1, .steps = 3}, bad),
              Contains("tangent::train: y has a non-finite value (inf) at row 2, column 0"));
 }
+
+TEST_CASE("branching networks reject branches and layers that do not fit, naming them",
+          "[errors][branching]") {
+  using namespace tangent;
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Ones(3, 4);
+  const Dense d8{.width = 8};
+  // Positions count the layers as written: branches left to right, the fan-in after them.
+  CHECK_THAT(
+      message_of([&] { kernels(serial(d8, FanOut{.n = 3}, parallel(d8, d8), FanInSum{}), x); }),
+      Contains("tangent::FanOut (layer 2 of the network): it makes 3 copies but the "
+               "parallel(...) after it has 2 branches"));
+  CHECK_THAT(
+      message_of([&] { kernels(serial(d8, parallel(d8, Dense{.width = 5}), FanInSum{}), x); }),
+      Contains("tangent::FanInSum (layer 4 of the network): its branches end in samples of "
+               "shapes 8 and 5; a sum needs equal shapes"));
+  CHECK_THAT(
+      message_of([&] { kernels(serial(d8, parallel(d8, d8), FanInConcat{.axis = 0}, d8), x); }),
+      Contains("tangent::FanInConcat (layer 4 of the network): axis 0 is the batch axis"));
+  CHECK_THAT(
+      message_of([&] { kernels(serial(d8, parallel(d8, d8), FanInConcat{.axis = 2}, d8), x); }),
+      Contains("axis 2 does not exist for samples with 0 spatial dimensions"));
+  CHECK_THAT(message_of([&] {
+               kernels(serial(d8, LayerNorm{.axis = {1, 2}}, ReLU{}, d8), x);
+             }),
+             Contains("tangent::LayerNorm (layer 2 of the network): axis 2 does not exist"));
+  CHECK_THAT(message_of([&] { kernels(serial(d8, LayerNorm{.eps = 0}, ReLU{}, d8), x); }),
+             Contains("eps must be positive and finite, got 0"));
+  CHECK_THAT(message_of([&] { kernels(serial(d8, ReLU{}, Dropout{.rate = 0}, d8), x); }),
+             Contains("tangent::Dropout (layer 3 of the network): rate is the probability of "
+                      "keeping a unit and must be in (0, 1], got 0"));
+  CHECK_THAT(message_of([&] { repeat(serial(ReLU{}, d8), -1); }),
+             Contains("tangent::repeat: the number of repetitions must be >= 0, got -1"));
+
+  // Shapes inside a repeated block name the repetition where they stop fitting.
+  const Eigen::MatrixXd flat = Eigen::MatrixXd::Ones(2, 5 * 5 * 2);
+  const Conv shrink{.channels = 2, .filter = {2, 2}};
+  CHECK_THAT(message_of([&] {
+               kernels(serial(shrink, repeat(serial(ReLU{}, shrink), 6), Flatten{}, d8),
+                       images(flat, 5, 5, 2));
+             }),
+             Contains("tangent::Conv (layer 3 of the network, repetition 4 of 6): a 2×2 filter "
+                      "with valid padding does not fit inputs of 1×1×2"));
+  // Channels: the positions of one branch, the channels of another.
+  const Conv c2{.channels = 2, .filter = {2, 2}, .padding = Padding::same};
+  const Conv c3{.channels = 3, .filter = {2, 2}, .padding = Padding::same};
+  CHECK_THAT(message_of([&] {
+               kernels(serial(c2, parallel(c2, c3), FanInConcat{.axis = 1}, Flatten{}, d8),
+                       images(flat, 5, 5, 2));
+             }),
+             Contains("its branches end in samples of shapes 5×5×2 and 5×5×3; a concatenation "
+                      "needs equal sizes on every other axis"));
+  CHECK_THAT(message_of([&] {
+               kernels(serial(c2, parallel(serial(ReLU{}, c2), Dropout{}), FanInConcat{.axis = 1},
+                              c2, Flatten{}, d8),
+                       images(flat, 5, 5, 2));
+             }),
+             Contains("concatenating along a spatial axis needs every branch Gaussian"));
+}
+
+TEST_CASE("finite networks with branches, repeats and dropout check what they are given",
+          "[errors][finite][branching]") {
+  using namespace tangent;
+  std::mt19937_64 rng(3);
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Ones(3, 4);
+  const Dense d8{.width = 8};
+  const auto net = serial(d8, repeat(residual(ReLU{}, d8), 3), ReLU{}, Dropout{.rate = 0.9}, d8);
+  auto params = init(net, rng, 4);
+  CHECK(get<1>(params).blocks.size() == 3);
+  CHECK_THAT(message_of([&] { apply(net, params, x); }),
+             Contains("tangent::Dropout: in train mode it draws random masks and needs a "
+                      "generator: pass one to apply(net, params, x, rng)"));
+  CHECK(apply(net, params, x, rng).allFinite());
+  get<1>(params).blocks.pop_back();
+  CHECK_THAT(message_of([&] { apply(net, params, x, rng); }),
+             Contains("tangent::repeat: the parameters hold 2 repetitions but the network repeats "
+                      "its block 3 times"));
+}

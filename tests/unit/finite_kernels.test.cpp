@@ -191,6 +191,31 @@ TEST_CASE("the empirical NTK equals J·Jᵀ from central differences", "[finite]
           .maxCoeff() <= 1e-13 * cnn_ntk.cwiseAbs().maxCoeff());
 }
 
+TEST_CASE("the empirical NTK equals J·Jᵀ through branches and repeats", "[finite][kernels]") {
+  std::mt19937_64 rng(22);
+  const Eigen::MatrixXd x = random_inputs(4, 3, 81);
+  const Dense d{.width = 4, .w_std = 1.2, .b_std = 0.2};
+  const auto fc = serial(d, repeat(residual(Erf{}, d), 2), LayerNorm{.eps = 1e-3},
+                         parallel(serial(ReLU{}, Dense{.width = 3}), d), FanInConcat{}, d, Erf{},
+                         parallel(Dense{.width = 2}, Dense{.width = 2, .b_std = 0.3}), FanInProd{});
+  const auto p = init(fc, rng, 3);
+  const Eigen::MatrixXd brute = brute_force_ntk(fc, p, x);
+  CHECK((empirical_ntk(fc, p, x) - brute).cwiseAbs().maxCoeff() <=
+        1e-7 * brute.cwiseAbs().maxCoeff());
+
+  const Eigen::MatrixXd img = random_inputs(3, 4 * 4 * 2, 82);
+  const Conv conv{.channels = 2, .filter = {2, 2}, .padding = Padding::same, .b_std = 0.1};
+  const auto cnn =
+      serial(conv, residual(ReLU{}, conv), LayerNorm{.axis = {1, 2, 3}},
+             parallel(conv, Conv{.channels = 2, .filter = {3, 3}, .padding = Padding::same}),
+             FanInConcat{.axis = 2}, conv, ReLU{}, SumPool{.window = {2, 2}}, GlobalAvgPool{},
+             Dense{.width = 2});
+  const auto q = init(cnn, rng, image_shape(4, 4, 2));
+  const Eigen::MatrixXd cnn_brute = brute_force_ntk(cnn, q, images(img, 4, 4, 2));
+  CHECK((empirical_ntk(cnn, q, images(img, 4, 4, 2)) - cnn_brute).cwiseAbs().maxCoeff() <=
+        1e-7 * cnn_brute.cwiseAbs().maxCoeff());
+}
+
 TEST_CASE("Monte Carlo kernels of wide fully connected nets converge to the analytic ones",
           "[finite][kernels][monte-carlo]") {
   const Eigen::MatrixXd x = random_inputs(5, 6, 73);
@@ -253,6 +278,46 @@ TEST_CASE("Monte Carlo kernels of wide CNNs converge to the analytic ones",
                       },
                       imgs, image_shape(4, 4, 2), channels, 2, 64, 48, 303));
   }
+}
+
+TEST_CASE("Monte Carlo kernels of wide residual and LayerNorm nets converge to the analytic ones",
+          "[finite][kernels][monte-carlo][branching]") {
+  // The readout's w_std carries the "wrong net" scale here: LayerNorm would undo a scale of an
+  // earlier layer.
+  const Eigen::MatrixXd x = random_inputs(5, 6, 83);
+  const Index width = 512;
+  const Dense hidden{.width = width, .w_std = 1.2, .b_std = 0.2};
+  check_sampled("FC residual + LayerNorm",
+                sample(
+                    [&](Index w, double scale) {
+                      return serial(Dense{.width = width, .w_std = 1.4, .b_std = 0.3},
+                                    residual(ReLU{}, hidden), LayerNorm{}, residual(Erf{}, hidden),
+                                    ReLU{}, Dense{.width = w, .w_std = 1.1 * scale, .b_std = 0.1});
+                    },
+                    x, 6, width, 4, 48, 64, 104));
+  check_sampled("FC concat + product",
+                sample(
+                    [&](Index w, double scale) {
+                      return serial(Dense{.width = width, .w_std = 1.4, .b_std = 0.3},
+                                    parallel(serial(ReLU{}, hidden), hidden), FanInConcat{}, hidden,
+                                    parallel(hidden, serial(Erf{}, hidden)), FanInProd{},
+                                    Dense{.width = w, .w_std = 1.1 * scale, .b_std = 0.1});
+                    },
+                    x, 6, width, 4, 48, 64, 105));
+
+  const Eigen::MatrixXd img = random_inputs(4, 4 * 4 * 2, 84);
+  const Index channels = 256;
+  const Conv conv{
+      .channels = channels, .filter = {3, 3}, .padding = Padding::same, .w_std = 1.3, .b_std = 0.1};
+  check_sampled("CNN residual + LayerNorm",
+                sample(
+                    [&](Index w, double scale) {
+                      return serial(conv, residual(ReLU{}, conv), LayerNorm{.axis = {1, 2, 3}},
+                                    ReLU{}, AvgPool{.window = {2, 2}}, conv, LayerNorm{}, Erf{},
+                                    GlobalAvgPool{},
+                                    Dense{.width = w, .w_std = 1.1 * scale, .b_std = 0.1});
+                    },
+                    images(img, 4, 4, 2), image_shape(4, 4, 2), channels, 4, 64, 48, 206));
 }
 
 TEST_CASE("monte_carlo_kernels averages empirical kernels over fresh initialisations",

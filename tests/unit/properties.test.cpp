@@ -106,13 +106,13 @@ TEST_CASE("results do not depend on the number of threads", "[kernels][propertie
 }
 #endif
 
-// A layer without a packet form (any user-defined layer) runs the entry-by-entry sweep; the
-// built-in ones run on packets of rows. Both must give the same kernels: here the same rules,
-// reached through types the packet sweep does not know.
+// A layer without a packet form (any user-defined layer) runs lane by lane inside the packet
+// sweep; the built-in ones run on whole packets of rows. Both must give the same kernels: here
+// the same rules, reached through types the packet sweep does not know.
 struct EntryReLU : tangent::ReLU {};
 struct EntryErf : tangent::Erf {};
 
-TEST_CASE("the entry-by-entry sweep of user layers matches the packet sweep",
+TEST_CASE("user layers without a packet form match the packet sweep lane by lane",
           "[kernels][properties]") {
   using namespace tangent;
   const Dense dense{.width = 16, .w_std = 1.4, .b_std = 0.1};

@@ -14,7 +14,6 @@
 #include <array>
 #include <concepts>
 #include <cstdint>
-#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -64,66 +63,70 @@ struct NtkVisitor {
 template <class Net, class Input1, class Input2>
 Kernels empirical_kernels_of(std::string_view function, const Net& network,
                              const Params<Net>& params, const Input1& x1, const Input2* x2,
-                             bool with_ntk, std::optional<std::uint64_t> seed) {
+                             bool with_ntk, RandomSeed seed) {
   static_assert(
       std::is_same_v<typename input_kind<Input1>::type, typename input_kind<Input2>::type>,
       "TANGENT: x1 AND x2 MUST BE THE SAME KIND OF INPUT (both feature matrices, both "
       "images or both sequences).");
   using Kind = typename input_kind<Input1>::type;
   const auto net = as_serial(network);
-  PreparedInput prepared = prepare_input(function, net, params, x1);
-  FiniteInput& first = prepared.input;
-  const FinitePlan& plan = prepared.plan;
-  FiniteInput second;
-  if (x2 != nullptr) {
-    second = finite_input(function, *x2);
-    if (!(second.shape == first.shape)) {
-      fail(function, "x1 holds samples of shape " + first.shape.str() + " but x2 holds " +
-                         second.shape.str() + "; both inputs need the same shape");
-    }
-  }
-  // Random layers draw independently for the two inputs (two seeds from one); one input with
-  // itself is one forward pass, so a sample shares its draws with itself.
-  const std::optional<std::uint64_t> seed2 =
-      seed ? std::optional<std::uint64_t>(std::mt19937_64(*seed)()) : std::nullopt;
-  const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
-  const ForwardCache a2_storage =
-      x2 != nullptr ? forward_all<Kind>(net, params, plan, std::move(second.values), seed2)
-                    : ForwardCache{};
-  const ForwardCache& a2 = x2 != nullptr ? a2_storage : a1;
-  const Index outputs = plan.out.channels;
-  const double per_output = 1.0 / static_cast<double>(outputs);
-
-  Kernels k;
-  gemm(k.nngp, a1.output, a2.output.transpose(), per_output);
-  if (!with_ntk) return k;
-
-  k.ntk.setZero(a1.output.rows(), a2.output.rows());
-  const auto slots = static_cast<std::size_t>(plan.slots());
-  std::vector<Matrix<double>> caches(slots);
-  std::vector<Matrix<double>> g1(slots);
-  std::vector<Matrix<double>> g2(slots);
-  for (Index unit = 0; unit < outputs; ++unit) {
-    // Output gradients of every layer with parameters, for both inputs, for this output unit.
-    const auto seed_gradient = [&](Index rows) {
-      Matrix<double> e = Matrix<double>::Zero(rows, outputs);
-      e.col(unit).setOnes();
-      return e;
-    };
-    backward_all(net, params, plan, a1, seed_gradient(a1.output.rows()), nullptr,
-                 [&](Index j, const Matrix<double>& g) { g1[static_cast<std::size_t>(j)] = g; });
+  if constexpr (!finite_fits<Input1, std::remove_const_t<decltype(net)>>()) {
+    return {};
+  } else {
+    PreparedInput prepared = prepare_input(function, net, params, x1);
+    FiniteInput& first = prepared.input;
+    const FinitePlan& plan = prepared.plan;
+    FiniteInput second;
     if (x2 != nullptr) {
-      backward_all(net, params, plan, a2, seed_gradient(a2.output.rows()), nullptr,
-                   [&](Index j, const Matrix<double>& g) { g2[static_cast<std::size_t>(j)] = g; });
+      second = finite_input(function, *x2);
+      if (!(second.shape == first.shape)) {
+        fail(function, "x1 holds samples of shape " + first.shape.str() + " but x2 holds " +
+                           second.shape.str() + "; both inputs need the same shape");
+      }
     }
-    NtkVisitor visitor{plan, a1, a2, g1, x2 != nullptr ? g2 : g1, k.ntk, caches};
-    Cursor cursor;
-    int nothing = 0;
-    fold<InputStage<Kind>, false>(net, params, nothing, cursor, visitor);
+    // Random layers draw independently for the two inputs (two seeds from one); one input with
+    // itself is one forward pass, so a sample shares its draws with itself.
+    const RandomSeed seed2{seed.given, std::mt19937_64(seed.value)()};
+    const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
+    const ForwardCache a2_storage =
+        x2 != nullptr ? forward_all<Kind>(net, params, plan, std::move(second.values), seed2)
+                      : ForwardCache{};
+    const ForwardCache& a2 = x2 != nullptr ? a2_storage : a1;
+    const Index outputs = plan.out.channels;
+    const double per_output = 1.0 / static_cast<double>(outputs);
+
+    Kernels k;
+    gemm(k.nngp, a1.output, a2.output.transpose(), per_output);
+    if (!with_ntk) return k;
+
+    k.ntk.setZero(a1.output.rows(), a2.output.rows());
+    const auto slots = static_cast<std::size_t>(plan.slots());
+    std::vector<Matrix<double>> caches(slots);
+    std::vector<Matrix<double>> g1(slots);
+    std::vector<Matrix<double>> g2(slots);
+    for (Index unit = 0; unit < outputs; ++unit) {
+      // Output gradients of every layer with parameters, for both inputs, for this output unit.
+      const auto seed_gradient = [&](Index rows) {
+        Matrix<double> e = Matrix<double>::Zero(rows, outputs);
+        e.col(unit).setOnes();
+        return e;
+      };
+      backward_all(net, params, plan, a1, seed_gradient(a1.output.rows()), nullptr,
+                   [&](Index j, const Matrix<double>& g) { g1[static_cast<std::size_t>(j)] = g; });
+      if (x2 != nullptr) {
+        backward_all(
+            net, params, plan, a2, seed_gradient(a2.output.rows()), nullptr,
+            [&](Index j, const Matrix<double>& g) { g2[static_cast<std::size_t>(j)] = g; });
+      }
+      NtkVisitor visitor{plan, a1, a2, g1, x2 != nullptr ? g2 : g1, k.ntk, caches};
+      Cursor cursor;
+      int nothing = 0;
+      fold<InputStage<Kind>, false>(net, params, nothing, cursor, visitor);
+    }
+    k.ntk *= per_output;
+    if (x2 == nullptr) k.ntk = 0.5 * (k.ntk + k.ntk.transpose()).eval();
+    return k;
   }
-  k.ntk *= per_output;
-  if (x2 == nullptr) k.ntk = 0.5 * (k.ntk + k.ntk.transpose()).eval();
-  return k;
 }
 
 /// Input types the empirical kernels take: feature matrices, images(...), sequences(...).
@@ -142,7 +145,7 @@ template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType I
 Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input1& x1,
                           const Input2& x2) {
   return detail::empirical_kernels_of("empirical_kernels", net, params, x1, &x2, true,
-                                      std::nullopt);
+                                      detail::RandomSeed{});
 }
 template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2,
           std::uniform_random_bit_generator URBG>
@@ -155,7 +158,8 @@ Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input
 template <Network Net, detail::FiniteInputType Input>
 Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input& x) {
   return detail::empirical_kernels_of("empirical_kernels", net, params, x,
-                                      static_cast<const Input*>(nullptr), true, std::nullopt);
+                                      static_cast<const Input*>(nullptr), true,
+                                      detail::RandomSeed{});
 }
 template <Network Net, detail::FiniteInputType Input, std::uniform_random_bit_generator URBG>
 Kernels empirical_kernels(const Net& net, const Params<Net>& params, const Input& x, URBG& rng) {
@@ -187,7 +191,8 @@ Matrix<double> empirical_ntk(const Net& net, const Params<Net>& params, const In
 template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2>
 Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input1& x1,
                               const Input2& x2) {
-  return detail::empirical_kernels_of("empirical_nngp", net, params, x1, &x2, false, std::nullopt)
+  return detail::empirical_kernels_of("empirical_nngp", net, params, x1, &x2, false,
+                                      detail::RandomSeed{})
       .nngp;
 }
 template <Network Net, detail::FiniteInputType Input1, detail::FiniteInputType Input2,
@@ -201,7 +206,8 @@ Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const I
 template <Network Net, detail::FiniteInputType Input>
 Matrix<double> empirical_nngp(const Net& net, const Params<Net>& params, const Input& x) {
   return detail::empirical_kernels_of("empirical_nngp", net, params, x,
-                                      static_cast<const Input*>(nullptr), false, std::nullopt)
+                                      static_cast<const Input*>(nullptr), false,
+                                      detail::RandomSeed{})
       .nngp;
 }
 template <Network Net, detail::FiniteInputType Input, std::uniform_random_bit_generator URBG>

@@ -172,8 +172,6 @@ struct FinitePlanVisitor {
 /// hyperparameters and shapes at run time (the errors name the layer).
 template <class Kind, class Net>
 FinitePlan checked_plan(const Net& net, const Geometry& input) {
-  static_assert(composition_fits<Kind, Net>(),
-                "TANGENT: THIS NETWORK CANNOT RUN ON THESE INPUTS (see the message above).");
   FinitePlan plan;
   FinitePlanVisitor visitor{plan};
   Geometry shape = input;
@@ -182,6 +180,14 @@ FinitePlan checked_plan(const Net& net, const Geometry& input) {
   fold<InputStage<Kind>, false>(net, params, shape, cursor, visitor);
   plan.out = shape;
   return plan;
+}
+
+/// Whether `Net` can run on inputs of type `Input`; when it cannot, the first node that cannot
+/// follow its input has said why, and the entry points compile nothing more (one mistake, one
+/// message).
+template <class Input, class Net>
+constexpr bool finite_fits() {
+  return composition_fits<typename input_kind<Input>::type, Net>();
 }
 
 /// Throws unless every layer's parameters fit the network on inputs of the planned shapes.
@@ -199,6 +205,12 @@ struct CheckParamsVisitor {
   void to_diagonal(int&) {}
   template <class In, class Outs, bool OutFull, class F, class Others>
   void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
+};
+
+/// The seed of a call's random layers (Dropout's masks), when the caller gave a generator.
+struct RandomSeed {
+  bool given = false;
+  std::uint64_t value = 0;
 };
 
 /// Everything a forward pass keeps for the backward pass, per slot.
@@ -252,14 +264,14 @@ struct ForwardVisitor {
 /// given, seeds the generator of random layers (Dropout's masks).
 template <class Kind, class Net, class P>
 ForwardCache forward_all(const Net& net, const P& params, const FinitePlan& plan,
-                         Matrix<double> input, std::optional<std::uint64_t> seed) {
+                         Matrix<double> input, RandomSeed seed) {
   ForwardCache cache;
   const auto slots = static_cast<std::size_t>(plan.slots());
   cache.input.resize(slots);
   cache.run.resize(slots);
   cache.branches.resize(slots);
-  std::mt19937_64 generator(seed.value_or(0));
-  ForwardVisitor visitor{plan, cache, seed ? &generator : nullptr};
+  std::mt19937_64 generator(seed.value);
+  ForwardVisitor visitor{plan, cache, seed.given ? &generator : nullptr};
   Cursor cursor;
   fold<InputStage<Kind>, false>(net, params, input, cursor, visitor);
   cache.output = std::move(input);
@@ -393,40 +405,45 @@ template <class Kind, class Net, class URBG>
 Params<Net> init_for(std::string_view function, const Net& network, URBG& rng,
                      const Geometry& shape) {
   const auto net = as_serial(network);
-  if (shape.channels <= 0 || shape.extent[0] <= 0 || shape.extent[1] <= 0) {
-    fail(function, "the input shape must have positive sizes, got " + shape.str());
-  }
-  const FinitePlan plan = checked_plan<Kind>(net, shape);
   Params<Net> params;
-  params.input = shape;
-  InitVisitor<URBG> visitor{plan, rng};
-  Cursor cursor;
-  int nothing = 0;
-  fold<InputStage<Kind>, false>(net, params, nothing, cursor, visitor);
+  if constexpr (composition_fits<Kind, std::remove_const_t<decltype(net)>>()) {
+    if (shape.channels <= 0 || shape.extent[0] <= 0 || shape.extent[1] <= 0) {
+      fail(function, "the input shape must have positive sizes, got " + shape.str());
+    }
+    const FinitePlan plan = checked_plan<Kind>(net, shape);
+    params.input = shape;
+    InitVisitor<URBG> visitor{plan, rng};
+    Cursor cursor;
+    int nothing = 0;
+    fold<InputStage<Kind>, false>(net, params, nothing, cursor, visitor);
+  }
   return params;
 }
 
 /// The seed of a call's random layers from the caller's generator, or none.
 template <class URBG>
-std::optional<std::uint64_t> draw_seed(URBG* rng) {
-  if (rng == nullptr) return std::nullopt;
-  return static_cast<std::uint64_t>((*rng)());
+RandomSeed draw_seed(URBG* rng) {
+  if (rng == nullptr) return RandomSeed{};
+  return RandomSeed{true, static_cast<std::uint64_t>((*rng)())};
 }
 
 template <class Net, class Input>
 Matrix<double> apply_with(const Net& network, const Params<Net>& params, const Input& x,
-                          std::optional<std::uint64_t> seed) {
+                          RandomSeed seed) {
   const auto net = as_serial(network);
-  PreparedInput prepared = prepare_input("apply", net, params, x);
-  return std::move(forward_all<typename input_kind<Input>::type>(
-                       net, params, prepared.plan, std::move(prepared.input.values), seed)
-                       .output);
+  if constexpr (finite_fits<Input, std::remove_const_t<decltype(net)>>()) {
+    PreparedInput prepared = prepare_input("apply", net, params, x);
+    return std::move(forward_all<typename input_kind<Input>::type>(
+                         net, params, prepared.plan, std::move(prepared.input.values), seed)
+                         .output);
+  } else {
+    return {};
+  }
 }
 
 template <class Net, class Input>
 Params<Net> gradients_with(const Net& network, const Params<Net>& params, const Input& x,
-                           const Matrix<double>& output_gradient,
-                           std::optional<std::uint64_t> seed) {
+                           const Matrix<double>& output_gradient, RandomSeed seed) {
   const auto net = as_serial(network);
   PreparedInput prepared = prepare_input("gradients", net, params, x);
   const FinitePlan& plan = prepared.plan;
@@ -470,7 +487,7 @@ Params<Net> init(const Net& net, URBG& rng, const SpatialShape<D>& input_shape) 
 /// a Dropout layer in train mode (it needs the overload with a generator).
 template <Network Net, class Input>
 Matrix<double> apply(const Net& net, const Params<Net>& params, const Input& x) {
-  return detail::apply_with(net, params, x, std::nullopt);
+  return detail::apply_with(net, params, x, detail::RandomSeed{});
 }
 
 /// The same, drawing the random layers' randomness (Dropout's masks in train mode) from `rng`.
@@ -485,7 +502,7 @@ Matrix<double> apply(const Net& net, const Params<Net>& params, const Input& x, 
 template <Network Net, class Input>
 Params<Net> gradients(const Net& net, const Params<Net>& params, const Input& x,
                       const Matrix<double>& output_gradient) {
-  return detail::gradients_with(net, params, x, output_gradient, std::nullopt);
+  return detail::gradients_with(net, params, x, output_gradient, detail::RandomSeed{});
 }
 
 /// The same, drawing the random layers' randomness from `rng` (the forward pass's masks are the

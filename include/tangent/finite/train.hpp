@@ -52,43 +52,48 @@ Params<Net> train_with(const Net& network, Params<Net> params, const Input& x,
   }
   using Kind = typename input_kind<Input>::type;
   const auto net = as_serial(network);
-  PreparedInput prepared = prepare_input("train", net, params, x);
-  const FiniteInput& input = prepared.input;
-  const FinitePlan& plan = prepared.plan;
-  const Index outputs = plan.out.channels;
-  if (y.rows() != input.values.rows() || y.cols() != outputs) {
-    fail("train", "y is " + std::to_string(y.rows()) + "×" + std::to_string(y.cols()) +
-                      " but the network's outputs on x are " + std::to_string(input.values.rows()) +
-                      "×" + std::to_string(outputs));
-  }
-  check_input("train", "y", y);
+  if constexpr (!finite_fits<Input, std::remove_const_t<decltype(net)>>()) {
+    return params;
+  } else {
+    PreparedInput prepared = prepare_input("train", net, params, x);
+    const FiniteInput& input = prepared.input;
+    const FinitePlan& plan = prepared.plan;
+    const Index outputs = plan.out.channels;
+    if (y.rows() != input.values.rows() || y.cols() != outputs) {
+      fail("train", "y is " + std::to_string(y.rows()) + "×" + std::to_string(y.cols()) +
+                        " but the network's outputs on x are " +
+                        std::to_string(input.values.rows()) + "×" + std::to_string(outputs));
+    }
+    check_input("train", "y", y);
 
-  // A step's random layers (Dropout) draw fresh masks, seeded from the caller's generator.
-  const auto seed = [&]() { return draw_seed(masks); };
-  const double n = static_cast<double>(y.size());
-  Params<Net> grad = params;
-  Params<Net> velocity = params;
-  for_each_params(velocity, velocity, [](auto& v, const auto&) {
-    for_each_tensor(v, v, [](auto& t, const auto&) { t.setZero(); });
-  });
-  for (Index step = 0; step < options.steps; ++step) {
-    const ForwardCache cache = forward_all<Kind>(net, params, plan, input.values, seed());
-    const Matrix<double> residual = cache.output - y;
-    if (options.on_step) options.on_step(step, 0.5 * residual.squaredNorm() / n);
-    backward_all(net, params, plan, cache, residual / n, &grad,
-                 [](Index, const Matrix<double>&) {});
-    for_each_params(velocity, grad, [&](auto& v, const auto& g) {
-      for_each_tensor(v, g, [&](auto& vt, const auto& gt) { vt = options.momentum * vt + gt; });
+    // A step's random layers (Dropout) draw fresh masks, seeded from the caller's generator.
+    const auto seed = [&]() { return draw_seed(masks); };
+    const double n = static_cast<double>(y.size());
+    Params<Net> grad = params;
+    Params<Net> velocity = params;
+    for_each_params(velocity, velocity, [](auto& v, const auto&) {
+      for_each_tensor(v, v, [](auto& t, const auto&) { t.setZero(); });
     });
-    for_each_params(params, velocity, [&](auto& p, const auto& v) {
-      for_each_tensor(p, v, [&](auto& pt, const auto& vt) { pt -= options.learning_rate * vt; });
-    });
+    for (Index step = 0; step < options.steps; ++step) {
+      const ForwardCache cache = forward_all<Kind>(net, params, plan, input.values, seed());
+      const Matrix<double> residual = cache.output - y;
+      if (options.on_step) options.on_step(step, 0.5 * residual.squaredNorm() / n);
+      backward_all(net, params, plan, cache, residual / n, &grad,
+                   [](Index, const Matrix<double>&) {});
+      for_each_params(velocity, grad, [&](auto& v, const auto& g) {
+        for_each_tensor(v, g, [&](auto& vt, const auto& gt) { vt = options.momentum * vt + gt; });
+      });
+      for_each_params(params, velocity, [&](auto& p, const auto& v) {
+        for_each_tensor(p, v, [&](auto& pt, const auto& vt) { pt -= options.learning_rate * vt; });
+      });
+    }
+    if (options.on_step) {
+      options.on_step(
+          options.steps,
+          mse_loss(forward_all<Kind>(net, params, plan, input.values, seed()).output, y));
+    }
+    return params;
   }
-  if (options.on_step) {
-    options.on_step(options.steps,
-                    mse_loss(forward_all<Kind>(net, params, plan, input.values, seed()).output, y));
-  }
-  return params;
 }
 
 }  // namespace detail

@@ -1,0 +1,12 @@
+// A fan-in with no parallel(...) before it.
+#include <tangent/tangent.hpp>
+
+double use() {
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Ones(2, 3);
+#ifdef TANGENT_SHOULD_FAIL
+  const auto net = tangent::serial(tangent::Dense{}, tangent::FanInSum{}, tangent::Dense{});
+#else
+  const auto net = tangent::serial(tangent::Dense{}, tangent::Identity{}, tangent::Dense{});
+#endif
+  return tangent::ntk(net, x)(0, 0);
+}
