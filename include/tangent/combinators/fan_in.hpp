@@ -356,6 +356,17 @@ struct FanOut {
 
 namespace detail {
 
+/// A fan-in's output shape from the shapes its branches end in (the first, then the others),
+/// after checking its fields; throws, naming it, when the shapes do not fit together.
+template <class F, std::size_t K>
+FanInShape fan_in_shape(const F& f, const Geometry& first, const std::array<Geometry, K>& others,
+                        const LayerSite& site) {
+  f.validate(site);
+  std::vector<Geometry> branches{first};
+  branches.insert(branches.end(), others.begin(), others.end());
+  return f.shape(branches, site);
+}
+
 template <class F>
 inline constexpr bool is_fan_in =
     std::is_same_v<F, FanInSum> || std::is_same_v<F, FanInProd> || std::is_same_v<F, FanInConcat>;

@@ -67,7 +67,8 @@ struct Walk {
   static std::size_t positions(const L&) { return 1; }
 
   template <class In, bool OutFull, class P, class State, class Visitor>
-  static void fold(const L& layer, P& params, State& state, Cursor& cursor, Visitor& visitor) {
+  TANGENT_INLINE static void fold(const L& layer, P& params, State& state, Cursor& cursor,
+                                  Visitor& visitor) {
     const LayerSite site = cursor.next_site(L::name);
     visitor.template leaf<In, in_full(OutFull), OutFull>(layer, params, state, cursor.slot++, site);
   }

@@ -120,7 +120,7 @@ struct Cursor {
   std::size_t repetitions = 0;
 
   /// The site of the next layer, which is then the last one visited.
-  LayerSite next_site(std::string_view name) {
+  TANGENT_INLINE LayerSite next_site(std::string_view name) {
     return LayerSite{name, ++position, repetition, repetitions};
   }
 };
@@ -152,7 +152,7 @@ constexpr bool in_full(bool out_full) {
 
 /// Runs `node` forward (see the file comment).
 template <class In, bool OutFull, class N, class P, class State, class Visitor>
-void fold(const N& node, P& params, State& state, Cursor& cursor, Visitor& visitor) {
+TANGENT_INLINE void fold(const N& node, P& params, State& state, Cursor& cursor, Visitor& visitor) {
   Walk<N>::template fold<In, OutFull>(node, params, state, cursor, visitor);
 }
 
@@ -163,6 +163,37 @@ template <class N, class P, class State, class Visitor>
 void fold_backward(const N& node, P& params, State& state, Cursor& cursor, Visitor& visitor,
                    bool need_input_gradient) {
   Walk<N>::fold_backward(node, params, state, cursor, visitor, need_input_gradient);
+}
+
+/// K copies of a state, for the other branches of a Merge (the `fork` of visitors whose state is
+/// a plain value).
+template <std::size_t K, class State>
+std::array<State, K> copies_of(const State& state) {
+  std::array<State, K> copies;
+  copies.fill(state);
+  return copies;
+}
+
+/// A visitor that only looks at the layers (and their parameters), in the order they run: its
+/// state is nothing, branches fork nothing and fan-ins combine nothing. Derive from it and add
+/// `leaf<In, InFull, OutFull>(layer, params, int&, slot, site)`.
+struct LeafVisitor {
+  template <std::size_t K>
+  std::array<int, K> fork(int) {
+    return {};
+  }
+  void to_diagonal(int&) {}
+  template <class In, class Outs, bool OutFull, class F, class Others>
+  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
+};
+
+/// Runs a LeafVisitor over the layers of `net` (inputs at stage `In`), with `params` walked
+/// alongside (or `Unused`).
+template <class In, class N, class P, class Visitor>
+void visit_leaves(const N& net, P& params, Visitor& visitor) {
+  Cursor cursor;
+  int nothing = 0;
+  fold<In, false>(net, params, nothing, cursor, visitor);
 }
 
 /// The parameters of node N in a finite network (a layer's `params_type`, or the container's

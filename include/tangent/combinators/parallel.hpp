@@ -126,8 +126,8 @@ struct Walk<Merge<F, Bs...>> {
   }
 
   template <class In, bool OutFull, class P, class State, class Visitor>
-  static void fold(const Merge<F, Bs...>& m, P& params, State& state, Cursor& cursor,
-                   Visitor& visitor) {
+  TANGENT_INLINE static void fold(const Merge<F, Bs...>& m, P& params, State& state, Cursor& cursor,
+                                  Visitor& visitor) {
     constexpr std::size_t n = sizeof...(Bs);
     if (m.fan_out != 0) {
       const LayerSite site = cursor.next_site(FanOut::name);
@@ -139,11 +139,8 @@ struct Walk<Merge<F, Bs...>> {
     }
     // Branch 0 runs on `state` itself, the others on copies made before it changes.
     auto copies = visitor.template fork<n - 1>(state);
-    [&]<std::size_t... Is>(std::index_sequence<Is...>) {
-      (run_branch<Is, In, OutFull>(m, params, branch_state<Is>(state, copies), cursor, visitor),
-       ...);
-    }
-    (std::index_sequence_for<Bs...>{});
+    run_branches<In, OutFull>(std::index_sequence_for<Bs...>{}, m, params, state, copies, cursor,
+                              visitor);
     const LayerSite site = cursor.next_site(F::name);
     visitor.template fan_in<In, TypeList<stage_after_t<Bs, In>...>, OutFull>(
         m.fan_in, state, copies, cursor.slot++, site);
@@ -166,8 +163,16 @@ struct Walk<Merge<F, Bs...>> {
   }
 
  private:
+  template <class In, bool OutFull, std::size_t... Is, class P, class State, class Copies,
+            class Visitor>
+  TANGENT_INLINE static void run_branches(std::index_sequence<Is...>, const Merge<F, Bs...>& m,
+                                          P& params, State& state, Copies& copies, Cursor& cursor,
+                                          Visitor& visitor) {
+    (run_branch<Is, In, OutFull>(m, params, branch_state<Is>(state, copies), cursor, visitor), ...);
+  }
+
   template <std::size_t I, class State, class Copies>
-  static State& branch_state(State& state, Copies& copies) {
+  TANGENT_INLINE static State& branch_state(State& state, Copies& copies) {
     if constexpr (I == 0) {
       return state;
     } else {
@@ -184,8 +189,8 @@ struct Walk<Merge<F, Bs...>> {
   }
 
   template <std::size_t I, class In, bool OutFull, class P, class State, class Visitor>
-  static void run_branch(const Merge<F, Bs...>& m, P& params, State& state, Cursor& cursor,
-                         Visitor& visitor) {
+  TANGENT_INLINE static void run_branch(const Merge<F, Bs...>& m, P& params, State& state,
+                                        Cursor& cursor, Visitor& visitor) {
     using B = type_at_t<I, TypeList<Bs...>>;
     // The Merge's input is full when any branch needs it; this branch may need less.
     if constexpr (in_full(OutFull) && !Walk<B>::in_full(OutFull)) visitor.to_diagonal(state);

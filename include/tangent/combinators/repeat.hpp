@@ -94,11 +94,11 @@ struct repeat_stage {
   using type = std::conditional_t<ok, Out, InvalidStage>;
 };
 
-inline void check_repetitions(Index n, const Cursor& cursor) {
-  if (n < 0) {
-    fail_layer(LayerSite{"repeat", cursor.position + 1, cursor.repetition, cursor.repetitions},
-               "the number of repetitions must be >= 0, got " + std::to_string(n));
-  }
+/// Throws for a negative count (set after repeat(...) built the node); the cursor goes by value,
+/// so that the hot walks, which never throw here, keep theirs in registers.
+[[gnu::cold]] inline void fail_repetitions(Index n, Cursor cursor) {
+  fail_layer(LayerSite{"repeat", cursor.position + 1, cursor.repetition, cursor.repetitions},
+             "the number of repetitions must be >= 0, got " + std::to_string(n));
 }
 
 template <class B>
@@ -111,12 +111,13 @@ struct Walk<Repeat<B>> {
   static std::size_t positions(const Repeat<B>& r) { return Walk<B>::positions(r.block); }
 
   template <class In, bool OutFull, class P, class State, class Visitor>
-  static void fold(const Repeat<B>& r, P& params, State& state, Cursor& cursor, Visitor& visitor) {
+  TANGENT_INLINE static void fold(const Repeat<B>& r, P& params, State& state, Cursor& cursor,
+                                  Visitor& visitor) {
     // The last repetition delivers what the next node needs; the others deliver what the block
     // needs at its input, a fixed point of the block's requirement.
     constexpr bool inner = Walk<B>::in_full(OutFull);
     static_assert(Walk<B>::in_full(inner) == inner);
-    check_repetitions(r.n, cursor);
+    if (r.n < 0) fail_repetitions(r.n, cursor);
     if (r.n == 0) {
       if constexpr (inner && !OutFull) visitor.to_diagonal(state);
       return;

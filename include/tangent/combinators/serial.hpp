@@ -174,16 +174,9 @@ struct Walk<Serial<Cs...>> {
   }
 
   template <class In, bool OutFull, class P, class State, class Visitor>
-  static void fold(const Serial<Cs...>& s, P& params, State& state, Cursor& cursor,
-                   Visitor& visitor) {
-    using Stages = typename stage_list<In, Cs...>::type;
-    constexpr std::array<bool, n + 1> full = modes<OutFull>();
-    [&]<std::size_t... Is>(std::index_sequence<Is...>) {
-      [[maybe_unused]] const int in_order[] = {
-          0, (run_child<Is, type_at_t<Is, Stages>, full[Is + 1]>(s, params, state, cursor, visitor),
-              0)...};
-    }
-    (std::index_sequence_for<Cs...>{});
+  TANGENT_INLINE static void fold(const Serial<Cs...>& s, P& params, State& state, Cursor& cursor,
+                                  Visitor& visitor) {
+    fold_children<In, OutFull>(std::index_sequence_for<Cs...>{}, s, params, state, cursor, visitor);
   }
 
   template <class P, class State, class Visitor>
@@ -200,9 +193,22 @@ struct Walk<Serial<Cs...>> {
   }
 
  private:
+  // A function, not a lambda, so that it can be forced inline: the cursor then stays in
+  // registers and every slot number is a constant.
+  template <class In, bool OutFull, std::size_t... Is, class P, class State, class Visitor>
+  TANGENT_INLINE static void fold_children(std::index_sequence<Is...>, const Serial<Cs...>& s,
+                                           P& params, State& state, Cursor& cursor,
+                                           Visitor& visitor) {
+    using Stages = typename stage_list<In, Cs...>::type;
+    constexpr std::array<bool, n + 1> full = modes<OutFull>();
+    [[maybe_unused]] const int in_order[] = {
+        0, (run_child<Is, type_at_t<Is, Stages>, full[Is + 1]>(s, params, state, cursor, visitor),
+            0)...};
+  }
+
   template <std::size_t I, class In, bool OutFull, class P, class State, class Visitor>
-  static void run_child(const Serial<Cs...>& s, P& params, State& state, Cursor& cursor,
-                        Visitor& visitor) {
+  TANGENT_INLINE static void run_child(const Serial<Cs...>& s, P& params, State& state,
+                                       Cursor& cursor, Visitor& visitor) {
     auto&& child = child_params<I>(params);
     ::tangent::detail::fold<In, OutFull>(slot<I>(s), child, state, cursor, visitor);
   }

@@ -33,6 +33,15 @@ using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 #define TANGENT_PARALLEL_ABI sequential
 #endif
 
+/// Forces a small function to be inlined: the walks over a network's tree (combinators/node.hpp)
+/// are chains of tiny calls that must vanish, so that the per-entry sweep is one function whose
+/// only calls are the costly closed forms.
+#if defined(__GNUC__) || defined(__clang__)
+#define TANGENT_INLINE [[gnu::always_inline]] inline
+#else
+#define TANGENT_INLINE inline
+#endif
+
 /// `TANGENT_OMP(parallel for)` expands to `#pragma omp parallel for` when OpenMP is enabled and
 /// to nothing otherwise, so headers compile cleanly under `-Wall -Werror` either way.
 #if defined(_OPENMP)

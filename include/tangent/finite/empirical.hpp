@@ -34,7 +34,12 @@ namespace detail {
 
 /// Adds every layer's part of the empirical NTK, from both inputs' forward caches and the output
 /// gradients of the layers with parameters.
-struct NtkVisitor {
+struct NtkVisitor : LeafVisitor {
+  NtkVisitor(const FinitePlan& p, const ForwardCache& c1, const ForwardCache& c2,
+             const std::vector<Matrix<double>>& grad1, const std::vector<Matrix<double>>& grad2,
+             Matrix<double>& out, std::vector<Matrix<double>>& kept)
+      : plan(p), a1(c1), a2(c2), g1(grad1), g2(grad2), theta(out), caches(kept) {}
+
   const FinitePlan& plan;
   const ForwardCache& a1;
   const ForwardCache& a2;
@@ -51,13 +56,6 @@ struct NtkVisitor {
                     caches[k]);
     }
   }
-  template <std::size_t K>
-  std::array<int, K> fork(int) {
-    return {};
-  }
-  void to_diagonal(int&) {}
-  template <class In, class Outs, bool OutFull, class F, class Others>
-  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
 };
 
 template <class Net, class Input1, class Input2>
@@ -119,9 +117,7 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
             [&](Index j, const Matrix<double>& g) { g2[static_cast<std::size_t>(j)] = g; });
       }
       NtkVisitor visitor{plan, a1, a2, g1, x2 != nullptr ? g2 : g1, k.ntk, caches};
-      Cursor cursor;
-      int nothing = 0;
-      fold<InputStage<Kind>, false>(net, params, nothing, cursor, visitor);
+      visit_leaves<InputStage<Kind>>(net, params, visitor);
     }
     k.ntk *= per_output;
     if (x2 == nullptr) k.ntk = 0.5 * (k.ntk + k.ntk.transpose()).eval();

@@ -151,19 +151,14 @@ struct FinitePlanVisitor {
   }
   template <std::size_t K>
   std::array<Geometry, K> fork(const Geometry& shape) {
-    std::array<Geometry, K> copies;
-    copies.fill(shape);
-    return copies;
+    return copies_of<K>(shape);
   }
   void to_diagonal(Geometry&) {}
   template <class In, class Outs, bool OutFull, class F, std::size_t K>
   void fan_in(const F& f, Geometry& shape, std::array<Geometry, K>& others, Index,
               const LayerSite& site) {
-    f.validate(site);
-    std::vector<Geometry> branches{shape};
-    for (const Geometry& g : others) branches.push_back(g);
     plan.shapes.push_back(FiniteShapes{shape, shape, {}, 1});
-    plan.fan_in.push_back(f.shape(branches, site));
+    plan.fan_in.push_back(fan_in_shape(f, shape, others, site));
     shape = plan.fan_in.back().out;
   }
 };
@@ -191,20 +186,14 @@ constexpr bool finite_fits() {
 }
 
 /// Throws unless every layer's parameters fit the network on inputs of the planned shapes.
-struct CheckParamsVisitor {
+struct CheckParamsVisitor : LeafVisitor {
   const FinitePlan& plan;
 
+  explicit CheckParamsVisitor(const FinitePlan& p) : plan(p) {}
   template <class In, bool InFull, bool OutFull, class L, class P>
   void leaf(const L& layer, const P& params, int&, Index slot, const LayerSite& site) {
     check_params(layer, params, plan.shapes[static_cast<std::size_t>(slot)], site);
   }
-  template <std::size_t K>
-  std::array<int, K> fork(int) {
-    return {};
-  }
-  void to_diagonal(int&) {}
-  template <class In, class Outs, bool OutFull, class F, class Others>
-  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
 };
 
 /// The seed of a call's random layers (Dropout's masks), when the caller gave a generator.
@@ -238,9 +227,7 @@ struct ForwardVisitor {
   }
   template <std::size_t K>
   std::array<Matrix<double>, K> fork(const Matrix<double>& x) {
-    std::array<Matrix<double>, K> copies;
-    for (Matrix<double>& copy : copies) copy = x;
-    return copies;
+    return copies_of<K>(x);
   }
   void to_diagonal(Matrix<double>&) {}
   template <class In, class Outs, bool OutFull, class F, std::size_t K>
@@ -376,29 +363,21 @@ PreparedInput prepare_input(std::string_view function, const Net& net, const P& 
   prepared.plan = checked_plan<typename input_kind<Input>::type>(net, prepared.input.shape);
   check_input_shape(function, params, prepared.input.shape);
   CheckParamsVisitor visitor{prepared.plan};
-  Cursor cursor;
-  int nothing = 0;
-  fold<InputStage<typename input_kind<Input>::type>, false>(net, params, nothing, cursor, visitor);
+  visit_leaves<InputStage<typename input_kind<Input>::type>>(net, params, visitor);
   return prepared;
 }
 
 /// Draws every layer's parameters, in the order the layers run.
 template <class URBG>
-struct InitVisitor {
+struct InitVisitor : LeafVisitor {
   const FinitePlan& plan;
   URBG& rng;
 
+  InitVisitor(const FinitePlan& p, URBG& r) : plan(p), rng(r) {}
   template <class In, bool InFull, bool OutFull, class L, class P>
   void leaf(const L& layer, P& params, int&, Index slot, const LayerSite&) {
     params = init_params(layer, rng, plan.shapes[static_cast<std::size_t>(slot)]);
   }
-  template <std::size_t K>
-  std::array<int, K> fork(int) {
-    return {};
-  }
-  void to_diagonal(int&) {}
-  template <class In, class Outs, bool OutFull, class F, class Others>
-  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
 };
 
 template <class Kind, class Net, class URBG>
@@ -413,9 +392,7 @@ Params<Net> init_for(std::string_view function, const Net& network, URBG& rng,
     const FinitePlan plan = checked_plan<Kind>(net, shape);
     params.input = shape;
     InitVisitor<URBG> visitor{plan, rng};
-    Cursor cursor;
-    int nothing = 0;
-    fold<InputStage<Kind>, false>(net, params, nothing, cursor, visitor);
+    visit_leaves<InputStage<Kind>>(net, params, visitor);
   }
   return params;
 }

@@ -81,9 +81,7 @@ struct VarianceVisitor {
   }
   template <std::size_t K>
   std::array<S, K> fork(S q) {
-    std::array<S, K> copies;
-    copies.fill(q);
-    return copies;
+    return copies_of<K>(q);
   }
   void to_diagonal(S&) {}
   template <class In, class Outs, bool OutFull, class F, std::size_t K>
@@ -162,7 +160,7 @@ struct EntryVisitor {
   bool any_equal = false;
 
   template <class In, bool InFull, bool OutFull, class L, class P>
-  void leaf(const L& layer, P&, EntryState<S>& state, Index slot, const LayerSite&) {
+  TANGENT_INLINE void leaf(const L& layer, P&, EntryState<S>& state, Index slot, const LayerSite&) {
     const EntryContext<V> pair{
         load_lanes<S>(trace1.at(slot) + i, count, S(1)),      V::splat(trace2.at(slot)[j]),
         load_lanes<S>(trace1.root_at(slot) + i, count, S(1)), V::splat(trace2.root_at(slot)[j]),
@@ -173,9 +171,7 @@ struct EntryVisitor {
   }
   template <std::size_t K>
   std::array<EntryState<S>, K> fork(const EntryState<S>& state) {
-    std::array<EntryState<S>, K> copies;
-    copies.fill(state);
-    return copies;
+    return copies_of<K>(state);
   }
   void to_diagonal(EntryState<S>&) {}
   template <class In, class Outs, bool OutFull, class F, std::size_t K>

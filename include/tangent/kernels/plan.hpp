@@ -69,19 +69,14 @@ struct PlanVisitor {
 
   template <std::size_t K>
   std::array<Geometry, K> fork(const Geometry& shape) {
-    std::array<Geometry, K> copies;
-    copies.fill(shape);
-    return copies;
+    return copies_of<K>(shape);
   }
   void to_diagonal(Geometry&) {}
 
   template <class In, class Outs, bool OutFull, class F, std::size_t K>
   void fan_in(const F& f, Geometry& shape, std::array<Geometry, K>& others, Index slot,
               const LayerSite& site) {
-    f.validate(site);
-    std::vector<Geometry> branches{shape};
-    for (const Geometry& g : others) branches.push_back(g);
-    FanInShape s = f.shape(branches, site);
+    FanInShape s = fan_in_shape(f, shape, others, site);
     if (s.spatial_axis >= 0 && !all_gaussian<Outs>::value) {
       // Positions of different branches would then be correlated through their means.
       fail_layer(site,

@@ -105,23 +105,29 @@ struct pool_stage {
   using type = std::conditional_t<ok, spatial_stage, InvalidStage>;
 };
 
+/// Whether a pooling layer averages or sums.
+enum class PoolKind { average, sum };
+
 }  // namespace detail
 
-/// Average pooling over windows of `window` positions moved by `strides` (the pooling of the
-/// CNN-GP and CNTK, Novak et al. 2019, Arora et al. 2019):
-/// z[a] = (1/|w|)·Σ_{d in window} x[s·a + d] per channel; with `same` padding the zero-padded
-/// positions count in the average (neural-tangents' default `normalize_edges=False`).
+/// Pooling over windows of `window` positions moved by `strides`: the average (`AvgPool`, the
+/// pooling of the CNN-GP and CNTK, Novak et al. 2019, Arora et al. 2019) or the sum (`SumPool`)
+/// per channel, z[a] = c·Σ_{d in window} x[s·a + d] with c = 1/|w| or 1; with `same` padding
+/// the zero-padded positions count in the average (neural-tangents' default
+/// `normalize_edges=False`).
 ///
-/// Kernel rule: each position of a pair is averaged over its own window, independently,
-/// Σ'[a, b] = (1/|w|²)·Σ_{d, e} Σ̄[s·a + d, s·b + e], and the same for Θ. It reads pairs of
-/// different positions, so the layers before it keep the full spatial block.
-/// Defaults as neural-tangents: strides 1, `valid` padding.
-struct AvgPool {
+/// Kernel rule: each position of a pair is pooled over its own window, independently,
+/// Σ'[a, b] = c²·Σ_{d, e} Σ̄[s·a + d, s·b + e], and the same for Θ. It reads pairs of different
+/// positions, so the layers before it keep the full spatial block. Defaults as neural-tangents:
+/// strides 1, `valid` padding.
+template <detail::PoolKind Kind>
+struct WindowPool {
   Extent window{};   ///< window size per spatial dimension ({} = 1)
   Extent strides{};  ///< stride per spatial dimension ({} = 1, not the window)
   Padding padding = Padding::valid;
 
-  static constexpr std::string_view name = "AvgPool";
+  static constexpr std::string_view name =
+      Kind == detail::PoolKind::average ? "AvgPool" : "SumPool";
   static constexpr bool needs_full_spatial = true;
 
   template <class In>
@@ -144,8 +150,9 @@ struct AvgPool {
   template <bool InFull, bool OutFull, bool WithNtk, class S>
   void propagate_block(detail::PairBlock<S>& block) const {
     static_assert(InFull, "pooling reads pairs of different positions: it needs the full block");
-    const S window_size = static_cast<S>(block.window->window_size());
-    detail::pool_block<OutFull, WithNtk>(block, S(1) / (window_size * window_size));
+    const S size = static_cast<S>(block.window->window_size());
+    detail::pool_block<OutFull, WithNtk>(
+        block, Kind == detail::PoolKind::average ? S(1) / (size * size) : S(1));
   }
 
   // Finite network.
@@ -159,28 +166,39 @@ struct AvgPool {
     return {};
   }
   void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
-  /// z[a] = (1/|w|)·Σ_d x[s·a + d] per channel, padding counting as zeros.
   void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
                Matrix<double>& z) const {
-    detail::pool_forward(shapes, x, z, 1.0 / static_cast<double>(shapes.window));
+    detail::pool_forward(shapes, x, z, scale(shapes));
   }
   void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
                 const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
-    detail::pool_backward(shapes, x, dz, dx, 1.0 / static_cast<double>(shapes.window));
+    detail::pool_backward(shapes, x, dz, dx, scale(shapes));
   }
 
-  bool operator==(const AvgPool&) const = default;
+  bool operator==(const WindowPool&) const = default;
+
+ private:
+  static double scale(const detail::FiniteShapes& shapes) {
+    return Kind == detail::PoolKind::average ? 1.0 / static_cast<double>(shapes.window) : 1.0;
+  }
 };
 
-/// Average over every position: z = (1/P)·Σ_p x[p] per channel, giving feature vectors of the
-/// channels (the global average pooling readout of Novak et al. 2019 and the CNTK-GAP of Arora
-/// et al. 2019).
+/// Average pooling over windows (see WindowPool).
+using AvgPool = WindowPool<detail::PoolKind::average>;
+/// Sum pooling over windows, neural-tangents' `stax.SumPool` (see WindowPool).
+using SumPool = WindowPool<detail::PoolKind::sum>;
+
+/// The average (`GlobalAvgPool`: z = (1/P)·Σ_p x[p] per channel, the global average pooling
+/// readout of Novak et al. 2019 and the CNTK-GAP of Arora et al. 2019) or the sum
+/// (`GlobalSumPool`) over every position, giving feature vectors of the channels.
 ///
-/// Kernel rule: Σ' = (1/P²)·Σ_{a, b} Σ[a, b] over all pairs of positions, and the same for Θ; it
-/// needs the full spatial block (the O(P²) cost per pair of samples that makes pooling networks
-/// expensive).
-struct GlobalAvgPool {
-  static constexpr std::string_view name = "GlobalAvgPool";
+/// Kernel rule: Σ' = c²·Σ_{a, b} Σ[a, b] over all pairs of positions (c = 1/P or 1), and the
+/// same for Θ; it needs the full spatial block (the O(P²) cost per pair of samples that makes
+/// pooling networks expensive). Its output stays Gaussian when its input is.
+template <detail::PoolKind Kind>
+struct GlobalPool {
+  static constexpr std::string_view name =
+      Kind == detail::PoolKind::average ? "GlobalAvgPool" : "GlobalSumPool";
   static constexpr bool needs_full_spatial = true;
   static constexpr bool reduces_spatial = true;
 
@@ -197,9 +215,9 @@ struct GlobalAvgPool {
   template <bool Full, bool WithNtk, class S>
   void reduce_block(detail::PairBlock<S>& block, S& q, S& t) const {
     static_assert(Full, "global pooling reads pairs of different positions");
-    const auto count = static_cast<S>(block.nngp.size());
-    q = detail::global_pool(block.nngp, count);
-    if constexpr (WithNtk) t = detail::global_pool(block.ntk, count);
+    const S divisor = Kind == detail::PoolKind::average ? static_cast<S>(block.nngp.size()) : S(1);
+    q = detail::global_pool(block.nngp, divisor);
+    if constexpr (WithNtk) t = detail::global_pool(block.ntk, divisor);
   }
 
   // Finite network.
@@ -215,115 +233,24 @@ struct GlobalAvgPool {
   void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
   void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
                Matrix<double>& z) const {
-    detail::global_pool_forward(shapes, x, z, static_cast<double>(shapes.in.positions()));
+    detail::global_pool_forward(shapes, x, z, divisor(shapes));
   }
   void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
                 const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
-    detail::global_pool_backward(shapes, x, dz, dx, static_cast<double>(shapes.in.positions()));
+    detail::global_pool_backward(shapes, x, dz, dx, divisor(shapes));
   }
 
-  bool operator==(const GlobalAvgPool&) const = default;
+  bool operator==(const GlobalPool&) const = default;
+
+ private:
+  static double divisor(const detail::FiniteShapes& shapes) {
+    return Kind == detail::PoolKind::average ? static_cast<double>(shapes.in.positions()) : 1.0;
+  }
 };
 
-/// Sum pooling over windows: AvgPool without the normalisation, z[a] = Σ_{d in window} x[s·a + d]
-/// per channel (neural-tangents `stax.SumPool`). Kernel rule: Σ'[a, b] = Σ_{d, e} Σ̄[s·a + d,
-/// s·b + e], the same for Θ; it needs the full spatial block. Defaults as neural-tangents:
-/// strides 1, `valid` padding.
-struct SumPool {
-  Extent window{};   ///< window size per spatial dimension ({} = 1)
-  Extent strides{};  ///< stride per spatial dimension ({} = 1, not the window)
-  Padding padding = Padding::valid;
-
-  static constexpr std::string_view name = "SumPool";
-  static constexpr bool needs_full_spatial = true;
-
-  template <class In>
-  using output_stage = typename detail::pool_stage<In, false>::type;
-
-  void validate(const LayerSite& site) const {
-    detail::require_positive_extent(site, "window", window);
-    detail::require_positive_extent(site, "strides", strides);
-  }
-  detail::WindowPlan window_plan(const Geometry& in, const LayerSite& site) const {
-    return detail::plan_window(site, "window", window, strides, padding, in);
-  }
-  Geometry output_geometry(const Geometry& in, const LayerSite& site) const {
-    return window_plan(in, site).out();
-  }
-  template <bool InFull, bool OutFull, bool WithNtk, class S>
-  void propagate_block(detail::PairBlock<S>& block) const {
-    static_assert(InFull, "pooling reads pairs of different positions: it needs the full block");
-    detail::pool_block<OutFull, WithNtk>(block, S(1));
-  }
-
-  // Finite network.
-  using params_type = NoParams;
-
-  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
-    return detail::window_shapes(window_plan(in, site));
-  }
-  template <class URBG>
-  NoParams init_params(URBG&, const detail::FiniteShapes&) const {
-    return {};
-  }
-  void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
-  void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-               Matrix<double>& z) const {
-    detail::pool_forward(shapes, x, z, 1.0);
-  }
-  void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-                const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
-    detail::pool_backward(shapes, x, dz, dx, 1.0);
-  }
-
-  bool operator==(const SumPool&) const = default;
-};
-
-/// Sum over every position: z = Σ_p x[p] per channel (neural-tangents `stax.GlobalSumPool`).
-/// Kernel rule: Σ' = Σ_{a, b} Σ[a, b] over all pairs of positions, the same for Θ; it needs the
-/// full spatial block. Its output stays Gaussian when its input is.
-struct GlobalSumPool {
-  static constexpr std::string_view name = "GlobalSumPool";
-  static constexpr bool needs_full_spatial = true;
-  static constexpr bool reduces_spatial = true;
-
-  template <class In>
-  using output_stage = typename detail::pool_stage<In, true>::type;
-
-  void validate(const LayerSite&) const {}
-  Geometry output_geometry(const Geometry& in, const LayerSite&) const {
-    Geometry out = in;
-    out.extent = {1, 1};
-    return out;
-  }
-  template <bool Full, bool WithNtk, class S>
-  void reduce_block(detail::PairBlock<S>& block, S& q, S& t) const {
-    static_assert(Full, "global pooling reads pairs of different positions");
-    q = detail::global_pool(block.nngp, S(1));
-    if constexpr (WithNtk) t = detail::global_pool(block.ntk, S(1));
-  }
-
-  // Finite network.
-  using params_type = NoParams;
-
-  detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite&) const {
-    return {in, features_shape(in.channels), {}, 1};
-  }
-  template <class URBG>
-  NoParams init_params(URBG&, const detail::FiniteShapes&) const {
-    return {};
-  }
-  void check_params(const NoParams&, const detail::FiniteShapes&, const LayerSite&) const {}
-  void forward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-               Matrix<double>& z) const {
-    detail::global_pool_forward(shapes, x, z, 1.0);
-  }
-  void backward(const NoParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-                const Matrix<double>& dz, Matrix<double>* dx, NoParams*) const {
-    detail::global_pool_backward(shapes, x, dz, dx, 1.0);
-  }
-
-  bool operator==(const GlobalSumPool&) const = default;
-};
+/// Average over every position (see GlobalPool).
+using GlobalAvgPool = GlobalPool<detail::PoolKind::average>;
+/// Sum over every position, neural-tangents' `stax.GlobalSumPool` (see GlobalPool).
+using GlobalSumPool = GlobalPool<detail::PoolKind::sum>;
 
 }  // namespace tangent

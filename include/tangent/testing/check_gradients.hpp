@@ -37,7 +37,11 @@ namespace detail {
 /// pair) with a central difference of `loss` around the probe (the first, restored after each
 /// step).
 template <class Loss, class URBG>
-struct GradientCheckVisitor {
+struct GradientCheckVisitor : tangent::detail::LeafVisitor {
+  GradientCheckVisitor(const Loss& f, URBG& g, GradientCheck& out, double biggest, Index count,
+                       double step)
+      : loss(f), rng(g), check(out), largest(biggest), per_tensor(count), h(step) {}
+
   const Loss& loss;
   URBG& rng;
   GradientCheck& check;
@@ -82,13 +86,6 @@ struct GradientCheckVisitor {
       }
     });
   }
-  template <std::size_t K>
-  std::array<int, K> fork(int) {
-    return {};
-  }
-  void to_diagonal(int&) {}
-  template <class In, class Outs, bool OutFull, class F, class Others>
-  void fan_in(const F&, int&, Others&, Index, const LayerSite&) {}
 };
 
 }  // namespace detail
@@ -127,10 +124,8 @@ GradientCheck check_gradients(const Net& network, const Params<Net>& params, con
     detail::GradientCheckVisitor<decltype(loss), URBG> visitor{loss,    rng,        check,
                                                                largest, per_tensor, h};
     tangent::detail::ParamsPair<Params<Net>, const Params<Net>> both{probe, analytic};
-    tangent::detail::Cursor cursor;
-    int nothing = 0;
     using Kind = typename tangent::detail::input_kind<Input>::type;
-    tangent::detail::fold<InputStage<Kind>, false>(net, both, nothing, cursor, visitor);
+    tangent::detail::visit_leaves<InputStage<Kind>>(net, both, visitor);
     check.passed = check.checked > 0 && check.max_relative_error <= tolerance;
   }
   return check;
