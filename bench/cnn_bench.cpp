@@ -5,8 +5,13 @@
 //   myrtle_gap<H>   Myrtle-5 style (Shankar et al. 2020): four 3×3 SAME Conv + ReLU, two 2×2
 //                   average pools, GlobalAvgPool, Dense, on H×H×3 images: the full covariance
 //                   over pairs of positions.
+//   wrn16<H>        neural-tangents' README WideResNet with block size 2 (WRN-16: three groups
+//                   of two residual blocks, strided conv shortcuts, AvgPool over the last
+//                   group's extent, Flatten, Dense), on H×H×1 images, as examples/wide_resnet.cpp
+//                   runs it on Fashion-MNIST: the full covariance before the pool.
 //
 //   ./cnn_bench --benchmark_filter='myrtle_gap<8>/N:128$'
+//   ./cnn_bench --benchmark_filter='wrn16<7>/N:128$'
 //   ./cnn_bench --smoke                                    every benchmark once at a tiny size
 
 #include <cmath>
@@ -19,10 +24,10 @@
 
 namespace {
 
-Eigen::MatrixXd flat_images(Eigen::Index n, Eigen::Index side) {
+Eigen::MatrixXd flat_images(Eigen::Index n, Eigen::Index side, Eigen::Index channels) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal;
-  Eigen::MatrixXd flat(n, side * side * 3);  // NHWC, one image per row
+  Eigen::MatrixXd flat(n, side * side * channels);  // NHWC, one image per row
   for (Eigen::Index c = 0; c < flat.cols(); ++c) {
     for (Eigen::Index r = 0; r < n; ++r) flat(r, c) = normal(rng);
   }
@@ -50,13 +55,38 @@ auto myrtle5() {
                 GlobalAvgPool{}, Dense{.width = 10, .w_std = 1.0});
 }
 
-/// NNGP and NTK of `net` on N random Side×Side×3 images (same-input).
-template <Eigen::Index Side, class Net>
+/// neural-tangents' stax.Conv(channels, (3, 3), strides, padding='SAME'): W_std = 1, no bias.
+tangent::Conv conv3x3(tangent::Index channels, tangent::Index stride) {
+  return {.channels = channels,
+          .filter = {3, 3},
+          .strides = {stride, stride},
+          .padding = tangent::Padding::same};
+}
+
+/// neural-tangents' WideResnet(block_size, k = 1, num_classes = 10) on side×side images, with
+/// the AvgPool window the last group's extent (its README's (8, 8) for 32×32 images); the same
+/// network as examples/wide_resnet.cpp.
+auto wide_resnet(tangent::Index block_size, tangent::Index side) {
+  using namespace tangent;
+  const auto group = [block_size](Index channels, Index stride) {
+    const auto main = serial(ReLU{}, conv3x3(channels, stride), ReLU{}, conv3x3(channels, 1));
+    return serial(FanOut{.n = 2}, parallel(main, conv3x3(channels, stride)), FanInSum{},
+                  repeat(residual(ReLU{}, conv3x3(channels, 1), ReLU{}, conv3x3(channels, 1)),
+                         block_size - 1));
+  };
+  const Index last = ((side + 1) / 2 + 1) / 2;  // after two SAME convolutions of stride 2
+  return serial(conv3x3(16, 1), group(16, 1), group(32, 2), group(64, 2),
+                AvgPool{.window = {last, last}}, Flatten{},
+                Dense{.width = 10, .w_std = 1.0, .b_std = 0.0});
+}
+
+/// NNGP and NTK of `net` on N random Side×Side×Channels images (same-input).
+template <Eigen::Index Side, Eigen::Index Channels, class Net>
 void cnn_kernels(benchmark::State& state, const Net& net) {
   const Eigen::Index n = state.range(0);
-  const Eigen::MatrixXd flat = flat_images(n, Side);
+  const Eigen::MatrixXd flat = flat_images(n, Side, Channels);
   for (auto _ : state) {
-    const tangent::Kernels k = tangent::kernels(net, tangent::images(flat, Side, Side, 3));
+    const tangent::Kernels k = tangent::kernels(net, tangent::images(flat, Side, Side, Channels));
     benchmark::DoNotOptimize(k.ntk.data());
     benchmark::ClobberMemory();
   }
@@ -66,18 +96,25 @@ void cnn_kernels(benchmark::State& state, const Net& net) {
 
 template <Eigen::Index Side>
 void cnn_flatten(benchmark::State& state) {
-  cnn_kernels<Side>(state, flatten_net(std::make_index_sequence<10>{}));
+  cnn_kernels<Side, 3>(state, flatten_net(std::make_index_sequence<10>{}));
 }
 
 template <Eigen::Index Side>
 void myrtle_gap(benchmark::State& state) {
-  cnn_kernels<Side>(state, myrtle5());
+  cnn_kernels<Side, 3>(state, myrtle5());
+}
+
+template <Eigen::Index Side>
+void wrn16(benchmark::State& state) {
+  cnn_kernels<Side, 1>(state, wide_resnet(2, Side));
 }
 
 void register_all(bool smoke) {
   bench::add("cnn_flatten<16>", cnn_flatten<16>, bench::sizes(smoke, 4, {128, 256, 512, 1024}));
   bench::add("myrtle_gap<8>", myrtle_gap<8>, bench::sizes(smoke, 4, {64, 128, 256}));
   bench::add("myrtle_gap<16>", myrtle_gap<16>, bench::sizes(smoke, 2, {64, 128, 256}));
+  bench::add("wrn16<7>", wrn16<7>, bench::sizes(smoke, 4, {64, 128, 256}));
+  bench::add("wrn16<14>", wrn16<14>, bench::sizes(smoke, 2, {32, 64}));
 }
 
 }  // namespace

@@ -63,54 +63,6 @@ struct Settings {
   examples::CommonOptions common;
 };
 
-/// Images averaged over f×f blocks (when f does not divide the side, the last partial block is
-/// dropped), then each image centred and scaled to unit mean square, so every input has NNGP
-/// variance 1.
-MatrixXd preprocess(const examples::LabelledImages& data, int f, int& height, int& width) {
-  height = data.height / f;
-  width = data.width / f;
-  if (height == 0 || width == 0) {
-    throw std::runtime_error("--downsample " + std::to_string(f) + " is larger than the " +
-                             std::to_string(data.height) + "×" + std::to_string(data.width) +
-                             " images");
-  }
-  MatrixXd x(data.pixels.rows(), height * width);
-  for (Index i = 0; i < x.rows(); ++i) {
-    for (int r = 0; r < height; ++r) {
-      for (int c = 0; c < width; ++c) {
-        double sum = 0;
-        for (int dr = 0; dr < f; ++dr) {
-          for (int dc = 0; dc < f; ++dc) {
-            sum += data.pixels(i, (r * f + dr) * data.width + c * f + dc);
-          }
-        }
-        x(i, r * width + c) = sum / (f * f);
-      }
-    }
-    x.row(i).array() -= x.row(i).mean();
-    const double rms = x.row(i).norm() / std::sqrt(static_cast<double>(x.cols()));
-    if (rms > 0) x.row(i) /= rms;  // a blank image stays all zeros
-  }
-  return x;
-}
-
-/// Targets: one-hot labels minus 0.1, so every column has mean about 0.
-MatrixXd one_hot(const std::vector<int>& labels) {
-  MatrixXd y = MatrixXd::Constant(static_cast<Index>(labels.size()), 10, -0.1);
-  for (std::size_t i = 0; i < labels.size(); ++i) y(static_cast<Index>(i), labels[i]) += 1.0;
-  return y;
-}
-
-double accuracy(const MatrixXd& outputs, const std::vector<int>& labels) {
-  long right = 0;
-  for (Index i = 0; i < outputs.rows(); ++i) {
-    Index best = 0;
-    outputs.row(i).maxCoeff(&best);
-    right += best == labels[static_cast<std::size_t>(i)];
-  }
-  return static_cast<double>(right) / static_cast<double>(outputs.rows());
-}
-
 struct KernelResult {
   std::string architecture;
   std::string kernel;  ///< NNGP or NTK
@@ -167,8 +119,8 @@ void run_architecture(const std::string& name, Make make, Wrap wrap, Shape shape
                                ? flow.test(infinite_time, test)
                                : gradient_descent_mse(train, d.y_train, {.diag_reg = ridge})
                                      .test(infinite_time, test);
-        kernel_rows.push_back(
-            {name, ntk_kernel ? "NTK" : "NNGP", "inf", ridge, accuracy(f, d.test_labels)});
+        kernel_rows.push_back({name, ntk_kernel ? "NTK" : "NNGP", "inf", ridge,
+                               examples::accuracy(f, d.test_labels)});
         bar.update(++solved);
       }
     }
@@ -177,9 +129,9 @@ void run_architecture(const std::string& name, Make make, Wrap wrap, Shape shape
   const MatrixXd zero_test = MatrixXd::Zero(d.x_test.rows(), d.y_train.cols());
   kernel_rows.push_back(
       {name, "NTK", std::to_string(s.steps), 0.0,
-       accuracy(examples::outputs_after_steps(flow.spectrum(), eta, s.steps, k_test.ntk, d.y_train,
-                                              zero_train, zero_test),
-                d.test_labels)});
+       examples::accuracy(examples::outputs_after_steps(flow.spectrum(), eta, s.steps, k_test.ntk,
+                                                        d.y_train, zero_train, zero_test),
+                          d.test_labels)});
 
   for (std::size_t w = 0; w < widths.size(); ++w) {
     const auto net = make(widths[w]);
@@ -200,8 +152,8 @@ void run_architecture(const std::string& name, Make make, Wrap wrap, Shape shape
     const MatrixXd f_test = apply(net, params, wrap(d.x_test));
     const MatrixXd predicted = examples::outputs_after_steps(
         flow.spectrum(), eta, s.steps, k_test.ntk, d.y_train, f0_train, f0_test);
-    r.accuracy = accuracy(f_test, d.test_labels);
-    r.linearised_accuracy = accuracy(predicted, d.test_labels);
+    r.accuracy = examples::accuracy(f_test, d.test_labels);
+    r.linearised_accuracy = examples::accuracy(predicted, d.test_labels);
     r.mse_to_ntk = (f_test - predicted).squaredNorm() / static_cast<double>(f_test.size());
     r.relative_to_ntk = (f_test - predicted).squaredNorm() / (predicted - f0_test).squaredNorm();
     net_rows.push_back(r);
@@ -319,9 +271,9 @@ int run(const Settings& s) {
   int h = 0;
   int w = 0;
   Data d;
-  d.x_train = preprocess(train_data, s.downsample, h, w);
-  d.x_test = preprocess(test_data, s.downsample, h, w);
-  d.y_train = one_hot(train_data.labels);
+  d.x_train = examples::preprocess(train_data, s.downsample, h, w);
+  d.x_test = examples::preprocess(test_data, s.downsample, h, w);
+  d.y_train = examples::one_hot(train_data.labels);
   d.test_labels = test_data.labels;
   std::printf(
       "Fashion-MNIST: %ld training and %ld test images, %d×%d pixels; %ld steps of "

@@ -21,12 +21,17 @@ struct CommonOptions {
   bool check = false;
 };
 
+/// --out-dir and --check, for an example that draws nothing at random.
+inline void add_output_options(CLI::App& app, CommonOptions& options, const std::string& check,
+                               const std::string& outputs = "the CSV files and the PNG") {
+  app.add_option("--out-dir", options.out_dir, "where " + outputs + " go")->capture_default_str();
+  app.add_flag("--check", options.check, "exit with status 1 unless " + check);
+}
+
 inline void add_common_options(CLI::App& app, CommonOptions& options, const std::string& check) {
-  app.add_option("--out-dir", options.out_dir, "where the CSV files and the PNG go")
-      ->capture_default_str();
+  add_output_options(app, options, check);
   app.add_option("--seed", options.seed, "seed of the data and the networks")
       ->capture_default_str();
-  app.add_flag("--check", options.check, "exit with status 1 unless " + check);
 }
 
 /// A comma-separated list of widths, each in [1, 65536].

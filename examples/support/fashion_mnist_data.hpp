@@ -2,8 +2,11 @@
 // Fashion-MNIST (Xiao, Rasul and Vollgraf 2017) from the gzip-compressed IDX files that Debian's
 // dataset-fashion-mnist package installs. IDX: a big-endian magic number 0x0000080D (D = number
 // of dimensions, type 08 = unsigned byte), D big-endian 32-bit sizes, then the bytes row-major.
+// Also what the Fashion-MNIST examples share after loading: downsampling and normalising the
+// images, one-hot targets and test accuracy.
 
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -123,6 +126,55 @@ inline LabelledImages load_fashion_mnist(const std::filesystem::path& dir, const
     }
   }
   return data;
+}
+
+/// Images averaged over f×f blocks (when f does not divide the side, the last partial block is
+/// dropped), then each image centred and scaled to unit mean square, so every input has NNGP
+/// variance 1. Sets `height` and `width` to the new sides.
+inline Eigen::MatrixXd preprocess(const LabelledImages& data, int f, int& height, int& width) {
+  height = data.height / f;
+  width = data.width / f;
+  if (height == 0 || width == 0) {
+    throw std::runtime_error("--downsample " + std::to_string(f) + " is larger than the " +
+                             std::to_string(data.height) + "×" + std::to_string(data.width) +
+                             " images");
+  }
+  Eigen::MatrixXd x(data.pixels.rows(), height * width);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    for (int r = 0; r < height; ++r) {
+      for (int c = 0; c < width; ++c) {
+        double sum = 0;
+        for (int dr = 0; dr < f; ++dr) {
+          for (int dc = 0; dc < f; ++dc) {
+            sum += data.pixels(i, (r * f + dr) * data.width + c * f + dc);
+          }
+        }
+        x(i, r * width + c) = sum / (f * f);
+      }
+    }
+    x.row(i).array() -= x.row(i).mean();
+    const double rms = x.row(i).norm() / std::sqrt(static_cast<double>(x.cols()));
+    if (rms > 0) x.row(i) /= rms;  // a blank image stays all zeros
+  }
+  return x;
+}
+
+/// Targets: one-hot labels minus 0.1, so every column has mean about 0.
+inline Eigen::MatrixXd one_hot(const std::vector<int>& labels) {
+  Eigen::MatrixXd y = Eigen::MatrixXd::Constant(static_cast<Eigen::Index>(labels.size()), 10, -0.1);
+  for (std::size_t i = 0; i < labels.size(); ++i) y(static_cast<Eigen::Index>(i), labels[i]) += 1.0;
+  return y;
+}
+
+/// The fraction of rows whose largest output is at the label's column.
+inline double accuracy(const Eigen::MatrixXd& outputs, const std::vector<int>& labels) {
+  long right = 0;
+  for (Eigen::Index i = 0; i < outputs.rows(); ++i) {
+    Eigen::Index best = 0;
+    outputs.row(i).maxCoeff(&best);
+    right += best == labels[static_cast<std::size_t>(i)];
+  }
+  return static_cast<double>(right) / static_cast<double>(outputs.rows());
 }
 
 }  // namespace examples

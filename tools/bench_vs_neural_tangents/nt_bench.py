@@ -4,6 +4,7 @@
   python nt_bench.py fc --depth 3 --n 8000 --dtype float64 [--cross]
   python nt_bench.py cnn_flatten --side 16 --n 256
   python nt_bench.py myrtle_gap --side 8 --n 128
+  python nt_bench.py wrn --side 7 --n 128 --block-size 2
 
 Networks, inputs and sizes mirror bench/kernel_bench.cpp and bench/cnn_bench.cpp (NNGP and NTK
 together). The jitted kernel function is wrapped in nt.batch (blocks of --batch rows) so large N
@@ -52,12 +53,40 @@ def myrtle5_net():
                        stax.GlobalAvgPool(), stax.Dense(10, W_std=1.0))
 
 
+def wrn_block(channels, strides, channel_mismatch):
+    # neural-tangents' README WideResNet: a strided conv shortcut on the first block of a group.
+    main = stax.serial(stax.Relu(), stax.Conv(channels, (3, 3), strides, padding="SAME"),
+                       stax.Relu(), stax.Conv(channels, (3, 3), padding="SAME"))
+    shortcut = (stax.Conv(channels, (3, 3), strides, padding="SAME") if channel_mismatch
+                else stax.Identity())
+    return stax.serial(stax.FanOut(2), stax.parallel(main, shortcut), stax.FanInSum())
+
+
+def wrn_group(n, channels, strides=(1, 1)):
+    blocks = [wrn_block(channels, strides, True)]
+    blocks += [wrn_block(channels, (1, 1), False) for _ in range(n - 1)]
+    return stax.serial(*blocks)
+
+
+def wrn_net(block_size, side, k=1):
+    # The README's AvgPool((8, 8)) is the last group's extent on 32×32 inputs; here it is the
+    # extent on side×side inputs after two SAME convolutions of stride 2, each leaving
+    # ⌈side/2⌉ positions, as in examples/wide_resnet.cpp and bench/cnn_bench.cpp.
+    final = ((side + 1) // 2 + 1) // 2
+    return stax.serial(stax.Conv(16, (3, 3), padding="SAME"),
+                       wrn_group(block_size, int(16 * k)),
+                       wrn_group(block_size, int(32 * k), (2, 2)),
+                       wrn_group(block_size, int(64 * k), (2, 2)),
+                       stax.AvgPool((final, final)), stax.Flatten(), stax.Dense(10, 1.0, 0.0))
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("case", choices=["fc", "cnn_flatten", "myrtle_gap"])
+    p.add_argument("case", choices=["fc", "cnn_flatten", "myrtle_gap", "wrn"])
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--side", type=int, default=8)
+    p.add_argument("--block-size", type=int, default=2, help="wrn: blocks per group")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--cross", action="store_true", help="two different inputs (default: same)")
     p.add_argument("--batch", type=int, default=0, help="nt.batch block rows (0: a default)")
@@ -75,9 +104,13 @@ def main():
         _, _, kernel_fn = cnn_flatten_net(10)
         shape = (a.n, a.side, a.side, 3)
         batch = a.batch or min(a.n, 64)
-    else:
+    elif a.case == "myrtle_gap":
         _, _, kernel_fn = myrtle5_net()
         shape = (a.n, a.side, a.side, 3)
+        batch = a.batch or min(a.n, 16 if a.side > 8 else 32)
+    else:
+        _, _, kernel_fn = wrn_net(a.block_size, a.side)
+        shape = (a.n, a.side, a.side, 1)  # grey-scale, as Fashion-MNIST
         batch = a.batch or min(a.n, 16 if a.side > 8 else 32)
     if a.n % batch:
         sys.exit(f"--n {a.n} must be a multiple of the batch {batch}")

@@ -5,6 +5,7 @@ writes a Markdown table of ratios (default: results.md next to this script).
   python3 tools/bench_vs_neural_tangents/run_both.py                 # default sizes (~10 min)
   python3 tools/bench_vs_neural_tangents/run_both.py --full          # every size of the issue
   python3 tools/bench_vs_neural_tangents/run_both.py --threads 2 --python /tmp/ntvenv/bin/python
+  python3 tools/bench_vs_neural_tangents/run_both.py --only wrn      # WideResNet only (~3 min)
 
 It configures and builds tangent's benchmarks in build-bench/ (Release, -march=native through
 TANGENT_NATIVE; --no-build skips this), then runs every case in its own process, pinned with
@@ -12,6 +13,8 @@ taskset (util-linux; required) to the first --threads cores, which is what bound
   tangent:          taskset -c 0-<t-1> OMP_NUM_THREADS=<threads> build-bench/bench/<binary> ...
   neural-tangents:  taskset -c 0-<t-1> <python> nt_bench.py ...
 The neural-tangents environment is tools/reference/requirements.txt (see its README).
+--only runs the cases whose key contains its text (fc, cnn_flatten, myrtle_gap, wrn, predict),
+builds only their binaries, and prints the table without writing results.md unless --out is given.
 Only ratios measured within one run mean anything; absolute times depend on the machine's load.
 """
 import argparse
@@ -32,7 +35,7 @@ def fc(depth, n, dtype="double", same=True, targets=()):
     kind = "same" if same else "cross"
     nt_dtype = "float64" if dtype == "double" else "float32"
     return {
-        "name": f"FC depth {depth} ReLU, d = 784, {nt_dtype}, {kind}-input",
+        "key": "fc", "name": f"FC depth {depth} ReLU, d = 784, {nt_dtype}, {kind}-input",
         "n": n, "binary": "kernel_bench", "filter": f"fc<{depth}, {dtype}, {kind}>/N:{n}/real_time$",
         "nt": ["fc", "--depth", str(depth), "--n", str(n), "--dtype", nt_dtype] +
               ([] if same else ["--cross"]),
@@ -43,8 +46,17 @@ def fc(depth, n, dtype="double", same=True, targets=()):
 def cnn(case, side, n, targets=()):
     name = {"cnn_flatten": f"CNN depth 10 + Flatten, {side}×{side}×3, float64",
             "myrtle_gap": f"Myrtle-5 CNN + GlobalAvgPool, {side}×{side}×3, float64"}[case]
-    return {"name": name, "n": n, "binary": "cnn_bench", "filter": f"{case}<{side}>/N:{n}/real_time$",
+    return {"key": case, "name": name, "n": n, "binary": "cnn_bench",
+            "filter": f"{case}<{side}>/N:{n}/real_time$",
             "nt": [case, "--side", str(side), "--n", str(n)], "targets": targets}
+
+
+def wrn(side, n):
+    # examples/wide_resnet.cpp's network: neural-tangents' README WideResnet, block size 2, on
+    # grey-scale images (Fashion-MNIST averaged down to side×side); random inputs of that shape.
+    return {"key": "wrn", "name": f"WideResNet-16 + AvgPool, {side}×{side}×1, float64", "n": n,
+            "binary": "cnn_bench", "filter": f"wrn16<{side}>/N:{n}/real_time$",
+            "nt": ["wrn", "--side", str(side), "--n", str(n), "--block-size", "2"], "targets": ()}
 
 
 def cases(full):
@@ -61,6 +73,7 @@ def cases(full):
         out += [cnn("cnn_flatten", 16, n, ("flatten",) if n == 256 else ()) for n in flat_sizes]
         out += [cnn("myrtle_gap", s, n, ("gap",) if n == 128 else ()) for s in (8, 16)
                 for n in gap_sizes]
+        out += [wrn(7, n) for n in (64, 128, 256)] + [wrn(14, n) for n in (32, 64)]
         return out, [2000, 4000, 8000]
     return [
         fc(1, 4000),
@@ -72,6 +85,13 @@ def cases(full):
         cnn("myrtle_gap", 8, 128, ("gap",)),
         cnn("myrtle_gap", 16, 64),
     ], [4000]
+
+
+def extra_cases():
+    """Cases outside the default list (which results.md records), run by --only: the WideResNet
+    of examples/wide_resnet.cpp on 7×7 and 14×14 images, at sizes where neural-tangents takes
+    about 20 s per run on 2 cores (it runs three times: compile, then the best of 2)."""
+    return [wrn(7, 128), wrn(14, 32)]
 
 
 def pinned(cmd, threads):
@@ -132,19 +152,33 @@ def main():
     p.add_argument("--full", action="store_true", help="every size of issue 7 (hours)")
     p.add_argument("--repetitions", type=int, default=3, help="tangent runs per case (best kept)")
     p.add_argument("--skip-nt", action="store_true", help="time tangent only")
-    p.add_argument("--out", default=str(HERE / "results.md"))
+    p.add_argument("--only", help="run only the cases whose key contains this text "
+                   "(fc, cnn_flatten, myrtle_gap, wrn, predict); nothing is written without --out")
+    p.add_argument("--out", help="the Markdown table (default: results.md next to this script, "
+                   "unless --only is given)")
     a = p.parse_args()
     build = pathlib.Path(a.build)
+    out = a.out or (None if a.only else str(HERE / "results.md"))
+
+    case_list, predict_sizes = cases(a.full)
+    if a.only:
+        pool = case_list if a.full else case_list + extra_cases()
+        case_list = [c for c in pool if a.only in c["key"]]
+        if a.only not in "predict":
+            predict_sizes = []
+        if not case_list and not predict_sizes:
+            sys.exit(f"--only {a.only}: no case matches (keys: fc, cnn_flatten, myrtle_gap, wrn, "
+                     "predict)")
+    binaries = sorted({c["binary"] for c in case_list} |
+                      ({"predict_bench"} if predict_sizes else set()))
 
     if not a.no_build:
         subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
                         "-DTANGENT_BUILD_TESTS=OFF", "-DTANGENT_BUILD_EXAMPLES=OFF",
                         "-DTANGENT_NATIVE=ON"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run(["cmake", "--build", str(build), "-j", str(a.threads), "--target",
-                        "kernel_bench", "cnn_bench", "predict_bench"], check=True,
-                       stdout=subprocess.DEVNULL)
+                        *binaries], check=True, stdout=subprocess.DEVNULL)
 
-    case_list, predict_sizes = cases(a.full)
     rows, checks, nt_versions, label = [], [], None, ""
     fc_times = {}
     for c in case_list:
@@ -202,7 +236,7 @@ def main():
         f"{a.repetitions}. NNGP and NTK together in every case.",
         "",
         f"Command: `python3 tools/bench_vs_neural_tangents/run_both.py --threads {a.threads}"
-        + (" --full" if a.full else "") + "`",
+        + (" --full" if a.full else "") + (f" --only {a.only}" if a.only else "") + "`",
         "",
         "| case | N | tangent (s) | neural-tangents (s) | speed-up | × GEMM floor | peak RSS / (in + out) |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -213,16 +247,19 @@ def main():
             + (f"{theirs['seconds']:.3f} | {ratio:.1f}×" if theirs else "– | –")
             + (f" | {ours['x_gemm']:.2f} | {ours['rss/io']:.2f} |" if "x_gemm" in ours
                else " | – | – |"))
-    lines += ["", "| predictions (100 time points, test and train) | N | eigendecomposition (s) "
-              "| predictions (s) | ratio |", "|---|---:|---:|---:|---:|"]
+    if predict_rows:
+        lines += ["", "| predictions (100 time points, test and train) | N | eigendecomposition "
+                  "(s) | predictions (s) | ratio |", "|---|---:|---:|---:|---:|"]
     for n, eig, pred, ratio in predict_rows:
         lines.append(f"| gradient_descent_mse, 1,000 test points, 10 outputs | {n:,} | "
                      f"{eig['seconds']:.3f} | {pred['seconds']:.3f} | {ratio:.2f}× |")
-    lines += ["", "| target | measured | |", "|---|---:|---|"]
+    if checks:
+        lines += ["", "| target | measured | |", "|---|---:|---|"]
     for what, value, ok in checks:
         lines.append(f"| {what} | {value} | {mark(ok)} |")
     text = "\n".join(lines) + "\n"
-    pathlib.Path(a.out).write_text(text)
+    if out:
+        pathlib.Path(out).write_text(text)
     print(text)
 
 
