@@ -38,14 +38,31 @@ auto relu_net(std::index_sequence<Is...>) {
                                  tangent::Dense{.width = 512, .w_std = 1.4, .b_std = 0.1}))...);
 }
 
-/// Depth ReLU layers, Depth + 1 Dense layers; NNGP and NTK; same-input or cross (two different
-/// N×784 inputs).
-template <std::size_t Depth, class S, bool Same>
+/// The same layers with each (ReLU, Dense) pair in a residual block: Dense, then Depth blocks
+/// x + Dense(ReLU(x)), repeated at run time.
+auto residual_net(std::size_t depth) {
+  const tangent::Dense dense{.width = 512, .w_std = 1.4, .b_std = 0.1};
+  return tangent::serial(dense, tangent::repeat(tangent::residual(tangent::ReLU{}, dense),
+                                                static_cast<tangent::Index>(depth)));
+}
+
+template <std::size_t Depth, bool Residual>
+auto network() {
+  if constexpr (Residual) {
+    return residual_net(Depth);
+  } else {
+    return relu_net(std::make_index_sequence<Depth>{});
+  }
+}
+
+/// Depth ReLU layers, Depth + 1 Dense layers (as a chain, or with residual connections); NNGP and
+/// NTK; same-input or cross (two different N×784 inputs).
+template <std::size_t Depth, class S, bool Same, bool Residual = false>
 void fc(benchmark::State& state) {
   const Eigen::Index n = state.range(0);
   const tangent::Matrix<S> x1 = inputs<S>(n, kFeatures, 7);
   const tangent::Matrix<S> x2 = Same ? tangent::Matrix<S>() : inputs<S>(n, kFeatures, 8);
-  const auto net = relu_net(std::make_index_sequence<Depth>{});
+  const auto net = network<Depth, Residual>();
   const double io_bytes =
       static_cast<double>(sizeof(S)) *
       (2.0 * static_cast<double>(n * n) + static_cast<double>((Same ? 1 : 2) * n * kFeatures));
@@ -101,6 +118,8 @@ void register_all(bool smoke) {
   add_fc<1, float>("float", ns);
   add_fc<3, float>("float", ns);
   add_fc<10, float>("float", ns);
+  // Per layer, a residual block should cost what a chain's (ReLU, Dense) pair costs.
+  bench::add("fc_residual<10, double, same>", fc<10, double, true, true>, ns);
 }
 
 }  // namespace
