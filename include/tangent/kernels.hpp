@@ -14,10 +14,10 @@
 #include "tangent/combinators/composition.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/gram.hpp"
+#include "tangent/core/inputs.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/feature_sweep.hpp"
-#include "tangent/kernels/inputs.hpp"
 #include "tangent/kernels/plan.hpp"
 #include "tangent/kernels/spatial_sweep.hpp"
 

@@ -74,7 +74,7 @@ static_assert(FeatureLayer<LayerNorm> && SpatialLayer<LayerNorm> && FeatureLayer
               SpatialLayer<Dropout>);
 static_assert(SpatialLayer<SumPool> && SpatialLayer<GlobalSumPool> && !FeatureLayer<SumPool>);
 static_assert(std::is_aggregate_v<LayerNorm> && std::is_aggregate_v<Dropout> &&
-              std::is_aggregate_v<SumPool> && std::is_aggregate_v<FanInConcat>);
+              std::is_aggregate_v<SumPool> && std::is_aggregate_v<FanInConcat<>>);
 static_assert(LayerNorm{}.eps == 1e-12 && LayerNorm{}.axis == Axes{-1} && Dropout{}.rate == 0.5 &&
               Dropout{}.mode == DropoutMode::train && FanInConcat{}.axis == -1 && FanOut{}.n == 2);
 
@@ -112,9 +112,17 @@ static_assert(std::is_same_v<network_stage<Serial<Dense, Merge<FanInProd, Dense,
 static_assert(std::is_same_v<
               network_stage<Serial<Dense, Merge<FanInProd, Dense>>, InputStage<Features>>::type,
               Gaussian>);
-static_assert(std::is_same_v<network_stage<Serial<Dense, Merge<FanInConcat, Dense, Dense>>,
+static_assert(std::is_same_v<network_stage<Serial<Dense, Merge<FanInConcat<-1>, Dense, Dense>>,
                                            InputStage<Features>>::type,
                              Stage<Features, false>>);
+// A concatenation of positions of Gaussian branches stays Gaussian; FanInConcat{} is channels.
+static_assert(std::is_same_v<decltype(FanInConcat{}), FanInConcat<-1>>);
+static_assert(
+    std::is_same_v<network_stage<Serial<Conv, Merge<FanInConcat<1>, Conv, Conv>>, Images>::type,
+                   Stage<Spatial<2>, true>>);
+static_assert(
+    std::is_same_v<network_stage<Serial<Conv, Merge<FanInConcat<3>, Conv, Conv>>, Images>::type,
+                   Stage<Spatial<2>, false>>);
 static_assert(std::is_same_v<
               network_stage<Serial<Dense, Repeat<Residual>, LayerNorm>, InputStage<Features>>::type,
               Gaussian>);

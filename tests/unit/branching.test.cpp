@@ -7,6 +7,7 @@
 // fan-in reading the wrong slot, a repetition skipped) changes the numbers.
 
 #include <cmath>
+#include <numbers>
 
 #include <Eigen/Eigenvalues>
 #include <catch2/catch.hpp>
@@ -48,10 +49,28 @@ TEST_CASE("a residual block's kernels are the sum of its two paths", "[kernels][
   const auto spelled =
       serial(first, FanOut{.n = 2}, parallel(Identity{}, serial(ReLU{}, inner)), FanInSum{});
   CHECK(equal(kernels(spelled, x1, x2), sum));
-  // A readout after the sum sees the summed variances (its nonlinearity would not be additive).
+  // Erf and a readout after the sum see the summed kernels, variances included (Williams 1997:
+  // E[erf(u) erf(v)] = (2/π)·asin(2q12 / √((1 + 2q11)(1 + 2q22))), derivative kernel
+  // (4/π) / √((1 + 2q11)(1 + 2q22) − 4q12²)); a slip that fed Erf one path would change them.
   const Kernels after = kernels(serial(first, residual(ReLU{}, inner), Erf{}, readout), x1, x2);
-  CHECK(after.nngp.allFinite());
-  CHECK(max_relative(after.nngp, sum.nngp) > 1e-3);
+  const Eigen::VectorXd q1 = kernels(serial(first, residual(ReLU{}, inner)), x1).nngp.diagonal();
+  const Eigen::VectorXd q2 = kernels(serial(first, residual(ReLU{}, inner)), x2).nngp.diagonal();
+  const double w2 = readout.w_std * readout.w_std;
+  const double b2 = *readout.b_std * *readout.b_std;
+  Eigen::MatrixXd nngp(x1.rows(), x2.rows());
+  Eigen::MatrixXd ntk(x1.rows(), x2.rows());
+  for (Eigen::Index i = 0; i < x1.rows(); ++i) {
+    for (Eigen::Index j = 0; j < x2.rows(); ++j) {
+      const double n = (1 + 2 * q1(i)) * (1 + 2 * q2(j));
+      const double q12 = sum.nngp(i, j);
+      const double t = 2 / std::numbers::pi * std::asin(2 * q12 / std::sqrt(n));
+      const double dt = 4 / std::numbers::pi / std::sqrt(n - 4 * q12 * q12);
+      nngp(i, j) = w2 * t + b2;
+      ntk(i, j) = w2 * (t + sum.ntk(i, j) * dt) + b2;
+    }
+  }
+  CHECK(max_relative(after.nngp, nngp) <= 1e-14);
+  CHECK(max_relative(after.ntk, ntk) <= 1e-14);
 }
 
 TEST_CASE("products and concatenations combine their branches as neural-tangents' fan-ins",
@@ -104,6 +123,16 @@ TEST_CASE("repeat(block, n) equals the blocks written out", "[kernels][branching
   CHECK(equal(repeated, written));
   CHECK(equal(kernels(serial(first, repeat(block, 0), Erf{}, readout), x1, x2),
               kernels(serial(first, Erf{}, readout), x1, x2)));
+  // A network may start with zero repetitions (equal rows keep their exact variance), or be
+  // nothing else: then its NNGP is the input's x·xᵀ/d and its NTK 0.
+  Eigen::MatrixXd twins = x1;
+  twins.row(5) = twins.row(2);
+  const auto nothing = repeat(Dropout{}, 0);
+  CHECK(equal(kernels(serial(nothing, first, Erf{}, readout), twins),
+              kernels(serial(first, Erf{}, readout), twins)));
+  const Kernels empty = kernels(serial(nothing), twins);
+  CHECK(max_relative(empty.nngp, twins * twins.transpose() / 4) <= 1e-15);
+  CHECK(empty.ntk.isZero(0));
 
   // On images, with pooling inside the block: every repetition but the last keeps the full
   // block of position pairs, the last may end in the diagonal one.
@@ -135,23 +164,23 @@ TEST_CASE("concatenating positions keeps each branch's block and zeroes the pair
   const Conv b{
       .channels = 3, .filter = {3, 3}, .padding = Padding::same, .w_std = 0.8, .b_std = 0.3};
   const Conv start{.channels = 2, .filter = {2, 2}, .padding = Padding::circular, .w_std = 1.1};
-  for (int axis : {1, 2}) {
-    INFO("axis " << axis);
+  const auto check_axis = [&](auto concat) {
+    INFO("axis " << decltype(concat)::axis);
     // Flatten: the mean over positions of same-position entries, 20 positions from each branch.
     const Kernels flat_a = kernels(serial(start, a, Flatten{}), i1, i2);
     const Kernels flat_b = kernels(serial(start, b, Flatten{}), i1, i2);
-    const Kernels flat =
-        kernels(serial(start, parallel(a, b), FanInConcat{.axis = axis}, Flatten{}), i1, i2);
+    const Kernels flat = kernels(serial(start, parallel(a, b), concat, Flatten{}), i1, i2);
     CHECK(max_relative(flat.nngp, (flat_a.nngp + flat_b.nngp) / 2) <= 1e-15);
     CHECK(max_relative(flat.ntk, (flat_a.ntk + flat_b.ntk) / 2) <= 1e-15);
     // Global pooling: the mean over all pairs, of which the cross-branch ones are 0.
     const Kernels pool_a = kernels(serial(start, a, GlobalAvgPool{}), i1, i2);
     const Kernels pool_b = kernels(serial(start, b, GlobalAvgPool{}), i1, i2);
-    const Kernels pool =
-        kernels(serial(start, parallel(a, b), FanInConcat{.axis = axis}, GlobalAvgPool{}), i1, i2);
+    const Kernels pool = kernels(serial(start, parallel(a, b), concat, GlobalAvgPool{}), i1, i2);
     CHECK(max_relative(pool.nngp, (pool_a.nngp + pool_b.nngp) / 4) <= 1e-14);
     CHECK(max_relative(pool.ntk, (pool_a.ntk + pool_b.ntk) / 4) <= 1e-14);
-  }
+  };
+  check_axis(FanInConcat<1>{});
+  check_axis(FanInConcat<2>{});
 }
 
 TEST_CASE("LayerNorm divides by the two variances, Dropout scales a sample with itself",
@@ -191,12 +220,79 @@ TEST_CASE("LayerNorm divides by the two variances, Dropout scales a sample with 
             Approx(ntk_change).margin(1e-14 * without.ntk.cwiseAbs().maxCoeff()));
     }
   }
-  // Equal rows are the same sample: kernels(x, x) equals kernels(x), and x2 = x1 gets the factor.
+  // x2 = x1 as a whole is the same samples: kernels(x, x) equals kernels(x).
   CHECK(equal(kernels(dropped, x1, x1), with));
+  CHECK(equal(kernels(serial(first, ReLU{}, drop, inner, ReLU{}, readout), x1, x1),
+              kernels(serial(first, ReLU{}, drop, inner, ReLU{}, readout), x1)));
   // Test mode is the identity.
   CHECK(equal(
       kernels(serial(first, ReLU{}, Dropout{.rate = 0.8, .mode = DropoutMode::test}, readout), x1),
       without));
+}
+
+TEST_CASE("two equal rows are different samples to Dropout: their masks are independent",
+          "[kernels][branching]") {
+  // Rows 1 and 4 are equal, v and t their NNGP and NTK after first + ReLU. Dropout (keep r)
+  // makes each one's variance v/r but leaves their covariance v; the Dense after it (w², b²)
+  // gives variance s = w²v/r + b², covariance c = w²v + b², NTK w²(v + t)/r + b² and w²(v + t)
+  // + b². The ReLU after that sees correlation c/s (Cho & Saul 2009 arc-cosine kernel): NNGP
+  // s·(sin θ + (π − θ)·cos θ)/(2π) and derivative (π − θ)/(2π), θ = acos(c/s). Entry (1, 1) is
+  // a sample with itself: NNGP s/2, derivative ½.
+  Eigen::MatrixXd x = random_inputs(5, 4, 116);
+  x.row(4) = x.row(1);
+  const double r = 0.6;
+  const auto dropped = serial(first, ReLU{}, Dropout{.rate = r}, inner, ReLU{});
+  const Kernels in = kernels(serial(first, ReLU{}), x);
+  const Kernels out = kernels(dropped, x);
+  const double v = in.nngp(1, 1);
+  const double t = in.ntk(1, 1);
+  const double w2 = inner.w_std * inner.w_std;
+  const double b2 = *inner.b_std * *inner.b_std;
+  const double s = w2 * v / r + b2;
+  const double c = w2 * v + b2;
+  const double theta = std::acos(c / s);
+  const double pi = std::numbers::pi;
+  CHECK(out.nngp(1, 4) ==
+        Approx(s * (std::sin(theta) + (pi - theta) * c / s) / (2 * pi)).epsilon(1e-14));
+  CHECK(out.ntk(1, 4) == Approx((w2 * (v + t) + b2) * (pi - theta) / (2 * pi)).epsilon(1e-14));
+  CHECK(out.nngp(1, 1) == Approx(s / 2).epsilon(1e-15));
+  CHECK(out.ntk(1, 1) == Approx((w2 * (v + t) / r + b2) / 2).epsilon(1e-15));
+  CHECK(out.nngp(4, 4) == out.nngp(1, 1));
+  // x2 with the same contents as x1 is the same samples, as x1 itself.
+  const Eigen::MatrixXd copy = x;
+  CHECK(equal(kernels(dropped, x, copy), out));
+}
+
+TEST_CASE("a merge whose branches need different position pairs feeds Flatten their diagonals",
+          "[kernels][branching]") {
+  // One branch pools (it needs every pair of positions), the other does not; Flatten after the
+  // sum needs only same-position pairs. The sum and Flatten are linear, so the result is the sum
+  // of each branch flattened on its own; GlobalAvgPool (every pair) likewise.
+  const Eigen::MatrixXd img1 = random_inputs(3, 5 * 4 * 2, 117);
+  const Eigen::MatrixXd img2 = random_inputs(4, 5 * 4 * 2, 118);
+  const auto i1 = images(img1, 5, 4, 2);
+  const auto i2 = images(img2, 5, 4, 2);
+  const Conv start{.channels = 3, .filter = {2, 2}, .padding = Padding::same, .w_std = 1.2};
+  const Conv conv{
+      .channels = 3, .filter = {3, 3}, .padding = Padding::same, .w_std = 0.9, .b_std = 0.2};
+  const auto pooled =
+      serial(ReLU{}, AvgPool{.window = {2, 2}, .strides = {1, 1}, .padding = Padding::same}, conv);
+  const auto plain = serial(Erf{}, conv);
+  for (const bool global : {false, true}) {
+    INFO((global ? "GlobalAvgPool" : "Flatten"));
+    const auto reduce = [&](const auto& branch) {
+      return global ? kernels(serial(start, branch, GlobalAvgPool{}), i1, i2)
+                    : kernels(serial(start, branch, Flatten{}), i1, i2);
+    };
+    const Kernels a = reduce(pooled);
+    const Kernels b = reduce(plain);
+    const Kernels merged =
+        global
+            ? kernels(serial(start, parallel(pooled, plain), FanInSum{}, GlobalAvgPool{}), i1, i2)
+            : kernels(serial(start, parallel(pooled, plain), FanInSum{}, Flatten{}), i1, i2);
+    CHECK(max_relative(merged.nngp, a.nngp + b.nngp) <= 1e-14);
+    CHECK(max_relative(merged.ntk, a.ntk + b.ntk) <= 1e-14);
+  }
 }
 
 TEST_CASE("sum pooling is average pooling times the window size squared", "[kernels][branching]") {

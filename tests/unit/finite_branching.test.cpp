@@ -88,8 +88,9 @@ TEST_CASE("concatenating images along a spatial axis lays their positions side b
   const auto x = images(flat, h, w, 2);
   const Conv c1{.channels = 3, .filter = {2, 2}, .padding = Padding::same, .w_std = 1.2};
   const Conv c2{.channels = 3, .filter = {3, 3}, .padding = Padding::same, .b_std = 0.5};
-  for (int axis : {1, 2}) {
-    const auto net = serial(parallel(c1, c2), FanInConcat{.axis = axis}, Flatten{});
+  const auto check_axis = [&](auto concat) {
+    constexpr int axis = decltype(concat)::axis;
+    const auto net = serial(parallel(c1, c2), concat, Flatten{});
     const auto p = init(net, rng, image_shape(h, w, 2));
     NetworkParams<Conv, Flatten> p1;
     NetworkParams<Conv, Flatten> p2;
@@ -112,7 +113,9 @@ TEST_CASE("concatenating images along a spatial axis lays their positions side b
                   .maxCoeff() == 0.0);
       }
     }
-  }
+  };
+  check_axis(FanInConcat<1>{});
+  check_axis(FanInConcat<2>{});
 }
 
 TEST_CASE("LayerNorm and Dropout compute their definitions", "[finite][branching]") {
@@ -206,11 +209,14 @@ TEST_CASE(
   check(serial(conv, parallel(serial(ReLU{}, strided, ReLU{}, conv), strided), FanInSum{},
                AvgPool{.window = {2, 3}}, Flatten{}, Dense{.width = 2}),
         imgs, shape);
-  for (int axis : {1, 2, -1}) {
-    check(serial(conv, parallel(serial(ReLU{}, conv), conv), FanInConcat{.axis = axis}, conv, Erf{},
-                 GlobalAvgPool{}, Dense{.width = 2}),
+  const auto concat = [&](auto fan_in) {
+    check(serial(conv, parallel(serial(ReLU{}, conv), conv), fan_in, conv, Erf{}, GlobalAvgPool{},
+                 Dense{.width = 2}),
           imgs, shape);
-  }
+  };
+  concat(FanInConcat<1>{});
+  concat(FanInConcat<2>{});
+  concat(FanInConcat{});
   for (const Axes axes : {Axes{-1}, Axes{1, 2, 3}, Axes{2, 3}}) {
     check(serial(conv, LayerNorm{.axis = axes, .eps = 1e-3}, ReLU{}, conv, Flatten{},
                  Dense{.width = 2}),
@@ -228,6 +234,6 @@ TEST_CASE(
                LayerNorm{.axis = {1, 2}}, ReLU{},
                parallel(Conv{.channels = 2, .filter = {3}, .padding = Padding::same},
                         Conv{.channels = 2, .filter = {1}}),
-               FanInConcat{.axis = 1}, Flatten{}, Dense{.width = 2}),
+               FanInConcat<1>{}, Flatten{}, Dense{.width = 2}),
         sequences(seq, 6, 2), sequence_shape(6, 2));
 }

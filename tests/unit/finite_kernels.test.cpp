@@ -64,25 +64,33 @@ struct Comparison {
   double error = 0, allowed = 0, wrong = 0;
 };
 
+/// The mean of `samples` draws and each entry's sample variance.
+struct Draws {
+  Eigen::MatrixXd mean, variance;
+};
+template <class Draw>
+Draws draw_many(Index samples, std::mt19937_64& rng, Draw&& draw) {
+  Eigen::MatrixXd sum = draw(rng);
+  Eigen::MatrixXd squares = sum.cwiseProduct(sum);
+  for (Index s = 1; s < samples; ++s) {
+    const Eigen::MatrixXd k = draw(rng);
+    sum += k;
+    squares += k.cwiseProduct(k);
+  }
+  const double m = static_cast<double>(samples);
+  return {sum / m, ((squares - sum.cwiseProduct(sum) / m) / (m - 1)).cwiseMax(0.0)};
+}
+
 /// Mean of `samples` empirical kernels (`draw(rng)` returns one) against `exact`, and the allowed
 /// relative Frobenius error: 3 standard errors of the mean (from the per-entry sample variances)
 /// plus a finite-width bias of at most depth·2/width (the O(1/width) corrections of the mean).
 template <class Draw>
 Comparison compare(const Eigen::MatrixXd& exact, const Eigen::MatrixXd& wrong, Index samples,
                    double bias, std::mt19937_64& rng, Draw&& draw) {
-  Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(exact.rows(), exact.cols());
-  Eigen::MatrixXd squares = sum;
-  for (Index s = 0; s < samples; ++s) {
-    const Eigen::MatrixXd k = draw(rng);
-    sum += k;
-    squares += k.cwiseProduct(k);
-  }
-  const double m = static_cast<double>(samples);
-  const Eigen::MatrixXd variance = (squares - sum.cwiseProduct(sum) / m) / (m - 1);
-  const double standard_error = std::sqrt(variance.cwiseMax(0.0).sum() / m);
-  const Eigen::MatrixXd mean = sum / m;
-  return {(mean - exact).norm() / exact.norm(), 3 * standard_error / exact.norm() + bias,
-          (mean - wrong).norm() / wrong.norm()};
+  const Draws d = draw_many(samples, rng, draw);
+  const double standard_error = std::sqrt(d.variance.sum() / static_cast<double>(samples));
+  return {(d.mean - exact).norm() / exact.norm(), 3 * standard_error / exact.norm() + bias,
+          (d.mean - wrong).norm() / wrong.norm()};
 }
 
 /// Monte Carlo check of one architecture, built by `make(readout_width, first_w_scale)`: the
@@ -208,7 +216,7 @@ TEST_CASE("the empirical NTK equals J·Jᵀ through branches and repeats", "[fin
   const auto cnn =
       serial(conv, residual(ReLU{}, conv), LayerNorm{.axis = {1, 2, 3}},
              parallel(conv, Conv{.channels = 2, .filter = {3, 3}, .padding = Padding::same}),
-             FanInConcat{.axis = 2}, conv, ReLU{}, SumPool{.window = {2, 2}}, GlobalAvgPool{},
+             FanInConcat<2>{}, conv, ReLU{}, SumPool{.window = {2, 2}}, GlobalAvgPool{},
              Dense{.width = 2});
   const auto q = init(cnn, rng, image_shape(4, 4, 2));
   const Eigen::MatrixXd cnn_brute = brute_force_ntk(cnn, q, images(img, 4, 4, 2));
@@ -318,6 +326,56 @@ TEST_CASE("Monte Carlo kernels of wide residual and LayerNorm nets converge to t
                                     Dense{.width = w, .w_std = 1.1 * scale, .b_std = 0.1});
                     },
                     images(img, 4, 4, 2), image_shape(4, 4, 2), channels, 4, 64, 48, 206));
+}
+
+TEST_CASE("Monte Carlo kernels of wide nets with Dropout converge to the analytic ones",
+          "[finite][kernels][monte-carlo][branching]") {
+  // Masks are drawn per sample and unit from the generator given to the empirical kernels; rows
+  // 1 and 4 are equal but are different samples, so they draw different masks. The means must
+  // match the analytic kernels (Frobenius, as above) and entry (1, 4) on its own, within 4
+  // standard errors of that entry plus the finite-width bias, and reject both a network without
+  // Dropout and the value (1, 1) that sharing one mask between the duplicates would give.
+  Eigen::MatrixXd x = random_inputs(5, 6, 86);
+  x.row(4) = x.row(1);
+  const Index width = 512;
+  const auto make = [&](Index readout, double keep) {
+    return serial(Dense{.width = width, .w_std = 1.4, .b_std = 0.3}, ReLU{}, Dropout{.rate = keep},
+                  Dense{.width = width, .w_std = 1.2, .b_std = 0.2}, Erf{},
+                  Dense{.width = readout, .w_std = 1.1, .b_std = 0.1});
+  };
+  const double keep = 0.6;
+  const double bias = 2.0 * 3 / static_cast<double>(width);
+  std::mt19937_64 rng(107);
+  const auto check = [&](const char* name, Index readout, Index samples, auto pick, auto draw) {
+    INFO(name);
+    const auto net = make(readout, keep);
+    const Eigen::MatrixXd exact = pick(kernels(net, x));
+    const Eigen::MatrixXd undropped = pick(kernels(make(readout, 1.0), x));
+    const Comparison c = compare(exact, undropped, samples, bias, rng,
+                                 [&](std::mt19937_64& g) { return draw(net, init(net, g, 6), g); });
+    INFO("error " << c.error << " (allowed " << c.allowed << ", without Dropout " << c.wrong
+                  << ")");
+    CHECK(c.error <= c.allowed);
+    CHECK(c.wrong > c.allowed);
+    const Draws d =
+        draw_many(samples, rng, [&](std::mt19937_64& g) { return draw(net, init(net, g, 6), g); });
+    const double allowed =
+        4 * std::sqrt(d.variance(1, 4) / static_cast<double>(samples)) + bias * exact(1, 4);
+    INFO("entry (1, 4): mean " << d.mean(1, 4) << ", analytic " << exact(1, 4) << " ± " << allowed
+                               << ", shared mask " << exact(1, 1));
+    CHECK(std::abs(d.mean(1, 4) - exact(1, 4)) <= allowed);
+    CHECK(std::abs(d.mean(1, 4) - exact(1, 1)) > allowed);
+  };
+  check(
+      "NNGP", width, 48, [](const Kernels& k) { return k.nngp; },
+      [&](const auto& net, const auto& params, std::mt19937_64& g) {
+        return empirical_nngp(net, params, x, g);
+      });
+  check(
+      "NTK", 1, 64, [](const Kernels& k) { return k.ntk; },
+      [&](const auto& net, const auto& params, std::mt19937_64& g) {
+        return empirical_ntk(net, params, x, g);
+      });
 }
 
 TEST_CASE("monte_carlo_kernels averages empirical kernels over fresh initialisations",

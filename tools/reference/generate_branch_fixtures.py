@@ -12,11 +12,14 @@ Writes two files:
                                     full blocks ("exact_*") with each entry's float64 rounding
                                     floor ("rounding_floor*").
 
-Architectures, from templates with random hyperparameters: fully connected residual blocks,
-nested parallels, FanInProd, FanInConcat (channels, with unequal widths), LayerNorm, Dropout in
-train mode, repeat; convolutional WideResNet-style groups with strided conv shortcuts, residual
-blocks, FanInConcat along channels and along a spatial axis, FanInProd, LayerNorm over channels
-or channels and positions, Dropout, SumPool and GlobalSumPool, repeat, on images and sequences.
+Architectures, from 21 templates with random hyperparameters (each drawn three times): fully
+connected residual blocks, nested parallels, FanInProd, FanInConcat (channels, with unequal
+widths), LayerNorm, Dropout in train mode (with duplicated rows), repeat (also of a
+concatenation); convolutional WideResNet-style groups with strided conv shortcuts, residual
+blocks, FanInConcat along channels and along a spatial axis (followed by an activation),
+FanInProd, LayerNorm over channels or channels and positions, Dropout and LayerNorm inside a
+branch, a pooling branch beside one that needs only the diagonal block, SumPool and
+GlobalSumPool, repeat, on images and sequences.
 
 A repeated block is written with tangent::repeat in C++ and unrolled in neural-tangents
 (stax.serial of the copies, the same kernel as stax.repeat, which cannot carry a convolution's
@@ -86,8 +89,10 @@ class Merge:
 
     def cpp(self):
         branches = [b.cpp() for b in self.branches]
+        concat = ("tangent::FanInConcat{}" if self.axis == -1
+                  else f"tangent::FanInConcat<{self.axis}>{{}}")
         fan_in = {"sum": "tangent::FanInSum{}", "prod": "tangent::FanInProd{}",
-                  "concat": f"tangent::FanInConcat{{.axis = {self.axis}}}"}[self.fan_in]
+                  "concat": concat}[self.fan_in]
         is_residual = (self.fan_in == "sum" and not self.fan_out and len(self.branches) == 2
                        and isinstance(self.branches[0], Leaf)
                        and self.branches[0].layer.kind == "Identity")
@@ -454,10 +459,68 @@ def cnn_nested(rng):
     return rank, extent, channels, Serial(*layers)
 
 
+def fc_repeat_concat(rng):
+    width = int(rng.integers(3, 12))
+    block = Serial(Merge("concat", [Serial(act(rng), dense(rng, width)), dense(rng, width + 2)]),
+                   dense(rng, width, standard=False))
+    tree = Serial(dense(rng, width), Repeat(block, int(rng.integers(2, 4))), act(rng),
+                  dense(rng, int(rng.integers(1, 4))))
+    return 0, (), int(rng.integers(3, 8)), tree
+
+
+def cnn_pool_in_branch(rng):
+    """One branch pools (it needs the full block), the other does not (it takes the diagonal),
+    and a Flatten after the sum needs only the diagonal."""
+    rank, extent, channels = spatial_input(rng)
+    ones = (1,) * rank
+    c = int(rng.integers(1, 4))
+    pooled = Serial(act(rng), pool("AvgPool", (2,) * rank, ones, "SAME"),
+                    conv(rng, c, (2,) * rank, ones, "SAME"))
+    layers = [conv(rng, c, (2,) * rank, ones, "SAME"),
+              Merge("sum", [pooled, conv(rng, c, (3,) * rank, ones, "SAME")]), act(rng),
+              flatten(), dense(rng, int(rng.integers(1, 4)))]
+    return rank, extent, channels, Serial(*layers)
+
+
+def cnn_branch_norm_dropout(rng):
+    rank, extent, channels = spatial_input(rng)
+    ones = (1,) * rank
+    c = int(rng.integers(1, 4))
+    axes = [[-1], list(range(1, rank + 2))][int(rng.integers(0, 2))]
+    branch = Serial(layer_norm(rng, axes), act(rng), dropout(rng), conv(rng, c, (2,) * rank, ones,
+                                                                         "SAME"))
+    pooled = rng.random() < 0.5
+    layers = [conv(rng, c, (2,) * rank, ones, "SAME"),
+              Merge("sum", [branch, conv(rng, c, (1,) * rank, ones, "SAME")]), act(rng)]
+    if pooled:
+        layers.append(pool("AvgPool", (2,) * rank, ones, "VALID"))
+    layers += readout(rng, rank, pooled)
+    return rank, extent, channels, Serial(*layers)
+
+
+def cnn_concat_positions_activation(rng):
+    """A concatenation of positions stays Gaussian: an activation may follow it."""
+    rank, extent, channels = spatial_input(rng)
+    ones = (1,) * rank
+    c = int(rng.integers(1, 4))
+    axis = int(rng.integers(1, rank + 1))
+    branches = [conv(rng, c, (2,) * rank, ones, "SAME"),
+                Serial(act(rng), conv(rng, c, (3,) * rank, ones, "SAME"))]
+    pooled = rng.random() < 0.5
+    layers = [conv(rng, c, (2,) * rank, ones, "SAME"), Merge("concat", branches, axis=axis),
+              act(rng), conv(rng, c, (2,) * rank, ones, "VALID"), act(rng)]
+    layers += readout(rng, rank, pooled)
+    return rank, extent, channels, Serial(*layers)
+
+
 TEMPLATES = [fc_residual, fc_nested, fc_prod, fc_concat, fc_dropout, fc_layer_norm, fc_repeat,
-             cnn_wrn, cnn_residual, cnn_concat_channels, cnn_concat_positions, cnn_prod,
-             cnn_layer_norm, cnn_dropout, cnn_sum_pool, cnn_repeat, cnn_nested]
-ROUNDS = 3  # every template this many times: 51 cases
+             fc_repeat_concat, cnn_wrn, cnn_residual, cnn_concat_channels, cnn_concat_positions,
+             cnn_concat_positions_activation, cnn_prod, cnn_layer_norm, cnn_dropout,
+             cnn_branch_norm_dropout, cnn_sum_pool, cnn_repeat, cnn_nested, cnn_pool_in_branch]
+ROUNDS = 3  # every template this many times: 63 cases
+# Templates with Dropout get duplicated rows: within x1 (different samples with equal values,
+# which draw different masks) and between x1 and x2 (likewise, since x2 is not x1).
+WITH_DUPLICATES = {fc_dropout, cnn_dropout, cnn_branch_norm_dropout}
 
 
 # --- Independent evaluation ---------------------------------------------------------------------
@@ -663,6 +726,9 @@ def main():
                 shape = (*extent, channels)
                 x1 = rng.normal(size=(n1, *shape)) * scale
                 x2 = rng.normal(size=(n2, *shape)) * scale
+                if template in WITH_DUPLICATES:
+                    x1[1] = x1[0]
+                    x2[0] = x1[-1]
                 cross = kernel_fn(x1, x2, ("nngp", "ntk"))
                 same = kernel_fn(x1, None, ("nngp", "ntk"))
                 name = f"branch_{count:02d}_{template.__name__}"

@@ -12,6 +12,7 @@
 
 #include "tangent/combinators/node.hpp"
 #include "tangent/core/layer_concepts.hpp"
+#include "tangent/core/moments.hpp"
 #include "tangent/core/pair_context.hpp"
 
 namespace tangent::detail {

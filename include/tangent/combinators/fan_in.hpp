@@ -2,18 +2,30 @@
 /// @file
 /// The fan-ins that close a `parallel(...)`: FanInSum, FanInProd, FanInConcat, and FanOut, the
 /// neural-tangents spelling of the copy that opens it. `serial(...)` fuses
-/// `[FanOut{n},] parallel(branches...), FanIn{}` into one node (`Merge`, combinators/merge.hpp);
-/// on their own these pieces are compile errors that say what is missing.
+/// `[FanOut{n},] parallel(branches...), FanIn{}` into one node (`Merge`,
+/// combinators/parallel.hpp); on their own these pieces are compile errors that say what is
+/// missing.
 ///
 /// Kernel rules (neural-tangents `stax.FanInSum`, `FanInProd`, `FanInConcat`; the branches are
 /// independent, since each has its own weights), per entry of the branches' NNGP Σ_b and NTK Θ_b
 /// and alike for the per-sample variances:
-/// - sum:     Σ = Σ_b Σ_b,  Θ = Σ_b Θ_b (no ½);
-/// - product: Σ = Π_b Σ_b,  Θ = Σ_b Θ_b·Π_{c≠b} Σ_c;
-/// - concat on the channel axis: the width-weighted mean Σ = Σ_b n_b·Σ_b / Σ_b n_b (n_b the
+/// - sum:     Σ = ∑_b Σ_b,  Θ = ∑_b Θ_b (no ½);
+/// - product: Σ = ∏_b Σ_b,  Θ = ∑_b Θ_b·∏_{c≠b} Σ_c;
+/// - concat on the channel axis: the width-weighted mean Σ = ∑_b n_b·Σ_b / ∑_b n_b (n_b the
 ///   finite channel counts; a plain mean when they are equal), the same for Θ; on a spatial axis
 ///   the positions of the branches are laid side by side and pairs of positions from different
 ///   branches have covariance 0.
+///
+/// The fan-in contract (what `Merge` and the drivers use), for a fan-in `F`:
+/// - `F::name`, and `F::stage<In, Outs...>::type`: the stage after it, given the stage before
+///   the branches and the stages they end in (static_asserts with a sentence when they cannot
+///   be combined);
+/// - `f.shape(branch_shapes, site)` → `detail::FanInShape`: the finite shape after it (throws,
+///   naming it, when the branches' shapes do not fit together);
+/// - `f.start`, `f.add`, `f.finish`: its rule on one entry (or a group of lanes, or a
+///   variance), applied as start(branch 0), add(branch b) for b = 1, 2, …, finish;
+/// - `f.forward(shape, ys, z)` and `f.backward(shape, ys, dz, dys)` for finite networks, with
+///   `ys` the branches' outputs (in backward only for a fan-in with `keeps_outputs`).
 
 #include <algorithm>
 #include <array>
@@ -26,6 +38,7 @@
 #include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/simd_math.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/stage.hpp"
 
@@ -43,6 +56,12 @@ template <>
 struct kind_of_stage<InvalidStage> {
   using type = void;
 };
+
+/// Spatial dimensions of a kind of data: 0 for feature vectors.
+template <class Kind>
+inline constexpr int rank_of = 0;
+template <int D>
+inline constexpr int rank_of<Spatial<D>> = D;
 
 /// What the branches of a parallel(...) end in, for the fan-in's stage rule.
 template <class First, class... Rest>
@@ -93,12 +112,48 @@ inline FanInShape equal_shapes(const std::vector<Geometry>& branches, const Laye
   return FanInShape{branches.front(), branches, {}, 1, -1};
 }
 
+/// neural-tangents' axis numbering for samples of `rank` spatial dimensions (0 batch, then the
+/// spatial axes, channels last, negative from the end): the spatial axis (0, 1) it names, −1
+/// for the channels, −2 for the batch axis and −3 for an axis the samples do not have.
+constexpr int concat_axis(int axis, int rank) {
+  const int ndim = rank + 2;
+  if (axis < -ndim || axis >= ndim) return -3;
+  const int a = axis < 0 ? axis + ndim : axis;
+  if (a == 0) return -2;
+  return a == ndim - 1 ? -1 : a - 1;
+}
+
+/// Where position p of branch b lands in a concatenation along a spatial axis.
+inline Index concat_position(const FanInShape& s, std::size_t b, Index p) {
+  Index offset = 0;
+  for (std::size_t c = 0; c < b; ++c) {
+    offset += s.branches[c].extent[static_cast<std::size_t>(s.spatial_axis)];
+  }
+  const Geometry& g = s.branches[b];
+  const Index h = p / g.extent[1] + (s.spatial_axis == 0 ? offset : 0);
+  const Index w = p % g.extent[1] + (s.spatial_axis == 1 ? offset : 0);
+  return h * s.out.extent[1] + w;
+}
+
+/// A fan-in's rule on values `V` (entries, lanes or variances): branch 0 in (q, t), the others
+/// in `others`, read through `get(other)` → (q_b, t_b); the result replaces (q, t).
+template <bool WithNtk, class F, class V, class Others, class Get>
+void combine(const F& f, const FanInShape& shape, V& q, V& t, Others& others, Get&& get) {
+  f.template start<WithNtk>(q, t, shape);
+  for (std::size_t b = 1; b <= others.size(); ++b) {
+    auto&& [qb, tb] = get(others[b - 1]);
+    f.template add<WithNtk>(q, t, qb, tb, b, shape);
+  }
+  f.template finish<WithNtk>(q, t, shape);
+}
+
 }  // namespace detail
 
 /// Sums its branches: z = Σ_b y_b. The branches must be Gaussian (end in Dense or Conv, or be
 /// Identity of a Gaussian input), as in neural-tangents, and so is the sum.
 struct FanInSum {
   static constexpr std::string_view name = "FanInSum";
+  static constexpr bool keeps_outputs = false;
 
   template <class In, class... Outs>
   struct stage {
@@ -106,15 +161,14 @@ struct FanInSum {
     static constexpr bool ok = branches::ok && (branches::all_gaussian || branches::count == 1);
     static_assert(!branches::ok || ok,
                   "TANGENT: FanInSum NEEDS EVERY BRANCH GAUSSIAN, as neural-tangents does: a "
-                  "branch that ends in an activation, Dropout, Flatten or FanInConcat has a "
-                  "non-zero mean that the kernel of a sum does not track. End every branch with "
-                  "Dense or Conv, or with Identity of a Gaussian input (residual(...) right after "
-                  "an affine layer).");
+                  "branch that ends in an activation, Dropout, Flatten or a concatenation of "
+                  "channels has a non-zero mean that the kernel of a sum does not track. End every "
+                  "branch with Dense or Conv, or with Identity of a Gaussian input (residual(...) "
+                  "right after an affine layer).");
     using type = std::conditional_t<ok, Stage<typename branches::kind, branches::all_gaussian>,
                                     InvalidStage>;
   };
 
-  void validate(const LayerSite&) const {}
   detail::FanInShape shape(const std::vector<Geometry>& branches, const LayerSite& site) const {
     return detail::equal_shapes(branches, site, "sum");
   }
@@ -129,8 +183,7 @@ struct FanInSum {
   template <bool WithNtk, class V>
   void finish(V&, V&, const detail::FanInShape&) const {}
 
-  // Finite network: z = Σ_b y_b; each branch's output gradient is dz. (`ys` holds the branch
-  // outputs in forward; backward gets them only from a fan-in that keeps them, FanInProd.)
+  /// z = Σ_b y_b; each branch's output gradient is dz.
   void forward(const detail::FanInShape&, const std::vector<const Matrix<double>*>& ys,
                Matrix<double>& z) const {
     z = *ys.front();
@@ -148,6 +201,7 @@ struct FanInSum {
 /// single branch.
 struct FanInProd {
   static constexpr std::string_view name = "FanInProd";
+  static constexpr bool keeps_outputs = true;
 
   template <class In, class... Outs>
   struct stage {
@@ -158,7 +212,6 @@ struct FanInProd {
         InvalidStage>;
   };
 
-  void validate(const LayerSite&) const {}
   detail::FanInShape shape(const std::vector<Geometry>& branches, const LayerSite& site) const {
     return detail::equal_shapes(branches, site, "product");
   }
@@ -174,7 +227,7 @@ struct FanInProd {
   template <bool WithNtk, class V>
   void finish(V&, V&, const detail::FanInShape&) const {}
 
-  // Finite network: z = Π_b y_b; branch b's output gradient is dz ⊙ Π_{c≠b} y_c.
+  /// z = Π_b y_b; branch b's output gradient is dz ⊙ Π_{c≠b} y_c.
   void forward(const detail::FanInShape&, const std::vector<const Matrix<double>*>& ys,
                Matrix<double>& z) const {
     z = *ys.front();
@@ -193,47 +246,41 @@ struct FanInProd {
   bool operator==(const FanInProd&) const = default;
 };
 
-/// Concatenates its branches along `axis`, numbered as neural-tangents numbers the axes of a
+/// Concatenates its branches along `Axis`, numbered as neural-tangents numbers the axes of a
 /// batch of samples (NHWC for images, NWC for sequences, N×d for feature vectors): −1 (the
-/// default) is the channel axis, 1 the first spatial axis (height, or a sequence's length), 2 an
-/// image's width. Its output counts as non-Gaussian on every axis (neural-tangents keeps a
-/// spatial concatenation of Gaussians Gaussian; put a Dense or Conv after it).
+/// default, `FanInConcat{}`) is the channel axis, 1 the first spatial axis (height, or a
+/// sequence's length), 2 an image's width: `FanInConcat<1>{}`. The axis is part of the type
+/// because it decides the stage: a concatenation of channels is not Gaussian; one of positions
+/// needs Gaussian branches and stays Gaussian.
+template <int Axis = -1>
 struct FanInConcat {
-  int axis = -1;  ///< −1 (or the last axis): channels; 1, 2: spatial axes
-
+  static constexpr int axis = Axis;
   static constexpr std::string_view name = "FanInConcat";
+  static constexpr bool keeps_outputs = false;
 
   template <class In, class... Outs>
   struct stage {
     using branches = detail::branch_stages<Outs...>;
-    using type =
-        std::conditional_t<branches::ok, Stage<typename branches::kind, false>, InvalidStage>;
+    static constexpr int along =
+        detail::concat_axis(Axis, detail::rank_of<typename branches::kind>);
+    static_assert(!branches::ok || along != -3,
+                  "TANGENT: FanInConcat<axis>: THE AXIS DOES NOT EXIST for these samples: use -1 "
+                  "(channels) or 1 up to the number of spatial dimensions (1: height or a "
+                  "sequence's length, 2: width).");
+    static_assert(!branches::ok || along != -2,
+                  "TANGENT: FanInConcat<0> WOULD CONCATENATE ALONG THE BATCH AXIS: concatenate "
+                  "channels (FanInConcat{}) or a spatial axis (FanInConcat<1>{}).");
+    static_assert(!branches::ok || along < 0 || branches::all_gaussian,
+                  "TANGENT: FanInConcat ALONG A SPATIAL AXIS NEEDS EVERY BRANCH GAUSSIAN, as "
+                  "neural-tangents does (positions of different branches would be correlated "
+                  "through their non-zero means): end every branch with Conv.");
+    static constexpr bool ok = branches::ok && along >= -1 && (along < 0 || branches::all_gaussian);
+    using type = std::conditional_t<ok, Stage<typename branches::kind, (along >= 0)>, InvalidStage>;
   };
-
-  void validate(const LayerSite&) const {}
-
-  /// The axis as a spatial axis (0, 1) of samples of rank `rank`, or −1 for the channels; throws
-  /// for the batch axis or an axis the samples do not have.
-  int spatial_axis(int rank, const LayerSite& site) const {
-    const int ndim = rank + 2;
-    if (axis < -ndim || axis >= ndim) {
-      detail::fail_layer(site, "axis " + std::to_string(axis) +
-                                   " does not exist for samples with " + std::to_string(rank) +
-                                   " spatial dimensions; use -1 (channels) or 1.." +
-                                   std::to_string(rank) + " (spatial axes)");
-    }
-    const int a = axis < 0 ? axis + ndim : axis;
-    if (a == 0) {
-      detail::fail_layer(site,
-                         "axis 0 is the batch axis; concatenate along channels (-1) or a spatial "
-                         "axis");
-    }
-    return a == ndim - 1 ? -1 : a - 1;
-  }
 
   detail::FanInShape shape(const std::vector<Geometry>& branches, const LayerSite& site) const {
     const Geometry& first = branches.front();
-    const int along = spatial_axis(first.rank, site);
+    const int along = detail::concat_axis(Axis, first.rank);
     detail::FanInShape s{first, branches, {}, 0, along};
     for (const Geometry& g : branches) {
       bool fits = g.rank == first.rank;
@@ -290,12 +337,12 @@ struct FanInConcat {
     if constexpr (WithNtk) t = t / static_cast<S>(s.total);
   }
 
-  // Finite network: the samples' values side by side (NHWC order: channels within a position,
-  // positions along the concatenated axis).
+  /// The samples' values side by side (NHWC order: channels within a position, positions along
+  /// the concatenated axis); backward takes each branch's part of the gradient.
   void forward(const detail::FanInShape& s, const std::vector<const Matrix<double>*>& ys,
                Matrix<double>& z) const {
     z.resize(ys.front()->rows(), s.out.positions() * s.out.channels);
-    for_each_block(s, [&](std::size_t b, Index from, Index to, Index count) {
+    for_each_run(s, [&](std::size_t b, Index from, Index to, Index count) {
       z.middleCols(to, count) = ys[b]->middleCols(from, count);
     });
   }
@@ -304,7 +351,7 @@ struct FanInConcat {
     for (std::size_t b = 0; b < dys.size(); ++b) {
       dys[b].resize(dz.rows(), s.branches[b].positions() * s.branches[b].channels);
     }
-    for_each_block(s, [&](std::size_t b, Index from, Index to, Index count) {
+    for_each_run(s, [&](std::size_t b, Index from, Index to, Index count) {
       dys[b].middleCols(from, count) = dz.middleCols(to, count);
     });
   }
@@ -315,33 +362,24 @@ struct FanInConcat {
   /// Calls f(branch, first column in the branch, first column in the output, count) for every
   /// contiguous run of columns the concatenation copies.
   template <class F>
-  static void for_each_block(const detail::FanInShape& s, F&& f) {
-    const Geometry& out = s.out;
-    if (s.spatial_axis < 0) {
-      Index offset = 0;
-      for (std::size_t b = 0; b < s.branches.size(); ++b) {
-        const Index c = s.branches[b].channels;
-        for (Index p = 0; p < out.positions(); ++p) f(b, p * c, p * out.channels + offset, c);
-        offset += c;
-      }
-      return;
-    }
-    // A spatial axis: position (h, w) of branch b goes to (h + offset, w) or (h, w + offset).
+  static void for_each_run(const detail::FanInShape& s, F&& f) {
+    const Index out_channels = s.out.channels;
     Index offset = 0;
     for (std::size_t b = 0; b < s.branches.size(); ++b) {
       const Geometry& g = s.branches[b];
-      for (Index h = 0; h < g.extent[0]; ++h) {
-        for (Index w = 0; w < g.extent[1]; ++w) {
-          const Index to_h = s.spatial_axis == 0 ? h + offset : h;
-          const Index to_w = s.spatial_axis == 1 ? w + offset : w;
-          f(b, (h * g.extent[1] + w) * g.channels, (to_h * out.extent[1] + to_w) * out.channels,
-            g.channels);
+      for (Index p = 0; p < g.positions(); ++p) {
+        if (s.spatial_axis < 0) {
+          f(b, p * g.channels, p * out_channels + offset, g.channels);
+        } else {
+          f(b, p * g.channels, detail::concat_position(s, b, p) * out_channels, g.channels);
         }
       }
-      offset += g.extent[static_cast<std::size_t>(s.spatial_axis)];
+      offset += g.channels;
     }
   }
 };
+
+FanInConcat()->FanInConcat<-1>;
 
 /// neural-tangents' FanOut(n): n copies of its input for the n branches of the parallel(...)
 /// that must follow it (which copies its input anyway; write `parallel(...)` alone or after
@@ -356,20 +394,20 @@ struct FanOut {
 
 namespace detail {
 
-/// A fan-in's output shape from the shapes its branches end in (the first, then the others),
-/// after checking its fields; throws, naming it, when the shapes do not fit together.
+/// A fan-in's output shape from the shapes its branches end in (the first, then the others);
+/// throws, naming it, when the shapes do not fit together.
 template <class F, std::size_t K>
 FanInShape fan_in_shape(const F& f, const Geometry& first, const std::array<Geometry, K>& others,
                         const LayerSite& site) {
-  f.validate(site);
   std::vector<Geometry> branches{first};
   branches.insert(branches.end(), others.begin(), others.end());
   return f.shape(branches, site);
 }
 
 template <class F>
-inline constexpr bool is_fan_in =
-    std::is_same_v<F, FanInSum> || std::is_same_v<F, FanInProd> || std::is_same_v<F, FanInConcat>;
+inline constexpr bool is_fan_in = std::is_same_v<F, FanInSum> || std::is_same_v<F, FanInProd>;
+template <int Axis>
+inline constexpr bool is_fan_in<FanInConcat<Axis>> = true;
 
 template <class F>
 requires is_fan_in<F>

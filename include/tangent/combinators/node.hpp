@@ -10,7 +10,6 @@
 /// - `in_full(out_full)`: whether the node needs the full spatial block of a pair at its input
 ///   when the full block is wanted at its output (neural-tangents' diagonal requirements: a
 ///   serial scans backwards, branches take the union);
-/// - `positions(node)`: how many layers the node counts in the order written (error messages);
 /// - `fold<In, OutFull>(node, params, state, cursor, visitor)`: runs the node forward on a state
 ///   (a variance, a pair's NNGP/NTK entries or blocks, a shape, a batch of activations). A leaf
 ///   hands the state to `visitor.leaf<In, InFull, OutFull>(layer, params, state, slot, site)`;
@@ -125,19 +124,27 @@ struct Cursor {
   }
 };
 
-/// Child `I`'s parameters (a reference into `params`), or `Unused` for kernel walks.
-template <std::size_t I, class P>
-decltype(auto) child_params(P& params) {
+/// What a container passes a child of its parameters: `pick(params)` for a parameter tree, the
+/// same for both trees of a ParamsPair, `Unused` for kernel walks.
+template <class P, class Pick>
+decltype(auto) descend(P& params, Pick&& pick) {
   if constexpr (std::is_same_v<std::remove_const_t<P>, Unused>) {
     return Unused{};
   } else if constexpr (is_params_pair<std::remove_const_t<P>>) {
-    auto& a = child_params<I>(params.first);
-    auto& b = child_params<I>(params.second);
+    auto& a = descend(params.first, pick);
+    auto& b = descend(params.second, pick);
     return ParamsPair<std::remove_reference_t<decltype(a)>, std::remove_reference_t<decltype(b)>>{
         a, b};
   } else {
-    return (slot<I>(params));
+    return pick(params);
   }
+}
+
+/// Child `I`'s parameters (a reference into `params`), or `Unused` for kernel walks.
+template <std::size_t I, class P>
+decltype(auto) child_params(P& params) {
+  return descend(
+      params, [](auto& tree) -> auto& { return slot<I>(tree); });
 }
 
 /// The stage after node N given the stage In before it.

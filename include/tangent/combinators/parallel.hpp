@@ -13,6 +13,8 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -39,7 +41,10 @@ template <class F, class... Bs>
 struct Merge {
   detail::Slots<std::index_sequence_for<Bs...>, Bs...> branches;
   F fan_in{};
-  Index fan_out = 0;  ///< n of a FanOut{n} written before the branches; 0 when none was
+  std::optional<Index> fan_out{};  ///< n of a FanOut{n} written before the branches, if one was
+  /// Built by residual(...): its Identity branch and FanInSum were not written, so they take no
+  /// position in error messages, and a fan-in error names the residual.
+  bool residual = false;
 
   /// Number of branches.
   static constexpr std::size_t size = sizeof...(Bs);
@@ -78,11 +83,6 @@ inline constexpr bool is_parallel = false;
 template <class... Bs>
 inline constexpr bool is_parallel<Parallel<Bs...>> = true;
 
-template <class T>
-inline constexpr bool is_merge = false;
-template <class F, class... Bs>
-inline constexpr bool is_merge<Merge<F, Bs...>> = true;
-
 template <class... Bs>
 inline constexpr bool is_structure<Parallel<Bs...>> = true;
 template <class F, class... Bs>
@@ -109,6 +109,14 @@ struct Walk<Parallel<Bs...>> {
   using output_stage = typename open_parallel<In>::type;
 };
 
+/// Throws for a FanOut{n} whose n is not the number of branches; out of line, so that the hot
+/// walks keep only the comparison.
+[[gnu::cold]] inline void fail_fan_out(const LayerSite& site, Index copies, std::size_t branches) {
+  fail_layer(site, "it makes " + std::to_string(copies) +
+                       " copies but the parallel(...) after it has " + std::to_string(branches) +
+                       " branches; make them equal");
+}
+
 template <class F, class... Bs>
 struct Walk<Merge<F, Bs...>> {
   template <class In>
@@ -116,32 +124,23 @@ struct Walk<Merge<F, Bs...>> {
 
   static constexpr bool in_full(bool out_full) { return (Walk<Bs>::in_full(out_full) || ...); }
 
-  static std::size_t positions(const Merge<F, Bs...>& m) {
-    std::size_t count = 1 + (m.fan_out != 0 ? 1 : 0);
-    [&]<std::size_t... Is>(std::index_sequence<Is...>) {
-      ((count += Walk<Bs>::positions(slot<Is>(m.branches))), ...);
-    }
-    (std::index_sequence_for<Bs...>{});
-    return count;
-  }
-
   template <class In, bool OutFull, class P, class State, class Visitor>
   TANGENT_INLINE static void fold(const Merge<F, Bs...>& m, P& params, State& state, Cursor& cursor,
                                   Visitor& visitor) {
     constexpr std::size_t n = sizeof...(Bs);
-    if (m.fan_out != 0) {
+    // A residual(...) is named by the first layer of its block, as a repeat(...) is.
+    const std::size_t first = cursor.position + 1;
+    if (m.fan_out) {
       const LayerSite site = cursor.next_site(FanOut::name);
-      if (m.fan_out != static_cast<Index>(n)) {
-        fail_layer(site, "it makes " + std::to_string(m.fan_out) +
-                             " copies but the parallel(...) after it has " + std::to_string(n) +
-                             " branches; make them equal");
-      }
+      if (*m.fan_out != static_cast<Index>(n)) fail_fan_out(site, *m.fan_out, n);
     }
     // Branch 0 runs on `state` itself, the others on copies made before it changes.
     auto copies = visitor.template fork<n - 1>(state);
     run_branches<In, OutFull>(std::index_sequence_for<Bs...>{}, m, params, state, copies, cursor,
                               visitor);
-    const LayerSite site = cursor.next_site(F::name);
+    const LayerSite site = m.residual
+                               ? LayerSite{"residual", first, cursor.repetition, cursor.repetitions}
+                               : cursor.next_site(F::name);
     visitor.template fan_in<In, TypeList<stage_after_t<Bs, In>...>, OutFull>(
         m.fan_in, state, copies, cursor.slot++, site);
   }
@@ -195,8 +194,11 @@ struct Walk<Merge<F, Bs...>> {
     // The Merge's input is full when any branch needs it; this branch may need less.
     if constexpr (in_full(OutFull) && !Walk<B>::in_full(OutFull)) visitor.to_diagonal(state);
     auto&& branch_params = child_params<I>(params);
+    const std::size_t position = cursor.position;
     ::tangent::detail::fold<In, OutFull>(slot<I>(m.branches), branch_params, state, cursor,
                                          visitor);
+    // residual(...)'s Identity was not written, so it takes no position.
+    if (I == 0 && m.residual) cursor.position = position;
   }
 };
 

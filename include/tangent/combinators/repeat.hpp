@@ -44,10 +44,6 @@ struct RepeatParams {
 
 namespace detail {
 
-template <class T>
-inline constexpr bool is_repeat = false;
-template <class B>
-inline constexpr bool is_repeat<Repeat<B>> = true;
 template <class B>
 inline constexpr bool is_structure<Repeat<B>> = true;
 
@@ -56,30 +52,33 @@ struct node_params<Repeat<B>> {
   using type = RepeatParams<B>;
 };
 
-/// Repetition k's parameters (of `n`), or `Unused`. Parameters being filled (by `init`) grow to
-/// `n` repetitions; given ones must hold exactly `n`.
+/// The repetitions' parameters, or `Unused`. Parameters being filled (by `init`) grow to `n`
+/// repetitions; given ones must hold exactly `n` (`site`: where the repeat is, for the message).
 template <class P>
-decltype(auto) repetition_params(P& params, Index k, Index n) {
-  if constexpr (std::is_same_v<std::remove_const_t<P>, Unused>) {
-    return Unused{};
-  } else if constexpr (is_params_pair<std::remove_const_t<P>>) {
-    auto& a = repetition_params(params.first, k, n);
-    auto& b = repetition_params(params.second, k, n);
-    return ParamsPair<std::remove_reference_t<decltype(a)>, std::remove_reference_t<decltype(b)>>{
-        a, b};
-  } else {
-    const auto count = static_cast<std::size_t>(n);
-    if (params.blocks.size() != count) {
-      if constexpr (std::is_const_v<P>) {
-        fail("repeat", "the parameters hold " + std::to_string(params.blocks.size()) +
-                           " repetitions but the network repeats its block " + std::to_string(n) +
-                           " times; were the parameters made by init() for another network?");
-      } else {
-        params.blocks.resize(count);
-      }
-    }
-    return (params.blocks[static_cast<std::size_t>(k)]);
-  }
+decltype(auto) repetitions(P& params, Index n, const LayerSite& site) {
+  return descend(
+      params, [&](auto& tree) -> auto& {
+        const auto count = static_cast<std::size_t>(n);
+        if (tree.blocks.size() != count) {
+          if constexpr (std::is_const_v<std::remove_reference_t<decltype(tree)>>) {
+            fail_layer(site, "the parameters hold " + std::to_string(tree.blocks.size()) +
+                                 " repetitions of its block but the network repeats it " +
+                                 std::to_string(n) +
+                                 " times; were the parameters made by init() for another network?");
+          } else {
+            tree.blocks.resize(count);
+          }
+        }
+        return tree.blocks;
+      });
+}
+
+/// Repetition k's parameters (of `n`), or `Unused`.
+template <class P>
+decltype(auto) repetition_params(P& params, Index k, Index n, const LayerSite& site) {
+  auto&& blocks = repetitions(params, n, site);
+  return descend(
+      blocks, [&](auto& b) -> auto& { return b[static_cast<std::size_t>(k)]; });
 }
 
 template <class B, class In>
@@ -94,10 +93,15 @@ struct repeat_stage {
   using type = std::conditional_t<ok, Out, InvalidStage>;
 };
 
+/// Where a repeat(...) is, for messages: the position of the first layer of its block.
+inline LayerSite repeat_site(const Cursor& cursor) {
+  return LayerSite{"repeat", cursor.position + 1, cursor.repetition, cursor.repetitions};
+}
+
 /// Throws for a negative count (set after repeat(...) built the node); the cursor goes by value,
 /// so that the hot walks, which never throw here, keep theirs in registers.
 [[gnu::cold]] inline void fail_repetitions(Index n, Cursor cursor) {
-  fail_layer(LayerSite{"repeat", cursor.position + 1, cursor.repetition, cursor.repetitions},
+  fail_layer(repeat_site(cursor),
              "the number of repetitions must be >= 0, got " + std::to_string(n));
 }
 
@@ -108,17 +112,17 @@ struct Walk<Repeat<B>> {
 
   static constexpr bool in_full(bool out_full) { return Walk<B>::in_full(out_full); }
 
-  static std::size_t positions(const Repeat<B>& r) { return Walk<B>::positions(r.block); }
-
   template <class In, bool OutFull, class P, class State, class Visitor>
   TANGENT_INLINE static void fold(const Repeat<B>& r, P& params, State& state, Cursor& cursor,
                                   Visitor& visitor) {
     // The last repetition delivers what the next node needs; the others deliver what the block
     // needs at its input, a fixed point of the block's requirement.
     constexpr bool inner = Walk<B>::in_full(OutFull);
-    static_assert(Walk<B>::in_full(inner) == inner);
+    static_assert(Walk<B>::in_full(inner) == inner,
+                  "a block's spatial requirement is a fixed point after one repetition");
     if (r.n < 0) fail_repetitions(r.n, cursor);
     if (r.n == 0) {
+      (void)repetitions(params, 0, repeat_site(cursor));
       if constexpr (inner && !OutFull) visitor.to_diagonal(state);
       return;
     }
@@ -127,7 +131,7 @@ struct Walk<Repeat<B>> {
       cursor.position = outer.position;
       cursor.repetition = static_cast<std::size_t>(k + 1);
       cursor.repetitions = static_cast<std::size_t>(r.n);
-      auto&& block_params = repetition_params(params, k, r.n);
+      auto&& block_params = repetition_params(params, k, r.n, repeat_site(outer));
       if (k + 1 < r.n) {
         ::tangent::detail::fold<In, inner>(r.block, block_params, state, cursor, visitor);
       } else {
@@ -142,7 +146,7 @@ struct Walk<Repeat<B>> {
   static void fold_backward(const Repeat<B>& r, P& params, State& state, Cursor& cursor,
                             Visitor& visitor, bool need_input_gradient) {
     for (Index k = r.n; k-- > 0;) {
-      auto&& block_params = repetition_params(params, k, r.n);
+      auto&& block_params = repetition_params(params, k, r.n, repeat_site(cursor));
       ::tangent::detail::fold_backward(r.block, block_params, state, cursor, visitor,
                                        need_input_gradient || k > 0);
     }
@@ -155,7 +159,7 @@ struct Walk<Repeat<B>> {
 /// `serial(Dense{...}, repeat(serial(ReLU{}, Dense{...}), depth), ...)`. The block must end in
 /// the stage it starts from (so that repetitions can follow each other).
 template <class Block>
-Repeat<Block> repeat(const Block& block, Index n) {
+constexpr Repeat<Block> repeat(const Block& block, Index n) {
   static_assert(
       KernelLayer<Block> || (detail::is_structure<Block> && !detail::is_fan_in<Block> &&
                              !detail::is_parallel<Block> && !std::is_same_v<Block, FanOut>),

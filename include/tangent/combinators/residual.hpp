@@ -19,7 +19,7 @@ constexpr auto residual(const Block&... block) {
   static_assert(sizeof...(Block) > 0,
                 "TANGENT: residual() NEEDS A BLOCK: residual(ReLU{}, Dense{...}).");
   using Body = decltype(serial(block...));
-  return Merge<FanInSum, Identity, Body>{{{Identity{}}, {serial(block...)}}, FanInSum{}, 0};
+  return Merge<FanInSum, Identity, Body>{{{Identity{}}, {serial(block...)}}, FanInSum{}, {}, true};
 }
 
 }  // namespace tangent

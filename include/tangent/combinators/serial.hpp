@@ -26,6 +26,8 @@
 namespace tangent {
 namespace detail {
 
+/// Checks each argument of serial(...) (or child of a Serial) with check_layer, whose
+/// static_asserts name the first that is not a layer or a network.
 template <class... Cs, std::size_t... Is>
 constexpr bool check_layers(std::index_sequence<Is...>) {
   const bool valid[] = {true, check_layer<Is + 1, Cs>()...};
@@ -163,14 +165,6 @@ struct Walk<Serial<Cs...>> {
 
   static constexpr bool in_full(bool out_full) {
     return out_full ? modes<true>()[0] : modes<false>()[0];
-  }
-
-  static std::size_t positions(const Serial<Cs...>& s) {
-    std::size_t count = 0;
-    s.for_each([&](const auto& child, auto) {
-      count += Walk<std::remove_cvref_t<decltype(child)>>::positions(child);
-    });
-    return count;
   }
 
   template <class In, bool OutFull, class P, class State, class Visitor>
@@ -345,8 +339,8 @@ struct fused_type<First, 3, List> {
 
 template <class F, class... Bs>
 constexpr Merge<F, Bs...> make_merge(const Parallel<Bs...>& branches, const F& fan_in,
-                                     Index fan_out) {
-  return Merge<F, Bs...>{branches, fan_in, fan_out};
+                                     std::optional<Index> fan_out) {
+  return Merge<F, Bs...>{branches, fan_in, fan_out, false};
 }
 
 template <std::size_t First, std::size_t Count, class Flat>
@@ -354,15 +348,14 @@ constexpr auto fused_value(const Flat& flat) {
   if constexpr (Count == 1) {
     return slot<First>(flat);
   } else {
-    Index fan_out = 0;
+    std::optional<Index> fan_out;
     if constexpr (Count == 3) fan_out = slot<First>(flat).n;
     return make_merge(slot<First + Count - 2>(flat), slot<First + Count - 1>(flat), fan_out);
   }
 }
 
-template <class... Es, std::size_t... Ks>
-constexpr auto fuse(const Slots<std::index_sequence_for<Es...>, Es...>& flat,
-                    std::index_sequence<Ks...>) {
+template <class... Es, class Flat, std::size_t... Ks>
+constexpr auto fuse(TypeList<Es...>, const Flat& flat, std::index_sequence<Ks...>) {
   using F = Fusion<Es...>;
   using Out =
       Serial<typename fused_type<F::steps[Ks].first, F::steps[Ks].count, TypeList<Es...>>::type...>;
@@ -376,25 +369,7 @@ constexpr auto flatten_then_fuse(TypeList<Es...>, std::index_sequence<Ks...>,
   const Slots<std::index_sequence_for<Args...>, Args...> stored{{arguments}...};
   const Slots<std::index_sequence_for<Es...>, Es...> flat{
       {element<table[Ks].second>(slot<table[Ks].first>(stored))}...};
-  return fuse<Es...>(flat, std::make_index_sequence<Fusion<Es...>::size>{});
-}
-
-template <std::size_t Position, class T>
-constexpr bool check_argument() {
-  if constexpr (is_serial<T>) {
-    return true;  // its children were checked when it was built
-  } else {
-    return check_layer<Position, T>();
-  }
-}
-
-template <class... Args, std::size_t... Is>
-constexpr bool valid_arguments(std::index_sequence<Is...>) {
-  const bool valid[] = {true, check_argument<Is + 1, Args>()...};
-  for (bool v : valid) {
-    if (!v) return false;
-  }
-  return true;
+  return fuse(TypeList<Es...>{}, flat, std::make_index_sequence<Fusion<Es...>::size>{});
 }
 
 }  // namespace detail
@@ -409,7 +384,7 @@ constexpr auto serial(const Args&... layers) {
                 "TANGENT: A NETWORK NEEDS AT LEAST ONE LAYER: serial() was called with no "
                 "arguments.");
   if constexpr (sizeof...(Args) > 0 &&
-                detail::valid_arguments<Args...>(std::index_sequence_for<Args...>{})) {
+                detail::check_layers<Args...>(std::index_sequence_for<Args...>{})) {
     using Flat = typename detail::join<typename detail::children_of<Args>::type...>::type;
     return detail::flatten_then_fuse(
         Flat{}, std::make_index_sequence<(detail::child_count<Args> + ... + 0)>{}, layers...);
@@ -423,7 +398,7 @@ struct network_stage;
 
 template <class... Cs, class In>
 struct network_stage<Serial<Cs...>, In> {
-  using type = typename detail::walk_stages<In, Cs...>::type;
+  using type = detail::stage_after_t<Serial<Cs...>, In>;
 };
 
 }  // namespace tangent

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// The contract of an activation: the pure maths of one nonlinearity φ. Any type that meets it
-/// is a layer (see `layers/elementwise.hpp`), so adding an activation means writing one struct.
+/// is a layer (see `combinators/leaf.hpp`), so adding an activation means writing one struct.
 
 #include <concepts>
 #include <string_view>

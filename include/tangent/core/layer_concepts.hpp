@@ -1,12 +1,14 @@
 #pragma once
 /// @file
-/// The contracts of a layer for the analytic kernels, and of a network.
+/// The contracts of a layer for the analytic kernels (a network is in
+/// `combinators/composition.hpp`).
 ///
 /// Layers on feature vectors have a per-pair rule (`FeatureLayer`): each NNGP/NTK entry of a pair
 /// of samples maps to its new value given the pair's variances. Layers on spatial data
 /// (`SpatialLayer`) map a pair's whole block over positions, since convolutions and pooling mix
-/// the entries of different positions. Activations (`Activation`) act on both through
-/// `layers/elementwise.hpp`. A layer may meet several contracts (Identity, Flatten).
+/// the entries of different positions. Activations (`Activation`) act on both through the
+/// adaptor of `combinators/leaf.hpp` (and `layers/elementwise.hpp` on blocks). A layer may meet
+/// several contracts (Identity, Flatten, LayerNorm, Dropout).
 
 #include <concepts>
 #include <string_view>
@@ -48,8 +50,9 @@ struct PairBlock;
 /// of lanes (`S` = `detail::Lanes<double>`); otherwise the vectorised sweep runs the layer lane
 /// by lane, and only this layer pays for it.
 ///
-/// ensures: `variance(q)` equals what `propagate_entry` makes of a pair of one sample with
-/// itself (q = q11 = q22, `equal`).
+/// ensures: `variance(q)` equals what `propagate_entry` makes of a sample with itself
+/// (q = q11 = q22, `equal` and `same_sample`; Dropout tells the two apart: equal rows that are
+/// different samples draw different masks).
 template <class L>
 concept FeatureLayer = requires(const L l, double& q, double& t, double v, Index n,
                                 const LayerSite& site, const EntryContext<double>& pair) {
@@ -60,8 +63,8 @@ concept FeatureLayer = requires(const L l, double& q, double& t, double v, Index
   l.template propagate_entry<true>(q, t, pair);
 };
 
-/// A layer with its own kernel rule on spatial data (Conv, AvgPool, GlobalAvgPool, Flatten,
-/// Identity).
+/// A layer with its own kernel rule on spatial data (Conv, AvgPool, SumPool, GlobalAvgPool,
+/// GlobalSumPool, Flatten, LayerNorm, Dropout, Identity).
 ///
 /// requires, besides `name`, `output_stage` and `validate` as for `FeatureLayer`:
 /// - `l.output_geometry(g, site)`: the shape of a sample after the layer, given its shape `g`

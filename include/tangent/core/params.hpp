@@ -94,6 +94,7 @@ struct FiniteShapes {
 struct LayerRun {
   std::mt19937_64* rng = nullptr;
   Matrix<double> kept;
+  LayerSite site{};  ///< where the layer is, for its messages
 };
 
 /// Fills a matrix with independent N(0, std²) draws, column by column, from `rng`.

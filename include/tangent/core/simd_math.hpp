@@ -28,8 +28,8 @@
 namespace tangent::detail {
 
 /// True for the layers whose kernel rule is written for lane groups as well as scalars (set by
-/// each such layer's header); the feature sweep runs a network in lane groups only when every
-/// layer is one of them, and entry by entry otherwise.
+/// each such layer's header); the feature sweep runs every other layer lane by lane inside its
+/// packets (combinators/leaf.hpp), so only that layer pays for it.
 template <class L>
 inline constexpr bool supports_lanes = false;
 

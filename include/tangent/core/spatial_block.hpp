@@ -32,7 +32,8 @@ struct PairBlock {
   std::vector<Index> table;  ///< position map of the current window pass
   const S* var1 = nullptr;   ///< variances per position of the first sample, entering the layer
   const S* var2 = nullptr;   ///< ... of the second sample
-  bool equal = false;        ///< the two samples are the same input (so same-position angles are 0)
+  bool equal = false;        ///< equal inputs not told apart yet (same-position angles are 0)
+  bool same_sample = false;  ///< the same sample (dropout masks shared), see EntryContext
   const WindowPlan* window = nullptr;  ///< the current layer's passes, for window layers
 };
 

@@ -26,6 +26,7 @@
 #include "tangent/core/errors.hpp"
 #include "tangent/core/gemm.hpp"
 #include "tangent/core/gram.hpp"
+#include "tangent/core/inputs.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/finite/network.hpp"
 
@@ -82,14 +83,16 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
                            second.shape.str() + "; both inputs need the same shape");
       }
     }
-    // Random layers draw independently for the two inputs (two seeds from one); one input with
-    // itself is one forward pass, so a sample shares its draws with itself.
+    // x2 equal to x1 as a whole is one input with itself (neural-tangents' x1_is_x2): one
+    // forward pass, so a sample shares its random draws (dropout masks) with itself. Otherwise
+    // the random layers draw independently for the two inputs (two seeds from one).
+    const bool two_inputs = x2 != nullptr && !equal_inputs(first.values, second.values);
     const RandomSeed seed2{seed.given, std::mt19937_64(seed.value)()};
     const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
     const ForwardCache a2_storage =
-        x2 != nullptr ? forward_all<Kind>(net, params, plan, std::move(second.values), seed2)
-                      : ForwardCache{};
-    const ForwardCache& a2 = x2 != nullptr ? a2_storage : a1;
+        two_inputs ? forward_all<Kind>(net, params, plan, std::move(second.values), seed2)
+                   : ForwardCache{};
+    const ForwardCache& a2 = two_inputs ? a2_storage : a1;
     const Index outputs = plan.out.channels;
     const double per_output = 1.0 / static_cast<double>(outputs);
 
@@ -111,16 +114,16 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
       };
       backward_all(net, params, plan, a1, seed_gradient(a1.output.rows()), nullptr,
                    [&](Index j, const Matrix<double>& g) { g1[static_cast<std::size_t>(j)] = g; });
-      if (x2 != nullptr) {
+      if (two_inputs) {
         backward_all(
             net, params, plan, a2, seed_gradient(a2.output.rows()), nullptr,
             [&](Index j, const Matrix<double>& g) { g2[static_cast<std::size_t>(j)] = g; });
       }
-      NtkVisitor visitor{plan, a1, a2, g1, x2 != nullptr ? g2 : g1, k.ntk, caches};
+      NtkVisitor visitor{plan, a1, a2, g1, two_inputs ? g2 : g1, k.ntk, caches};
       visit_leaves<InputStage<Kind>>(net, params, visitor);
     }
     k.ntk *= per_output;
-    if (x2 == nullptr) k.ntk = 0.5 * (k.ntk + k.ntk.transpose()).eval();
+    if (!two_inputs) k.ntk = 0.5 * (k.ntk + k.ntk.transpose()).eval();
     return k;
   }
 }

@@ -30,13 +30,13 @@
 #include "tangent/combinators/serial.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/inputs.hpp"
 #include "tangent/core/layer_concepts.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/finite/layer_ops.hpp"
-#include "tangent/kernels/inputs.hpp"
 
 namespace tangent {
 
@@ -210,19 +210,17 @@ struct ForwardCache {
   Matrix<double> output;
 };
 
-template <class F>
-inline constexpr bool fan_in_keeps_outputs = std::is_same_v<F, FanInProd>;
-
 struct ForwardVisitor {
   const FinitePlan& plan;
   ForwardCache& cache;
   std::mt19937_64* rng;
 
   template <class In, bool InFull, bool OutFull, class L, class P>
-  void leaf(const L& layer, const P& params, Matrix<double>& x, Index slot, const LayerSite&) {
+  void leaf(const L& layer, const P& params, Matrix<double>& x, Index slot, const LayerSite& site) {
     const auto k = static_cast<std::size_t>(slot);
     cache.input[k] = std::move(x);
     cache.run[k].rng = rng;
+    cache.run[k].site = site;
     forward(layer, params, plan.shapes[k], cache.input[k], x, cache.run[k]);
   }
   template <std::size_t K>
@@ -238,7 +236,7 @@ struct ForwardVisitor {
     for (const Matrix<double>& o : others) ys.push_back(&o);
     Matrix<double> z;
     f.forward(plan.fan_in[k], ys, z);
-    if constexpr (fan_in_keeps_outputs<F>) {
+    if constexpr (F::keeps_outputs) {
       cache.branches[k].clear();
       cache.branches[k].push_back(std::move(y));
       for (Matrix<double>& o : others) cache.branches[k].push_back(std::move(o));

@@ -17,13 +17,14 @@
 #include <utility>
 #include <vector>
 
+#include "tangent/combinators/fan_in.hpp"
 #include "tangent/combinators/leaf.hpp"
 #include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/inputs.hpp"
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/simd_math.hpp"
 #include "tangent/core/stage.hpp"
-#include "tangent/kernels/inputs.hpp"
 #include "tangent/kernels/plan.hpp"
 
 namespace tangent::detail {
@@ -43,23 +44,13 @@ inline Index tile_side(Index n1, Index n2) {
   return std::clamp((quarter + 7) / 8 * 8, Index{16}, kMaxTile);
 }
 
-/// The fan-in of a Merge on values `V` (entries, lanes or variances), branch 0 in (q, t) and the
-/// others in `others`; the result replaces (q, t).
-template <bool WithNtk, class F, class V, class Others, class Get>
-void combine(const F& f, const FanInShape& shape, V& q, V& t, Others& others, Get&& get) {
-  f.template start<WithNtk>(q, t, shape);
-  for (std::size_t b = 1; b <= others.size(); ++b) {
-    auto&& [qb, tb] = get(others[b - 1]);
-    f.template add<WithNtk>(q, t, qb, tb, b, shape);
-  }
-  f.template finish<WithNtk>(q, t, shape);
-}
-
 /// Per-sample variances entering every slot (trace(slot, sample) at slot·N + sample, so a
-/// packet of samples is contiguous) and their square roots.
+/// packet of samples is contiguous) and their square roots; and the inputs' own variances, which
+/// slot 0 need not hold (a network may start with repeat(block, 0), and may have no slot).
 template <class S>
 struct FeatureTrace {
   Index samples = 0;
+  std::vector<S> input;
   std::vector<S> variance;
   std::vector<S> root;
 
@@ -101,11 +92,13 @@ FeatureTrace<S> feature_trace(const Net& net, const KernelPlan& plan,
   FeatureTrace<S> trace;
   trace.samples = n;
   trace.variance.assign(static_cast<std::size_t>(plan.slots() * n), S(0));
+  trace.input.resize(static_cast<std::size_t>(n));
   for (Index r = 0; r < n; ++r) {
     // The same loop for every row keeps the rounding of identical rows identical.
     S q = 0;
     for (Index c = 0; c < d; ++c) q += x(r, c) * x(r, c);
     q /= static_cast<S>(d);
+    trace.input[static_cast<std::size_t>(r)] = q;
     VarianceVisitor<S> visitor{plan, trace, r};
     Cursor cursor;
     Unused params;
@@ -137,11 +130,13 @@ void store_lanes(const Lanes<S>& lanes, S* to, Index count) {
   for (Index k = 0; k < count; ++k) to[k] = v[static_cast<std::size_t>(k)];
 }
 
-/// The NNGP and NTK entries of a packet of pairs (rows i … i + count − 1 of x1, row j of x2).
+/// The NNGP and NTK entries of a packet of pairs (rows i … i + count − 1 of x1, row j of x2),
+/// and which of the pairs are equal inputs not told apart yet.
 template <class S>
 struct EntryState {
   Lanes<S> q;
   Lanes<S> t;
+  LaneMask<S> equal;
 };
 
 /// Runs a packet of entries through the network: every layer reads its pair context from the
@@ -156,18 +151,21 @@ struct EntryVisitor {
   Index i = 0;
   Index j = 0;
   Index count = 0;
-  LaneMask<S> equal{};
-  bool any_equal = false;
+  LaneMask<S> same_sample{};
+  bool maybe_equal = false;  ///< whether any pair of the group is equal (see EntryContext)
 
   template <class In, bool InFull, bool OutFull, class L, class P>
   TANGENT_INLINE void leaf(const L& layer, P&, EntryState<S>& state, Index slot, const LayerSite&) {
-    const EntryContext<V> pair{
-        load_lanes<S>(trace1.at(slot) + i, count, S(1)),      V::splat(trace2.at(slot)[j]),
-        load_lanes<S>(trace1.root_at(slot) + i, count, S(1)), V::splat(trace2.root_at(slot)[j]),
-        V::splat(width[static_cast<std::size_t>(slot)]),      equal};
-    // Equal inputs take their covariance from their variance, so their angle is exactly 0.
-    if (any_equal) state.q = select(equal, pair.q11, state.q);
+    const EntryContext<V> pair{load_lanes<S>(trace1.at(slot) + i, count, S(1)),
+                               V::splat(trace2.at(slot)[j]),
+                               load_lanes<S>(trace1.root_at(slot) + i, count, S(1)),
+                               V::splat(trace2.root_at(slot)[j]),
+                               V::splat(width[static_cast<std::size_t>(slot)]),
+                               state.equal,
+                               same_sample,
+                               maybe_equal};
     propagate_entry<WithNtk>(layer, state.q, state.t, pair);
+    if constexpr (tells_apart_equal<L, V>) state.equal = layer.still_equal(pair);
   }
   template <std::size_t K>
   std::array<EntryState<S>, K> fork(const EntryState<S>& state) {
@@ -181,6 +179,8 @@ struct EntryVisitor {
                      [](EntryState<S>& o) {
                        return std::pair<V&, V&>{o.q, o.t};
                      });
+    // Equal inputs stay equal only if no branch told them apart.
+    for (const EntryState<S>& o : others) state.equal = state.equal && o.equal;
   }
 };
 
@@ -191,7 +191,7 @@ struct EntryVisitor {
 template <bool WithNtk, class S, class Net>
 void sweep_tile(const Net& net, EntryVisitor<WithNtk, S>& visitor, Matrix<S>& q, Matrix<S>& t,
                 Index r0, Index c0, S inv_d, const std::vector<Index>& label1,
-                const std::vector<Index>& label2) {
+                const std::vector<Index>& label2, bool one_input) {
   using V = Lanes<S>;
   const Index h = q.rows();
   const Index w = q.cols();
@@ -208,12 +208,22 @@ void sweep_tile(const Net& net, EntryVisitor<WithNtk, S>& visitor, Matrix<S>& q,
         equal_flags[static_cast<std::size_t>(k)] = e ? S(1) : S(0);
         any_equal = any_equal || e;
       }
+      // Only entry (j, j) of one input is a sample with itself: at most one lane of a group.
+      std::array<S, kLanes<S>> same_flags{};
+      if (one_input && j >= i && j < i + count) same_flags[static_cast<std::size_t>(j - i)] = S(1);
       visitor.i = i;
       visitor.j = j;
       visitor.count = count;
-      visitor.equal = V::load(equal_flags.data()) == S(1);
-      visitor.any_equal = any_equal;
-      EntryState<S> state{load_lanes<S>(&q(r, c), count, S(0)) * inv_d, V::splat(S(0))};
+      visitor.same_sample = V::load(same_flags.data()) == S(1);
+      visitor.maybe_equal = any_equal;
+      const LaneMask<S> equal = V::load(equal_flags.data()) == S(1);
+      // Equal inputs start from their variance, so every entry of theirs is bitwise the same.
+      const V input = load_lanes<S>(&q(r, c), count, S(0)) * inv_d;
+      EntryState<S> state{
+          any_equal
+              ? select(equal, load_lanes<S>(visitor.trace1.input.data() + i, count, S(1)), input)
+              : input,
+          V::splat(S(0)), equal};
       Cursor cursor;
       Unused params;
       fold<InputStage<Features>, false>(net, params, state, cursor, visitor);
@@ -245,6 +255,8 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
   const RowLabels labels = label_rows(x1, x2);
   const std::vector<Index>& label1 = labels.first;
   const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
+  // One input with itself, or x2 equal to x1 as a whole: entry (i, i) is a sample with itself.
+  const bool one_input = same_input || equal_inputs(x1, *x2);
 
   if (nngp_out != nullptr) nngp_out->resize(n1, n2);
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
@@ -271,7 +283,7 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
       // Inside the parallel region Eigen runs this product on the calling thread.
       q.noalias() = x1.middleRows(r0, h) * yt.middleCols(c0, w);
       if constexpr (WithNtk) t.resize(h, w);
-      sweep_tile<WithNtk>(net, visitor, q, t, r0, c0, inv_d, label1, label2);
+      sweep_tile<WithNtk>(net, visitor, q, t, r0, c0, inv_d, label1, label2, one_input);
       for (auto [tile, out] :
            {std::pair{&q, nngp_out}, std::pair{&t, WithNtk ? ntk_out : nullptr}}) {
         if (out == nullptr) continue;

@@ -32,13 +32,6 @@ struct KernelPlan {
   Index slots() const { return static_cast<Index>(in.size()); }
 };
 
-template <class Stages>
-struct all_gaussian;
-template <class... Ss>
-struct all_gaussian<TypeList<Ss...>> {
-  static constexpr bool value = (Ss::gaussian && ...);
-};
-
 /// Walks the network on shapes, filling a KernelPlan.
 struct PlanVisitor {
   KernelPlan& plan;
@@ -77,12 +70,6 @@ struct PlanVisitor {
   void fan_in(const F& f, Geometry& shape, std::array<Geometry, K>& others, Index slot,
               const LayerSite& site) {
     FanInShape s = fan_in_shape(f, shape, others, site);
-    if (s.spatial_axis >= 0 && !all_gaussian<Outs>::value) {
-      // Positions of different branches would then be correlated through their means.
-      fail_layer(site,
-                 "concatenating along a spatial axis needs every branch Gaussian (ending in "
-                 "Dense or Conv), as neural-tangents does");
-    }
     claim(slot, shape);
     shape = s.out;
     plan.fan_in[static_cast<std::size_t>(slot)] = std::move(s);

@@ -20,16 +20,16 @@
 #include <utility>
 #include <vector>
 
+#include "tangent/combinators/fan_in.hpp"
 #include "tangent/combinators/leaf.hpp"
 #include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/inputs.hpp"
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/spatial_block.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
-#include "tangent/kernels/feature_sweep.hpp"
-#include "tangent/kernels/inputs.hpp"
 #include "tangent/kernels/plan.hpp"
 #include "tangent/layers/elementwise.hpp"
 #include "tangent/layers/window.hpp"
@@ -121,15 +121,16 @@ struct BlockVisitor {
     } else {
       const S q11 = *trace1->at(slot, i);
       const S q22 = *trace2->at(slot, j);
-      // Equal inputs take their covariance from their variance, so their angle is exactly 0.
-      if (state.block.equal) state.q = q11;
       const EntryContext<S> pair{q11,
                                  q22,
                                  std::sqrt(q11),
                                  std::sqrt(q22),
                                  static_cast<S>(plan.in[k].channels),
+                                 state.block.equal,
+                                 state.block.same_sample,
                                  state.block.equal};
       propagate_entry<WithNtk>(layer, state.q, state.t, pair);
+      if constexpr (tells_apart_equal<L, S>) state.block.equal = layer.still_equal(pair);
     }
   }
 
@@ -138,14 +139,23 @@ struct BlockVisitor {
   struct Copies {
     BlockVisitor* owner;
     std::array<SpatialState<S>*, K> states{};
-    ~Copies() { owner->depth -= K; }
+    explicit Copies(BlockVisitor* o) : owner(o) {}
+    // Move-only: exactly one object hands the copies back.
+    Copies(Copies&& other) noexcept
+        : owner(std::exchange(other.owner, nullptr)), states(other.states) {}
+    Copies(const Copies&) = delete;
+    Copies& operator=(const Copies&) = delete;
+    Copies& operator=(Copies&&) = delete;
+    ~Copies() {
+      if (owner != nullptr) owner->depth -= K;
+    }
     static constexpr std::size_t size() { return K; }
     SpatialState<S>& operator[](std::size_t k) { return *states[k]; }
   };
 
   template <std::size_t K>
   Copies<K> fork(const SpatialState<S>& state) {
-    Copies<K> copies{this};
+    Copies<K> copies(this);
     for (std::size_t k = 0; k < K; ++k) {
       if (depth == pool.size()) pool.emplace_back();
       SpatialState<S>& copy = pool[depth++];
@@ -153,6 +163,7 @@ struct BlockVisitor {
       if constexpr (WithNtk) copy.block.ntk.assign(state.block.ntk.begin(), state.block.ntk.end());
       copy.block.geometry = state.block.geometry;
       copy.block.equal = state.block.equal;
+      copy.block.same_sample = state.block.same_sample;
       copy.q = state.q;
       copy.t = state.t;
       copies.states[k] = &copy;
@@ -175,6 +186,10 @@ struct BlockVisitor {
   void fan_in(const F& f, SpatialState<S>& state, Others& others, Index slot, const LayerSite&) {
     const FanInShape& shape = plan.fan_in[static_cast<std::size_t>(slot)];
     using Kind = typename type_at_t<0, Outs>::kind;
+    // Equal inputs stay equal only if no branch told them apart.
+    for (std::size_t b = 0; b < others.size(); ++b) {
+      state.block.equal = state.block.equal && others[b].block.equal;
+    }
     if constexpr (!is_spatial<Kind>::value) {
       combine<WithNtk>(f, shape, state.q, state.t, others, [](SpatialState<S>& o) {
         return std::pair<S&, S&>{o.q, o.t};
@@ -200,35 +215,26 @@ struct BlockVisitor {
   /// pairs of positions from different branches are 0.
   template <bool Full, class Others>
   void concat_positions(const FanInShape& shape, SpatialState<S>& state, Others& others) {
-    const Geometry& out = shape.out;
-    const Index po = out.positions();
+    const Index po = shape.out.positions();
     const auto relayout = [&](auto member) {
       std::vector<S>& result = state.block.spare;
       result.assign(static_cast<std::size_t>(Full ? po * po : po), S(0));
-      Index offset = 0;
       for (std::size_t b = 0; b < shape.branches.size(); ++b) {
         const std::vector<S>& source = b == 0 ? state.block.*member : others[b - 1].block.*member;
-        const Geometry& g = shape.branches[b];
-        const Index pb = g.positions();
-        const auto to = [&](Index p) {
-          const Index h = p / g.extent[1] + (shape.spatial_axis == 0 ? offset : 0);
-          const Index w = p % g.extent[1] + (shape.spatial_axis == 1 ? offset : 0);
-          return h * out.extent[1] + w;
-        };
+        const Index pb = shape.branches[b].positions();
         for (Index p2 = 0; p2 < (Full ? pb : 1); ++p2) {
+          const Index column = Full ? po * concat_position(shape, b, p2) : 0;
           for (Index p1 = 0; p1 < pb; ++p1) {
-            const Index from = Full ? p1 + pb * p2 : p1;
-            const Index into = Full ? to(p1) + po * to(p2) : to(p1);
-            result[static_cast<std::size_t>(into)] = source[static_cast<std::size_t>(from)];
+            result[static_cast<std::size_t>(column + concat_position(shape, b, p1))] =
+                source[static_cast<std::size_t>(Full ? p1 + pb * p2 : p1)];
           }
         }
-        offset += g.extent[static_cast<std::size_t>(shape.spatial_axis)];
       }
       (state.block.*member).swap(result);
     };
     relayout(&PairBlock<S>::nngp);
     if constexpr (WithNtk) relayout(&PairBlock<S>::ntk);
-    state.block.geometry = out;
+    state.block.geometry = shape.out;
   }
 };
 
@@ -277,7 +283,7 @@ SpatialTrace<S> spatial_trace(const Net& net, const KernelPlan& plan, const Spat
       sample_matrix(x, i, sample);
       input_block<full>(sample, sample, state.block.nngp);
       state.block.geometry = x.geometry;
-      state.block.equal = true;
+      state.block.equal = state.block.same_sample = true;
       state.q = state.t = 0;
       visitor.i = visitor.j = i;
       Cursor cursor;
@@ -318,6 +324,8 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
   const RowLabels labels = label_rows(x1.flat, same_input ? nullptr : &y.flat);
   const std::vector<Index>& label1 = labels.first;
   const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
+  // One input with itself, or x2 equal to x1 as a whole: pair (i, i) is a sample with itself.
+  const bool one_input = same_input || (x1.geometry == y.geometry && equal_inputs(x1.flat, y.flat));
 
   if (nngp_out != nullptr) nngp_out->resize(n1, n2);
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
@@ -342,6 +350,7 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
       state.block.geometry = x1.geometry;
       state.block.equal =
           label1[static_cast<std::size_t>(i)] == label2[static_cast<std::size_t>(j)];
+      state.block.same_sample = one_input && i == j;
       state.q = state.t = 0;
       visitor.i = i;
       visitor.j = j;

@@ -29,13 +29,14 @@ enum class DropoutMode { train, test };
 ///
 /// Kernel rule (neural-tangents `stax.Dropout`, train mode): a unit's mask is shared only with
 /// itself, so the variance of a sample, and the NNGP and NTK entries of a sample with itself at
-/// the same position, are multiplied by 1/rate; all other entries are unchanged. tangent treats
-/// two equal rows (of x1, or of x1 and x2) as the same sample, as neural-tangents treats x2 = x1
-/// (so `kernels(net, x, x)` equals `kernels(net, x)`; a training set with duplicated rows gets
-/// one kernel row per distinct input). Test mode is the identity. Its output counts as
-/// non-Gaussian in both modes (neural-tangents keeps test mode's input stage; put Dense or Conv
-/// after it). Finite networks in train mode need a generator for the masks: the overloads of
-/// `apply`, `gradients`, `train` and the empirical kernels that take one.
+/// the same position, are multiplied by 1/rate; all other entries are unchanged. As in
+/// neural-tangents, a sample is itself in `kernels(net, x)` and in `kernels(net, x1, x2)` when
+/// x2 equals x1 as a whole (its `x1_is_x2`), entry (i, i); two equal rows that are different
+/// samples (duplicates, or x2 ≠ x1) draw independent masks, and after Dropout they are no longer
+/// equal. Test mode is the identity. Its output counts as non-Gaussian in both modes
+/// (neural-tangents keeps test mode's input stage; put Dense or Conv after it). Finite networks
+/// in train mode need a generator for the masks: the overloads of `apply`, `gradients`, `train`
+/// and the empirical kernels that take one.
 struct Dropout {
   double rate = 0.5;  ///< probability of keeping a unit, in (0, 1]
   DropoutMode mode = DropoutMode::train;
@@ -63,10 +64,16 @@ struct Dropout {
   /// `S` is a scalar or a group of lanes (core/simd_math.hpp).
   template <bool WithNtk, class S>
   void propagate_entry(S& q, S& t, const EntryContext<S>& pair) const {
-    if (mode == DropoutMode::test) return;
+    if (mode == DropoutMode::test || !pair.maybe_equal) return;
     const auto f = factor<detail::scalar_t<S>>();
-    q = detail::select(pair.equal, S(q * f), q);
-    if constexpr (WithNtk) t = detail::select(pair.equal, S(t * f), t);
+    q = detail::select(pair.same_sample, S(q * f), q);
+    if constexpr (WithNtk) t = detail::select(pair.same_sample, S(t * f), t);
+  }
+  /// Equal rows that are different samples draw different masks.
+  template <class S>
+  detail::mask_t<S> still_equal(const EntryContext<S>& pair) const {
+    if (mode == DropoutMode::test) return pair.equal;
+    return pair.equal && pair.same_sample;
   }
 
   // On spatial data: same-position entries of a sample with itself.
@@ -74,7 +81,9 @@ struct Dropout {
   template <bool InFull, bool OutFull, bool WithNtk, class S>
   void propagate_block(detail::PairBlock<S>& block) const {
     static_assert(InFull == OutFull, "Dropout keeps the kind of its block");
-    if (mode == DropoutMode::test || !block.equal) return;
+    if (mode == DropoutMode::test) return;
+    block.equal = block.equal && block.same_sample;
+    if (!block.same_sample) return;
     const S f = factor<S>();
     const Index positions = block.geometry.positions();
     for (Index p = 0; p < positions; ++p) {
@@ -103,10 +112,10 @@ struct Dropout {
       return;
     }
     if (run.rng == nullptr) {
-      detail::fail("Dropout",
-                   "in train mode it draws random masks and needs a generator: pass one to "
-                   "apply(net, params, x, rng) (or gradients, train, the empirical kernels), or "
-                   "set .mode = tangent::DropoutMode::test");
+      detail::fail_layer(run.site,
+                         "in train mode it draws random masks and needs a generator: pass one to "
+                         "apply(net, params, x, rng) (or gradients, train, the empirical "
+                         "kernels), or set .mode = tangent::DropoutMode::test");
     }
     std::bernoulli_distribution keep(rate);
     run.kept.resize(x.rows(), x.cols());

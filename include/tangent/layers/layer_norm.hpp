@@ -80,38 +80,32 @@ struct LayerNorm {
     }
   }
 
-  /// Which spatial axes of samples of rank `rank` are normalised; throws unless the axes are
-  /// valid for that rank and include the channels.
-  std::array<bool, 2> spatial_axes(int rank, const LayerSite& site) const {
-    const int ndim = rank + 2;
-    std::array<bool, 2> spatial{false, false};
+  /// Throws unless the axes are valid for samples of `in`'s rank and include the channels.
+  void check_input(const Geometry& in, const LayerSite& site) const {
+    const int ndim = in.rank + 2;
     bool channels = false;
     for (int k = 0; k < axis.count; ++k) {
       const int given = axis.values[static_cast<std::size_t>(k)];
       if (given < -ndim || given >= ndim) {
         detail::fail_layer(site, "axis " + std::to_string(given) +
-                                     " does not exist for samples with " + std::to_string(rank) +
-                                     " spatial dimensions");
+                                     " does not exist for samples with " + std::to_string(in.rank) +
+                                     " spatial dimensions; use -1 (channels) and, to normalise "
+                                     "over positions too, 1 up to " +
+                                     std::to_string(in.rank));
       }
       const int a = given < 0 ? given + ndim : given;
       if (a == 0) {
-        detail::fail_layer(site, "axis 0 is the batch axis, which LayerNorm does not normalise");
+        detail::fail_layer(site,
+                           "axis 0 is the batch axis, which LayerNorm does not normalise; remove "
+                           "it from .axis");
       }
-      if (a == ndim - 1) {
-        channels = true;
-      } else {
-        spatial[static_cast<std::size_t>(a - 1)] = true;
-      }
+      channels = channels || a == ndim - 1;
     }
     if (!channels) {
       detail::fail_layer(site,
                          "axis must include the channel axis (-1): an infinitely wide layer "
                          "converges to a kernel only when normalised over its channels");
     }
-    return spatial;
-  }
-  void check_input(const Geometry& in, const LayerSite& site) const {
-    static_cast<void>(spatial_axes(in.rank, site));
   }
 
   // On feature vectors.
@@ -121,12 +115,15 @@ struct LayerNorm {
     return q / (static_cast<S>(eps) + q);
   }
   /// `S` is a scalar or a group of lanes (core/simd_math.hpp). √(eps + q11)·√(eps + q22) rather
-  /// than the root of the product, which cannot overflow.
+  /// than the root of the product, which cannot overflow; eps + q when the variances are equal,
+  /// which is what the root of the product gives there, so a sample with itself gets variance().
   template <bool WithNtk, class S>
   void propagate_entry(S& q, S& t, const EntryContext<S>& pair) const {
     using E = detail::scalar_t<S>;
     const E e = static_cast<E>(eps);
-    const S scale = detail::sqrt_v(S(e + pair.q11)) * detail::sqrt_v(S(e + pair.q22));
+    const S scale =
+        detail::select(pair.q11 == pair.q22, S(e + pair.q11),
+                       S(detail::sqrt_v(S(e + pair.q11)) * detail::sqrt_v(S(e + pair.q22))));
     q = q / scale;
     if constexpr (WithNtk) t = t / scale;
   }
@@ -139,7 +136,7 @@ struct LayerNorm {
     const Geometry& g = block.geometry;
     const Index positions = g.positions();
     // √(eps + m) for each position of both samples, m averaged over the normalised axes.
-    const std::array<bool, 2> spatial = spatial_axes(g.rank, LayerSite{name});
+    const std::array<bool, 2> spatial = normalised_positions(g.rank);
     block.spare.resize(static_cast<std::size_t>(2 * positions));
     S* root1 = block.spare.data();
     S* root2 = root1 + positions;
@@ -215,6 +212,18 @@ struct LayerNorm {
   bool operator==(const LayerNorm&) const = default;
 
  private:
+  /// Which spatial axes of samples of rank `rank` are normalised (the axes checked already).
+  std::array<bool, 2> normalised_positions(int rank) const {
+    const int ndim = rank + 2;
+    std::array<bool, 2> spatial{false, false};
+    for (int k = 0; k < axis.count; ++k) {
+      const int given = axis.values[static_cast<std::size_t>(k)];
+      const int a = given < 0 ? given + ndim : given;
+      if (a >= 1 && a <= rank) spatial[static_cast<std::size_t>(a - 1)] = true;
+    }
+    return spatial;
+  }
+
   /// out[p] = the mean of var over the positions that share p's coordinates on the axes that
   /// are not normalised.
   template <class S>
@@ -240,7 +249,7 @@ struct LayerNorm {
   /// Calls f(row, columns) for every sample and every group of columns normalised together.
   template <class F>
   void for_each_group(const Geometry& g, const Matrix<double>& x, F&& f) const {
-    const std::array<bool, 2> spatial = spatial_axes(g.rank, LayerSite{name});
+    const std::array<bool, 2> spatial = normalised_positions(g.rank);
     const Index h = g.extent[0];
     const Index w = g.extent[1];
     std::vector<Index> columns;

@@ -105,10 +105,10 @@ struct pool_stage {
   using type = std::conditional_t<ok, spatial_stage, InvalidStage>;
 };
 
-/// Whether a pooling layer averages or sums.
-enum class PoolKind { average, sum };
-
 }  // namespace detail
+
+/// Whether a pooling layer averages or sums (the parameter of WindowPool and GlobalPool).
+enum class Pooling { average, sum };
 
 /// Pooling over windows of `window` positions moved by `strides`: the average (`AvgPool`, the
 /// pooling of the CNN-GP and CNTK, Novak et al. 2019, Arora et al. 2019) or the sum (`SumPool`)
@@ -120,14 +120,13 @@ enum class PoolKind { average, sum };
 /// Σ'[a, b] = c²·Σ_{d, e} Σ̄[s·a + d, s·b + e], and the same for Θ. It reads pairs of different
 /// positions, so the layers before it keep the full spatial block. Defaults as neural-tangents:
 /// strides 1, `valid` padding.
-template <detail::PoolKind Kind>
+template <Pooling Kind>
 struct WindowPool {
   Extent window{};   ///< window size per spatial dimension ({} = 1)
   Extent strides{};  ///< stride per spatial dimension ({} = 1, not the window)
   Padding padding = Padding::valid;
 
-  static constexpr std::string_view name =
-      Kind == detail::PoolKind::average ? "AvgPool" : "SumPool";
+  static constexpr std::string_view name = Kind == Pooling::average ? "AvgPool" : "SumPool";
   static constexpr bool needs_full_spatial = true;
 
   template <class In>
@@ -151,8 +150,8 @@ struct WindowPool {
   void propagate_block(detail::PairBlock<S>& block) const {
     static_assert(InFull, "pooling reads pairs of different positions: it needs the full block");
     const S size = static_cast<S>(block.window->window_size());
-    detail::pool_block<OutFull, WithNtk>(
-        block, Kind == detail::PoolKind::average ? S(1) / (size * size) : S(1));
+    detail::pool_block<OutFull, WithNtk>(block,
+                                         Kind == Pooling::average ? S(1) / (size * size) : S(1));
   }
 
   // Finite network.
@@ -179,14 +178,14 @@ struct WindowPool {
 
  private:
   static double scale(const detail::FiniteShapes& shapes) {
-    return Kind == detail::PoolKind::average ? 1.0 / static_cast<double>(shapes.window) : 1.0;
+    return Kind == Pooling::average ? 1.0 / static_cast<double>(shapes.window) : 1.0;
   }
 };
 
 /// Average pooling over windows (see WindowPool).
-using AvgPool = WindowPool<detail::PoolKind::average>;
+using AvgPool = WindowPool<Pooling::average>;
 /// Sum pooling over windows, neural-tangents' `stax.SumPool` (see WindowPool).
-using SumPool = WindowPool<detail::PoolKind::sum>;
+using SumPool = WindowPool<Pooling::sum>;
 
 /// The average (`GlobalAvgPool`: z = (1/P)·Σ_p x[p] per channel, the global average pooling
 /// readout of Novak et al. 2019 and the CNTK-GAP of Arora et al. 2019) or the sum
@@ -195,10 +194,10 @@ using SumPool = WindowPool<detail::PoolKind::sum>;
 /// Kernel rule: Σ' = c²·Σ_{a, b} Σ[a, b] over all pairs of positions (c = 1/P or 1), and the
 /// same for Θ; it needs the full spatial block (the O(P²) cost per pair of samples that makes
 /// pooling networks expensive). Its output stays Gaussian when its input is.
-template <detail::PoolKind Kind>
+template <Pooling Kind>
 struct GlobalPool {
   static constexpr std::string_view name =
-      Kind == detail::PoolKind::average ? "GlobalAvgPool" : "GlobalSumPool";
+      Kind == Pooling::average ? "GlobalAvgPool" : "GlobalSumPool";
   static constexpr bool needs_full_spatial = true;
   static constexpr bool reduces_spatial = true;
 
@@ -215,7 +214,7 @@ struct GlobalPool {
   template <bool Full, bool WithNtk, class S>
   void reduce_block(detail::PairBlock<S>& block, S& q, S& t) const {
     static_assert(Full, "global pooling reads pairs of different positions");
-    const S divisor = Kind == detail::PoolKind::average ? static_cast<S>(block.nngp.size()) : S(1);
+    const S divisor = Kind == Pooling::average ? static_cast<S>(block.nngp.size()) : S(1);
     q = detail::global_pool(block.nngp, divisor);
     if constexpr (WithNtk) t = detail::global_pool(block.ntk, divisor);
   }
@@ -244,13 +243,13 @@ struct GlobalPool {
 
  private:
   static double divisor(const detail::FiniteShapes& shapes) {
-    return Kind == detail::PoolKind::average ? static_cast<double>(shapes.in.positions()) : 1.0;
+    return Kind == Pooling::average ? static_cast<double>(shapes.in.positions()) : 1.0;
   }
 };
 
 /// Average over every position (see GlobalPool).
-using GlobalAvgPool = GlobalPool<detail::PoolKind::average>;
+using GlobalAvgPool = GlobalPool<Pooling::average>;
 /// Sum over every position, neural-tangents' `stax.GlobalSumPool` (see GlobalPool).
-using GlobalSumPool = GlobalPool<detail::PoolKind::sum>;
+using GlobalSumPool = GlobalPool<Pooling::sum>;
 
 }  // namespace tangent

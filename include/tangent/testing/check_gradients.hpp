@@ -78,7 +78,10 @@ struct GradientCheckVisitor : tangent::detail::LeafVisitor {
         if (error >= check.max_relative_error) {
           check.max_relative_error = error;
           std::string where = std::string(L::name) + " (layer " + std::to_string(site.position);
-          if (site.repetition > 0) where += ", repetition " + std::to_string(site.repetition);
+          if (site.repetition > 0) {
+            where += ", repetition " + std::to_string(site.repetition) + " of " +
+                     std::to_string(site.repetitions);
+          }
           check.worst = where + ") " + tensor_name + "[" + std::to_string(e) + "]: backprop " +
                         tangent::detail::show(backprop) + ", central difference " +
                         tangent::detail::show(difference);

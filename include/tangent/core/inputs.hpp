@@ -45,6 +45,13 @@ void check_same_features(std::string_view function, const Eigen::Ref<const Matri
   }
 }
 
+/// Whether two inputs are the same matrix value by value (+0 and −0 count as equal): then
+/// x2 is x1, as neural-tangents' `x1_is_x2` decides (exactly, not within its 1e-12).
+template <class A, class B>
+bool equal_inputs(const A& x1, const B& x2) {
+  return x1.rows() == x2.rows() && x1.cols() == x2.cols() && (x1.array() == x2.array()).all();
+}
+
 /// Row labels such that two rows, of either input, carry the same label exactly when they are
 /// equal value by value (+0 and −0 count as equal). The kernel sweep uses them to give identical
 /// inputs an angle of exactly 0, whatever rounding the Gram product and the norms took.
