@@ -219,6 +219,7 @@ struct ForwardVisitor {
   void leaf(const L& layer, const P& params, Matrix<double>& x, Index slot, const LayerSite& site) {
     const auto k = static_cast<std::size_t>(slot);
     cache.input[k] = std::move(x);
+    x = Matrix<double>();  // the layer's output goes here
     cache.run[k].rng = rng;
     cache.run[k].site = site;
     forward(layer, params, plan.shapes[k], cache.input[k], x, cache.run[k]);
