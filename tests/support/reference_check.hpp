@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <string>
 
 #include <Eigen/Core>
+#include <catch2/catch.hpp>
 
 #include <tangent/tangent.hpp>
 
@@ -78,5 +80,68 @@ inline CaseErrors measure(const Fixture& f, const tangent::Kernels& cross,
   measure_matrix(e, same.ntk, f.at("ntk11"), f.at("exact_ntk11"), floor11, diagonal, degenerate);
   return e;
 }
+
+/// The worst of two cases' errors, field by field (the counts add up).
+inline void include_worst(CaseErrors& worst, const CaseErrors& e) {
+  worst.nt_distinct = std::max(worst.nt_distinct, e.nt_distinct);
+  worst.nt_same = std::max(worst.nt_same, e.nt_same);
+  worst.exact = std::max(worst.exact, e.exact);
+  worst.exact_degenerate = std::max(worst.exact_degenerate, e.exact_degenerate);
+  worst.nt_vs_exact = std::max(worst.nt_vs_exact, e.nt_vs_exact);
+  worst.nt_vs_exact_degenerate = std::max(worst.nt_vs_exact_degenerate, e.nt_vs_exact_degenerate);
+  worst.beyond_tolerance += e.beyond_tolerance;
+  worst.beyond_nt_rounding += e.beyond_nt_rounding;
+}
+
+/// The cases of one fixture file: each checked against neural-tangents and the exact values by
+/// the criteria above, its errors kept for the report.
+class ReferenceSuite {
+ public:
+  explicit ReferenceSuite(const std::string& path) : fixtures_(read_fixtures(path)) {}
+
+  const std::map<std::string, Fixture>& fixtures() const { return fixtures_; }
+  const std::map<std::string, CaseErrors>& observed() const { return observed_; }
+
+  /// Case `name` of `net` on inputs x1 and x2 (cross) and on x1 alone (same-input).
+  template <class Net, class Input>
+  void check(const std::string& name, const Net& net, const Input& x1, const Input& x2) {
+    const Fixture& f = fixtures_.at(name);
+    const tangent::Kernels cross = tangent::kernels(net, x1, x2);
+    const tangent::Kernels same = tangent::kernels(net, x1);
+    // The single-output entry points give the same numbers as kernels().
+    CHECK((tangent::nngp(net, x1, x2).array() == cross.nngp.array()).all());
+    CHECK((tangent::ntk(net, x1).array() == same.ntk.array()).all());
+
+    const CaseErrors e = measure(f, cross, same);
+    observed_[name] = e;
+    INFO(name << ":" << f.description);
+    CHECK(e.beyond_tolerance == 0);
+    CHECK(e.beyond_nt_rounding == 0);
+    CHECK(e.nt_distinct <= kTolerance);
+  }
+  template <class Net>
+  void check_features(const std::string& name, const Net& net) {
+    const Fixture& f = fixtures_.at(name);
+    check(name, net, f.at("x1"), f.at("x2"));
+  }
+  template <class Net>
+  void check_images(const std::string& name, Eigen::Index height, Eigen::Index width,
+                    Eigen::Index channels, const Net& net) {
+    const Fixture& f = fixtures_.at(name);
+    check(name, net, tangent::images(f.at("x1"), height, width, channels),
+          tangent::images(f.at("x2"), height, width, channels));
+  }
+  template <class Net>
+  void check_sequences(const std::string& name, Eigen::Index length, Eigen::Index channels,
+                       const Net& net) {
+    const Fixture& f = fixtures_.at(name);
+    check(name, net, tangent::sequences(f.at("x1"), length, channels),
+          tangent::sequences(f.at("x2"), length, channels));
+  }
+
+ private:
+  std::map<std::string, Fixture> fixtures_;
+  std::map<std::string, CaseErrors> observed_;
+};
 
 }  // namespace tangent::test

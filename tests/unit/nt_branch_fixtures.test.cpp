@@ -30,56 +30,10 @@
 namespace {
 
 using tangent::test::CaseErrors;
-using tangent::test::Fixture;
-using tangent::test::kTolerance;
 
-const std::map<std::string, Fixture>& fixtures() {
-  static const auto cases =
-      tangent::test::read_fixtures(TANGENT_TEST_DATA_DIR "/nt_branch_kernels.txt");
+tangent::test::ReferenceSuite& suite() {
+  static tangent::test::ReferenceSuite cases(TANGENT_TEST_DATA_DIR "/nt_branch_kernels.txt");
   return cases;
-}
-
-std::map<std::string, CaseErrors>& observed() {
-  static std::map<std::string, CaseErrors> errors;
-  return errors;
-}
-
-template <class Input, class Net>
-void check_case(const std::string& name, const Net& net, const Input& x1, const Input& x2) {
-  const Fixture& f = fixtures().at(name);
-  const tangent::Kernels cross = tangent::kernels(net, x1, x2);
-  const tangent::Kernels same = tangent::kernels(net, x1);
-  // The single-output entry points give the same numbers as kernels().
-  CHECK((tangent::nngp(net, x1, x2).array() == cross.nngp.array()).all());
-  CHECK((tangent::ntk(net, x1).array() == same.ntk.array()).all());
-
-  const CaseErrors e = tangent::test::measure(f, cross, same);
-  observed()[name] = e;
-  INFO(name << ":" << f.description);
-  CHECK(e.beyond_tolerance == 0);
-  CHECK(e.beyond_nt_rounding == 0);
-  CHECK(e.nt_distinct <= kTolerance);
-}
-
-template <class Net>
-void check_features(const char* name, const Net& net) {
-  const Fixture& f = fixtures().at(name);
-  check_case(name, net, f.at("x1"), f.at("x2"));
-}
-
-template <class Net>
-void check_images(const char* name, Eigen::Index height, Eigen::Index width, Eigen::Index channels,
-                  const Net& net) {
-  const Fixture& f = fixtures().at(name);
-  check_case(name, net, tangent::images(f.at("x1"), height, width, channels),
-             tangent::images(f.at("x2"), height, width, channels));
-}
-
-template <class Net>
-void check_sequences(const char* name, Eigen::Index length, Eigen::Index channels, const Net& net) {
-  const Fixture& f = fixtures().at(name);
-  check_case(name, net, tangent::sequences(f.at("x1"), length, channels),
-             tangent::sequences(f.at("x2"), length, channels));
 }
 
 struct Case {
@@ -88,11 +42,11 @@ struct Case {
 };
 
 #define TANGENT_NT_FEATURES_CASE(NAME, NETWORK) \
-  {NAME, [](const char* n) { check_features(n, NETWORK); }},
+  {NAME, [](const char* n) { suite().check_features(n, NETWORK); }},
 #define TANGENT_NT_IMAGES_CASE(NAME, H, W, C, NETWORK) \
-  {NAME, [](const char* n) { check_images(n, H, W, C, NETWORK); }},
+  {NAME, [](const char* n) { suite().check_images(n, H, W, C, NETWORK); }},
 #define TANGENT_NT_SEQUENCES_CASE(NAME, L, C, NETWORK) \
-  {NAME, [](const char* n) { check_sequences(n, L, C, NETWORK); }},
+  {NAME, [](const char* n) { suite().check_sequences(n, L, C, NETWORK); }},
 const std::vector<Case>& cases() {
   static const std::vector<Case> all{
 #include "nt_branch_cases.inc"
@@ -106,7 +60,7 @@ const std::vector<Case>& cases() {
 }  // namespace
 
 TEST_CASE("branching networks equal neural-tangents 0.6.5", "[kernels][branching][reference]") {
-  REQUIRE(cases().size() == fixtures().size());
+  REQUIRE(cases().size() == suite().fixtures().size());
   REQUIRE(cases().size() >= 40);
   for (const Case& c : cases()) {
     SECTION(c.name) {
@@ -118,13 +72,9 @@ TEST_CASE("branching networks equal neural-tangents 0.6.5", "[kernels][branching
 TEST_CASE("report: worst error against neural-tangents for branching networks", "[.report]") {
   for (const Case& c : cases()) c.run(c.name);
   CaseErrors worst;
-  for (const auto& [name, e] : observed()) {
-    worst.nt_distinct = std::max(worst.nt_distinct, e.nt_distinct);
-    worst.nt_same = std::max(worst.nt_same, e.nt_same);
-    worst.exact = std::max(worst.exact, e.exact);
-    worst.nt_vs_exact = std::max(worst.nt_vs_exact, e.nt_vs_exact);
-  }
-  std::cout << "branching cases: " << observed().size() << std::scientific << std::setprecision(2)
+  for (const auto& [name, e] : suite().observed()) tangent::test::include_worst(worst, e);
+  std::cout << "branching cases: " << suite().observed().size() << std::scientific
+            << std::setprecision(2)
             << "\nours-nt distinct | ours-nt same-input | ours-exact | nt-exact\n"
             << worst.nt_distinct << "         | " << worst.nt_same << "           | " << worst.exact
             << "   | " << worst.nt_vs_exact << "\n";

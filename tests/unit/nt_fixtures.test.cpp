@@ -39,35 +39,10 @@
 namespace {
 
 using tangent::test::CaseErrors;
-using tangent::test::Fixture;
-using tangent::test::kTolerance;
 
-const std::map<std::string, Fixture>& fixtures() {
-  static const auto cases =
-      tangent::test::read_fixtures(TANGENT_TEST_DATA_DIR "/nt_fc_kernels.txt");
+tangent::test::ReferenceSuite& suite() {
+  static tangent::test::ReferenceSuite cases(TANGENT_TEST_DATA_DIR "/nt_fc_kernels.txt");
   return cases;
-}
-
-std::map<std::string, CaseErrors>& observed() {
-  static std::map<std::string, CaseErrors> errors;
-  return errors;
-}
-
-template <class Net>
-void check_case(const std::string& name, const Net& net) {
-  const Fixture& f = fixtures().at(name);
-  const tangent::Kernels cross = tangent::kernels(net, f.at("x1"), f.at("x2"));
-  const tangent::Kernels same = tangent::kernels(net, f.at("x1"));
-  // The single-output entry points must give the same numbers as kernels().
-  CHECK((tangent::nngp(net, f.at("x1"), f.at("x2")).array() == cross.nngp.array()).all());
-  CHECK((tangent::ntk(net, f.at("x1")).array() == same.ntk.array()).all());
-
-  const CaseErrors e = tangent::test::measure(f, cross, same);
-  observed()[name] = e;
-  INFO(name << ":" << f.description);
-  CHECK(e.beyond_tolerance == 0);
-  CHECK(e.nt_distinct <= kTolerance);
-  CHECK(e.beyond_nt_rounding == 0);
 }
 
 struct Case {
@@ -75,7 +50,8 @@ struct Case {
   std::function<void(const char*)> run;
 };
 
-#define TANGENT_NT_CASE(NAME, NETWORK) {NAME, [](const char* n) { check_case(n, NETWORK); }},
+#define TANGENT_NT_CASE(NAME, NETWORK) \
+  {NAME, [](const char* n) { suite().check_features(n, NETWORK); }},
 const std::vector<Case>& cases() {
   static const std::vector<Case> all{
 #include "nt_fc_cases.inc"
@@ -87,7 +63,7 @@ const std::vector<Case>& cases() {
 }  // namespace
 
 TEST_CASE("fully connected kernels equal neural-tangents 0.6.5", "[kernels][reference]") {
-  REQUIRE(cases().size() == fixtures().size());
+  REQUIRE(cases().size() == suite().fixtures().size());
   REQUIRE(cases().size() >= 30);
   for (const Case& c : cases()) {
     SECTION(c.name) {
@@ -99,26 +75,15 @@ TEST_CASE("fully connected kernels equal neural-tangents 0.6.5", "[kernels][refe
 TEST_CASE("report: worst error against neural-tangents per layer type", "[.report]") {
   for (const Case& c : cases()) c.run(c.name);
   std::map<std::string, CaseErrors> per_layer;
-  for (const auto& [name, e] : observed()) {
+  for (const auto& [name, e] : suite().observed()) {
     std::set<std::string> layers;
-    std::istringstream words(fixtures().at(name).description);
+    std::istringstream words(suite().fixtures().at(name).description);
     for (std::string word; std::getline(words, word, '-');) {
       layers.insert(word.substr(word.find_first_not_of(' ')));
     }
-    for (const std::string& layer : layers) {
-      CaseErrors& worst = per_layer[layer];
-      worst.nt_distinct = std::max(worst.nt_distinct, e.nt_distinct);
-      worst.nt_same = std::max(worst.nt_same, e.nt_same);
-      worst.exact = std::max(worst.exact, e.exact);
-      worst.exact_degenerate = std::max(worst.exact_degenerate, e.exact_degenerate);
-      worst.nt_vs_exact = std::max(worst.nt_vs_exact, e.nt_vs_exact);
-      worst.nt_vs_exact_degenerate =
-          std::max(worst.nt_vs_exact_degenerate, e.nt_vs_exact_degenerate);
-      worst.beyond_nt_rounding += e.beyond_nt_rounding;
-      worst.beyond_tolerance += e.beyond_tolerance;
-    }
+    for (const std::string& layer : layers) tangent::test::include_worst(per_layer[layer], e);
   }
-  std::cout << "cases: " << observed().size()
+  std::cout << "cases: " << suite().observed().size()
             << " (worst relative errors over the cases that contain the layer)\n"
             << "layer     | ours-nt distinct | ours-nt same-input | ours-exact | nt-exact | "
                "degenerate cases: ours-exact | nt-exact\n";
