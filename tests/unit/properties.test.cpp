@@ -111,6 +111,12 @@ TEST_CASE("results do not depend on the number of threads", "[kernels][propertie
 // the same rules, reached through types the packet sweep does not know.
 struct EntryReLU : tangent::ReLU {};
 struct EntryErf : tangent::Erf {};
+/// Dropout whose still_equal takes one pair only: the sweep must call it lane by lane.
+struct EntryDropout : tangent::Dropout {
+  bool still_equal(const tangent::EntryContext<double>& pair) const {
+    return tangent::Dropout::still_equal(pair);
+  }
+};
 
 TEST_CASE("user layers without a packet form match the packet sweep lane by lane",
           "[kernels][properties]") {
@@ -136,4 +142,15 @@ TEST_CASE("user layers without a packet form match the packet sweep lane by lane
         1e-14 * p_same.ntk.cwiseAbs().maxCoeff());
   CHECK(e_same.ntk(5, 2) == e_same.ntk(2, 2));
   CHECK(p_same.ntk(5, 2) == p_same.ntk(2, 2));
+
+  // Dropout tells the equal rows 2 and 5 apart (different samples): so must a user layer that
+  // says so only for single pairs, or the ReLU after it would see them equal.
+  const auto dropped = serial(dense, ReLU{}, Dropout{.rate = 0.7}, dense, ReLU{}, dense);
+  const auto lane_dropped =
+      serial(dense, ReLU{}, EntryDropout{{.rate = 0.7}}, dense, ReLU{}, dense);
+  const Kernels d_same = kernels(dropped, x1);
+  const Kernels l_same = kernels(lane_dropped, x1);
+  CHECK((d_same.ntk - l_same.ntk).cwiseAbs().maxCoeff() <=
+        1e-14 * d_same.ntk.cwiseAbs().maxCoeff());
+  CHECK(l_same.ntk(5, 2) < 0.99 * l_same.ntk(2, 2));
 }

@@ -126,6 +126,42 @@ S propagate_variance(const L& layer, S q) {
   return layer.variance(q);
 }
 
+/// The context of each lane of a group, for layers written for scalars only.
+template <class S>
+std::array<EntryContext<S>, kLanes<S>> split_lanes(const EntryContext<Lanes<S>>& pair) {
+  using V = Lanes<S>;
+  constexpr std::size_t n = kLanes<S>;
+  std::array<S, n> q11, q22, root11, root22, width, equal, same;
+  pair.q11.store(q11.data());
+  pair.q22.store(q22.data());
+  pair.root11.store(root11.data());
+  pair.root22.store(root22.data());
+  pair.width.store(width.data());
+  select(pair.equal, V::splat(S(1)), V::splat(S(0))).store(equal.data());
+  select(pair.same_sample, V::splat(S(1)), V::splat(S(0))).store(same.data());
+  std::array<EntryContext<S>, n> lanes;
+  for (std::size_t k = 0; k < n; ++k) {
+    lanes[k] = {q11[k],   q22[k],           root11[k],       root22[k],
+                width[k], equal[k] != S(0), same[k] != S(0), equal[k] != S(0) || same[k] != S(0)};
+  }
+  return lanes;
+}
+
+/// Whether the pairs of a group are still equal after a layer that tells equal inputs apart
+/// (`tells_apart_equal`), lane by lane when it is written for scalars only.
+template <class L, class V>
+mask_t<V> still_equal(const L& layer, const EntryContext<V>& pair) {
+  if constexpr (tells_apart_equal<L, V>) {
+    return layer.still_equal(pair);
+  } else {
+    using S = scalar_t<V>;
+    const auto lanes = split_lanes(pair);
+    std::array<S, kLanes<S>> kept;
+    for (std::size_t k = 0; k < kLanes<S>; ++k) kept[k] = layer.still_equal(lanes[k]) ? S(1) : S(0);
+    return V::load(kept.data()) == S(1);
+  }
+}
+
 /// One entry (or a group of lanes) through a layer on feature vectors. A layer without a lane
 /// form runs lane by lane inside the vectorised sweep, so the rest of the network keeps its
 /// packets.
@@ -133,21 +169,12 @@ template <bool WithNtk, KernelLayer L, class V>
 void propagate_entry(const L& layer, V& q, V& t, const EntryContext<V>& pair) {
   if constexpr (is_lanes<V> && !supports_lanes<L>) {
     using S = scalar_t<V>;
-    constexpr std::size_t n = kLanes<S>;
-    std::array<S, n> qs, ts, q11, q22, root11, root22, width, equal, same;
+    std::array<S, kLanes<S>> qs, ts;
     q.store(qs.data());
     t.store(ts.data());
-    pair.q11.store(q11.data());
-    pair.q22.store(q22.data());
-    pair.root11.store(root11.data());
-    pair.root22.store(root22.data());
-    pair.width.store(width.data());
-    select(pair.equal, V::splat(S(1)), V::splat(S(0))).store(equal.data());
-    select(pair.same_sample, V::splat(S(1)), V::splat(S(0))).store(same.data());
-    for (std::size_t k = 0; k < n; ++k) {
-      const EntryContext<S> lane{q11[k],   q22[k],           root11[k],       root22[k],
-                                 width[k], equal[k] != S(0), same[k] != S(0), equal[k] != S(0)};
-      propagate_entry<WithNtk>(layer, qs[k], ts[k], lane);
+    const auto lanes = split_lanes(pair);
+    for (std::size_t k = 0; k < kLanes<S>; ++k) {
+      propagate_entry<WithNtk>(layer, qs[k], ts[k], lanes[k]);
     }
     q = V::load(qs.data());
     if constexpr (WithNtk) t = V::load(ts.data());

@@ -44,11 +44,13 @@ struct PairBlock;
 /// - `l.propagate_entry<WithNtk>(q, t, pair)` updates, in place, the NNGP entry `q` and (when
 ///   `WithNtk`) the NTK entry `t` of a pair of samples, given the pair's context: the two
 ///   samples' variances entering the layer, their square roots, the finite width before the
-///   layer and whether the two are the same input (`EntryContext`).
+///   layer, whether the two are equal inputs and whether they are the same sample
+///   (`EntryContext`).
 ///
 /// optional: `detail::supports_lanes<L>` set to true when `propagate_entry` also accepts groups
 /// of lanes (`S` = `detail::Lanes<double>`); otherwise the vectorised sweep runs the layer lane
-/// by lane, and only this layer pays for it.
+/// by lane, and only this layer pays for it. `l.still_equal(pair)` for a layer that draws
+/// randomness per sample (as Dropout): whether a pair of equal inputs is still equal after it.
 ///
 /// ensures: `variance(q)` equals what `propagate_entry` makes of a sample with itself
 /// (q = q11 = q22, `equal` and `same_sample`; Dropout tells the two apart: equal rows that are

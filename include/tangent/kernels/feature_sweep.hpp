@@ -165,7 +165,9 @@ struct EntryVisitor {
                                same_sample,
                                maybe_equal};
     propagate_entry<WithNtk>(layer, state.q, state.t, pair);
-    if constexpr (tells_apart_equal<L, V>) state.equal = layer.still_equal(pair);
+    if constexpr (tells_apart_equal<L, V> || tells_apart_equal<L, S>) {
+      state.equal = still_equal(layer, pair);
+    }
   }
   template <std::size_t K>
   std::array<EntryState<S>, K> fork(const EntryState<S>& state) {

@@ -128,7 +128,7 @@ struct BlockVisitor {
                                  static_cast<S>(plan.in[k].channels),
                                  state.block.equal,
                                  state.block.same_sample,
-                                 state.block.equal};
+                                 state.block.equal || state.block.same_sample};
       propagate_entry<WithNtk>(layer, state.q, state.t, pair);
       if constexpr (tells_apart_equal<L, S>) state.block.equal = layer.still_equal(pair);
     }
