@@ -2,8 +2,8 @@
 """Wall time of the same benchmarks in two builds, measured in alternating pairs.
 
 On a shared machine single runs move by ±20% with the load, so a before/after comparison runs
-the two binaries one after the other, several times, and reports the median of the per-pair
-ratios (after/before) with their range. Both sides are pinned to the same cores.
+the two binaries one after the other (alternating which goes first), several times, and reports
+the median of the per-pair ratios (after/before) with their range. Both sides are pinned to the same cores.
 
   tools/compare_builds.py BEFORE AFTER FILTER [FILTER...] [--pairs 7] [--cores 0,1]
 
@@ -49,9 +49,14 @@ def main():
         before_filter, _, after_filter = spec.partition("=")
         after_filter = after_filter or before_filter
         ratios = []
-        for _ in range(args.pairs):
-            b = run(args.before, before_filter, args.cores, threads)
-            a = run(after_binary, after_filter, args.cores, threads)
+        for k in range(args.pairs):
+            # Alternate which side runs first, so that warm-up and drift do not favour one.
+            if k % 2 == 0:
+                b = run(args.before, before_filter, args.cores, threads)
+                a = run(after_binary, after_filter, args.cores, threads)
+            else:
+                a = run(after_binary, after_filter, args.cores, threads)
+                b = run(args.before, before_filter, args.cores, threads)
             ratios.append(a / b)
         print(f"{spec}: after/before median {statistics.median(ratios):.3f} "
               f"(range {min(ratios):.3f}-{max(ratios):.3f}, {args.pairs} pairs)", flush=True)
