@@ -286,10 +286,7 @@ TEST_CASE("a merge whose branches need different position pairs feeds Flatten th
     };
     const Kernels a = reduce(pooled);
     const Kernels b = reduce(plain);
-    const Kernels merged =
-        global
-            ? kernels(serial(start, parallel(pooled, plain), FanInSum{}, GlobalAvgPool{}), i1, i2)
-            : kernels(serial(start, parallel(pooled, plain), FanInSum{}, Flatten{}), i1, i2);
+    const Kernels merged = reduce(serial(parallel(pooled, plain), FanInSum{}));
     CHECK(max_relative(merged.nngp, a.nngp + b.nngp) <= 1e-14);
     CHECK(max_relative(merged.ntk, a.ntk + b.ntk) <= 1e-14);
   }
