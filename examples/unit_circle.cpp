@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
     std::vector<double> inside(2);
     std::vector<double> train_sigma(2);
     for (std::size_t k = 0; k < 2; ++k) {
-      const Gaussian& g = test_posterior[k].ntk;
+      const GaussianPrediction& g = test_posterior[k].ntk;
       long count = 0;
       for (Index i = 0; i < s.test_points; ++i) {
         const double sigma = std::sqrt(std::max(g.covariance(i, i), 0.0));
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
       for (Index i = 0; i < s.test_points; ++i) {
         csv << test_angles(i) << ',' << target(test_angles(i));
         for (std::size_t k = 0; k < 2; ++k) {
-          const Gaussian& g = test_posterior[k].ntk;
+          const GaussianPrediction& g = test_posterior[k].ntk;
           csv << ',' << g.mean(i, 0) << ',' << std::sqrt(std::max(g.covariance(i, i), 0.0));
         }
         for (std::size_t k = 0; k < 2; ++k) {

@@ -95,8 +95,8 @@ void check_ensemble(const Fixture& f, const Net& net, const Input& x_train, cons
     for (const std::string mode : {"nngp", "ntk"}) {
       const Posterior& te = test[i];
       const Posterior& tr = train[i];
-      const Gaussian& g_test = mode == "nngp" ? te.nngp : te.ntk;
-      const Gaussian& g_train = mode == "nngp" ? tr.nngp : tr.ntk;
+      const GaussianPrediction& g_test = mode == "nngp" ? te.nngp : te.ntk;
+      const GaussianPrediction& g_train = mode == "nngp" ? tr.nngp : tr.ntk;
       const std::string at = join({"", f.name, mode, names[i]});
       check_close(std::string("ensemble-mean").append(at).append(" test"), g_test.mean,
                   f.at(join({mode, "mean_test", names[i]}, '_')), y_scale);

@@ -75,7 +75,7 @@ TEST_CASE("trained wide networks match the predicted ensemble mean and variance"
   for (Index i = 0; i < count; ++i) {
     const Eigen::VectorXd mean = sum.col(i) / n;
     const Eigen::VectorXd variance = (squares.col(i) - n * mean.cwiseProduct(mean)) / (n - 1);
-    const Gaussian& g = predicted[static_cast<std::size_t>(i)].ntk;
+    const GaussianPrediction& g = predicted[static_cast<std::size_t>(i)].ntk;
     for (Index p = 0; p < 3; ++p) {
       const double sigma2 = g.covariance(p, p);
       // Sample mean: 4 standard errors σ/√M. Sample variance of Gaussian outputs: 4 standard
@@ -90,6 +90,6 @@ TEST_CASE("trained wide networks match the predicted ensemble mean and variance"
   }
   // The training moved the ensemble: the predicted means at the last time are far from 0 (the
   // initial mean) compared with the tolerance, so the comparison above could fail.
-  const Gaussian& last = predicted.back().ntk;
+  const GaussianPrediction& last = predicted.back().ntk;
   CHECK(last.mean.cwiseAbs().maxCoeff() > 8 * std::sqrt(last.covariance.diagonal().maxCoeff() / n));
 }

@@ -107,7 +107,7 @@ class GradientDescentMseEnsemble {
     std::vector<Posterior> out(times.size());
     for (const Get mode : {Get::nngp, Get::ntk}) {
       if (!has(get, mode)) continue;
-      std::vector<Gaussian> g = detail::test_posterior(*state_, mode, s, k_td, k_tt);
+      std::vector<GaussianPrediction> g = detail::test_posterior(*state_, mode, s, k_td, k_tt);
       for (std::size_t i = 0; i < out.size(); ++i) {
         (mode == Get::nngp ? out[i].nngp : out[i].ntk) = std::move(g[i]);
       }
@@ -128,7 +128,7 @@ class GradientDescentMseEnsemble {
     std::vector<Posterior> out(times.size());
     for (const Get mode : {Get::nngp, Get::ntk}) {
       if (!has(get, mode)) continue;
-      std::vector<Gaussian> g = detail::train_posterior(*state_, mode, s, compute_cov);
+      std::vector<GaussianPrediction> g = detail::train_posterior(*state_, mode, s, compute_cov);
       for (std::size_t i = 0; i < out.size(); ++i) {
         (mode == Get::nngp ? out[i].nngp : out[i].ntk) = std::move(g[i]);
       }

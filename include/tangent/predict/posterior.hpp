@@ -46,16 +46,16 @@ constexpr bool has(Get set, Get one) {
 
 /// A Gaussian over the outputs: `mean` is N × outputs; `covariance` is N × N, shared by every
 /// output column (the kernel acts on them alike), and empty when not asked for.
-struct Gaussian {
+struct GaussianPrediction {
   Matrix<double> mean;
   Matrix<double> covariance;
 };
 
 /// One Gaussian per mode; modes not asked for stay empty.
 struct Posterior {
-  Gaussian nngp;
-  Gaussian ntk;
-  Gaussian ntkgp;
+  GaussianPrediction nngp;
+  GaussianPrediction ntk;
+  GaussianPrediction ntkgp;
 };
 
 namespace detail {
@@ -154,8 +154,9 @@ class FlowState {
 /// kernels `k_td` (NNGP and/or NTK) and, for covariances, the test-test kernel `k_tt` (the NNGP,
 /// or the NTK for NTK-GP; empty: means only).
 template <class S>
-std::vector<Gaussian> test_posterior(const FlowState<S>& state, Get mode, std::span<const double> s,
-                                     const Kernels& k_td, const Matrix<double>& k_tt) {
+std::vector<GaussianPrediction> test_posterior(const FlowState<S>& state, Get mode,
+                                               std::span<const double> s, const Kernels& k_td,
+                                               const Matrix<double>& k_tt) {
   const Get basis = mode == Get::nngp ? Get::nngp : Get::ntk;
   const Spectrum& spectrum = state.spectrum(basis);
   const Matrix<double>& own_td = basis == Get::nngp ? k_td.nngp : k_td.ntk;
@@ -164,7 +165,7 @@ std::vector<Gaussian> test_posterior(const FlowState<S>& state, Get mode, std::s
   const bool with_cov = k_tt.size() > 0;
   Matrix<double> nngp_td_v;  // K_*d·V_Θ, for the NTK-mode covariance
   if (with_cov && mode == Get::ntk) nngp_td_v = k_td.nngp * spectrum.vectors;
-  std::vector<Gaussian> out(s.size());
+  std::vector<GaussianPrediction> out(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     const Eigen::VectorXd g = gain(spectrum, s[i]);
     out[i].mean = own_td_v * (g.asDiagonal() * projected_y);
@@ -186,11 +187,11 @@ std::vector<Gaussian> test_posterior(const FlowState<S>& state, Get mode, std::s
 
 /// Training-set posterior of one mode (NNGP or NTK) at the flow times `s`.
 template <class S>
-std::vector<Gaussian> train_posterior(const FlowState<S>& state, Get mode,
-                                      std::span<const double> s, bool with_cov) {
+std::vector<GaussianPrediction> train_posterior(const FlowState<S>& state, Get mode,
+                                                std::span<const double> s, bool with_cov) {
   const Spectrum& spectrum = state.spectrum(mode);
   const Matrix<double> projected_y = spectrum.vectors.transpose() * state.y();
-  std::vector<Gaussian> out(s.size());
+  std::vector<GaussianPrediction> out(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     const Eigen::VectorXd d = decay(spectrum, s[i]);
     out[i].mean = in_eigenbasis(spectrum, -moved(spectrum, s[i]), projected_y);
