@@ -4,6 +4,9 @@
 //   glibc) for |x|, |y| spread log-uniformly over [1e-30, 1e30] (double) and [1e-15, 1e15]
 //   (float: ≤ 3 ulp), all four quadrants, plus ratios close to the reduction thresholds and to 1;
 // - hypot_v: ≤ 2 ulp against std::hypot over the same ranges;
+// - exp_v: ≤ 2 ulp against std::exp wherever the result is normal (x uniform over the whole
+//   range, and dense near 0 and near the multiples of ln 2/2 where the reduction switches), 0
+//   below the smallest subnormal and +∞ above the largest double, as std::exp;
 // - scalar sqrt_v is std::sqrt;
 // - lane groups and scalars give the same bits for the same inputs (when the compiler contracts
 //   no multiply-add differently in the two; these tests build without FMA), and both are checked;
@@ -27,6 +30,7 @@
 namespace {
 
 using tangent::detail::atan2_v;
+using tangent::detail::exp_v;
 using tangent::detail::hypot_v;
 using tangent::detail::kLanes;
 using tangent::detail::Lanes;
@@ -131,7 +135,42 @@ void check_exact_values() {
   CHECK(hypot_v(S(0), S(0)) == S(0));
 }
 
+/// exp_v against std::exp: the worst ulp error over normal results, and lanes = scalars.
+template <class S>
+void check_exp() {
+  std::mt19937_64 rng(11);
+  const S lo = std::is_same_v<S, double> ? S(-708) : S(-87);
+  const S hi = std::is_same_v<S, double> ? S(709) : S(88);
+  std::uniform_real_distribution<double> whole(static_cast<double>(lo), static_cast<double>(hi));
+  std::uniform_real_distribution<double> near(-2.0, 2.0);
+  std::vector<std::pair<S, S>> in;
+  for (int k = 0; k < 200000; ++k) in.emplace_back(static_cast<S>(whole(rng)), S(0));
+  for (int k = 0; k < 50000; ++k) in.emplace_back(static_cast<S>(near(rng)), S(0));
+  for (int k = -40; k <= 40; ++k) {
+    const S x = static_cast<S>(k * 0.34657359027997264);
+    for (const S d :
+         {S(0), std::numeric_limits<S>::epsilon(), -std::numeric_limits<S>::epsilon()}) {
+      in.emplace_back(x + d * std::max(S(1), std::abs(x)), S(0));
+    }
+  }
+  in.resize(in.size() / kLanes<S> * kLanes<S>, {S(0), S(0)});
+  const auto exp_any = [](const auto& x, const auto&) { return exp_v(x); };
+  const auto [ulp, lanes] = worst(in, exp_any, [](S x, S) { return std::exp(x); });
+  INFO("exp worst error " << ulp << " ulp");
+  CHECK(ulp <= 2.0);
+  CHECK(lanes);
+  CHECK(exp_v(S(0)) == S(1));
+  CHECK(exp_v(S(-1e4)) == S(0));
+  CHECK(exp_v(S(1e4)) == std::numeric_limits<S>::infinity());
+  CHECK(exp_v(lo - S(40)) == std::exp(lo - S(40)));  // a subnormal or 0, as std::exp
+}
+
 }  // namespace
+
+TEST_CASE("vectorised exp stays within 2 ulp of std::exp", "[simd]") {
+  check_exp<double>();
+  check_exp<float>();
+}
 
 TEST_CASE("vectorised atan2 and hypot stay within 2 ulp of std, double", "[simd]") {
   check_atan2_and_hypot<double>(30, 2.0);

@@ -64,6 +64,7 @@ struct ABReLU {
   double b = 1.0;  ///< slope for x > 0
 
   static constexpr std::string_view name = "ABReLU";
+  static constexpr bool lanes = true;  ///< moments also take lane groups
 
   template <class S>
   S value(S x) const {
@@ -96,6 +97,7 @@ struct ABReLU {
 /// φ(x) = max(x, 0): ABReLU with a = 0, b = 1. With w_std² = 2 it preserves the variance (He).
 struct ReLU {
   static constexpr std::string_view name = "ReLU";
+  static constexpr bool lanes = true;  ///< moments also take lane groups
 
   template <class S>
   S value(S x) const {
@@ -127,6 +129,7 @@ struct LeakyReLU {
   double alpha = 0.01;  ///< slope for x < 0
 
   static constexpr std::string_view name = "LeakyReLU";
+  static constexpr bool lanes = true;  ///< moments also take lane groups
 
   template <class S>
   S value(S x) const {
@@ -156,6 +159,7 @@ struct LeakyReLU {
 /// φ(x) = |x|: ABReLU with a = −1, b = 1. Its derivative at 0 is 0.
 struct Abs {
   static constexpr std::string_view name = "Abs";
+  static constexpr bool lanes = true;  ///< moments also take lane groups
 
   template <class S>
   S value(S x) const {
@@ -181,16 +185,5 @@ struct Abs {
   void validate(const LayerSite&) const {}
   bool operator==(const Abs&) const = default;
 };
-
-namespace detail {
-template <>
-inline constexpr bool supports_lanes<ABReLU> = true;
-template <>
-inline constexpr bool supports_lanes<ReLU> = true;
-template <>
-inline constexpr bool supports_lanes<LeakyReLU> = true;
-template <>
-inline constexpr bool supports_lanes<Abs> = true;
-}  // namespace detail
 
 }  // namespace tangent

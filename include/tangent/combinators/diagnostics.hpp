@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "tangent/combinators/node.hpp"
+#include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/layer_concepts.hpp"
 #include "tangent/core/moments.hpp"
 #include "tangent/core/pair_context.hpp"
@@ -37,15 +38,17 @@ constexpr bool check_layer() {
         },
         "TANGENT: ACTIVATION: `name` must be a `static constexpr std::string_view`.");
     static_assert(
-        requires(const L a, double x) {
-          { a.value(x) } -> std::same_as<double>;
-        },
+        kernel_only<L> ||
+            requires(const L a, double x) {
+              { a.value(x) } -> std::same_as<double>;
+            },
         "TANGENT: ACTIVATION WITHOUT value(): add `template <class S> S value(S x) "
         "const` returning φ(x).");
     static_assert(
-        requires(const L a, double x) {
-          { a.derivative(x) } -> std::same_as<double>;
-        },
+        kernel_only<L> ||
+            requires(const L a, double x) {
+              { a.derivative(x) } -> std::same_as<double>;
+            },
         "TANGENT: ACTIVATION WITHOUT derivative(): add `template <class S> S "
         "derivative(S x) const` returning φ'(x).");
     static_assert(

@@ -73,5 +73,18 @@ inline void require_finite(const LayerSite& site, std::string_view field, double
   }
 }
 
+/// Rejects a sample's variance that an activation made infinite or NaN (a polynomial or an
+/// exponential of inputs too large for double), naming the layer, rather than letting the
+/// kernels fill with infinities.
+template <class S>
+void require_finite_variance(const LayerSite& site, S variance, std::ptrdiff_t sample) {
+  if (!std::isfinite(static_cast<double>(variance))) {
+    fail_layer(site, "the variance of sample " + std::to_string(sample) + " after it is " +
+                         show(variance) +
+                         ": its kernel overflows for inputs this large; scale the inputs or the "
+                         "weights down (or use double instead of float)");
+  }
+}
+
 }  // namespace detail
 }  // namespace tangent

@@ -47,7 +47,7 @@ struct PairBlock;
 ///   layer, whether the two are equal inputs and whether they are the same sample
 ///   (`EntryContext`).
 ///
-/// optional: `detail::supports_lanes<L>` set to true when `propagate_entry` also accepts groups
+/// optional: `static constexpr bool lanes = true;` when `propagate_entry` also accepts groups
 /// of lanes (`S` = `detail::Lanes<double>`); otherwise the vectorised sweep runs the layer lane
 /// by lane, and only this layer pays for it. `l.still_equal(pair)` for a layer that draws
 /// randomness per sample (as Dropout): whether a pair of equal inputs is still equal after it.

@@ -13,6 +13,31 @@ namespace tangent::detail {
 template <class S>
 inline constexpr S pi = static_cast<S>(3.141592653589793238462643383279502884L);
 
+/// √2 and √(2π) in the precision of `S` (the standard normal density is e^(−x²/2)/√(2π)).
+template <class S>
+inline constexpr S sqrt2 = static_cast<S>(1.414213562373095048801688724209698079L);
+template <class S>
+inline constexpr S sqrt_2pi = static_cast<S>(2.506628274631000502415765284811045253L);
+
+/// xⁿ for n ≥ 0 by repeated squaring (1 for n = 0, also at x = 0, as numpy's 0**0).
+template <class V>
+V power_v(V x, int n) {
+  V result = splat<V>(scalar_t<V>(1));
+  while (n > 0) {
+    if (n & 1) result = result * x;
+    n >>= 1;
+    if (n > 0) x = x * x;
+  }
+  return result;
+}
+
+/// (2n − 1)!! = 1·3·5···(2n − 1), the Gaussian moment E[z^{2n}]; 1 for n = 0.
+inline double double_factorial_odd(int n) {
+  double result = 1.0;
+  for (int k = 1; k <= n; ++k) result *= 2.0 * k - 1.0;
+  return result;
+}
+
 /// s = √(q11·q22 − q12²), the square root of the determinant of a pair's 2×2 covariance
 /// (√det = √(q11·q22)·sin θ), clamped at 0.
 ///

@@ -53,7 +53,7 @@ struct AffineParams {
 ///   adding their part of the empirical NTK given their inputs and output gradients for both
 ///   sets of samples (`cache` is theirs to keep between output units).
 template <class L>
-concept FiniteLayer = Activation<L> || requires {
+concept FiniteLayer = (Activation<L> && !kernel_only<L>) || requires {
   typename L::params_type;
 };
 
@@ -69,6 +69,10 @@ struct layer_params {
 };
 template <Activation A>
 struct layer_params<A> {
+  static_assert(!kernel_only<A>,
+                "TANGENT: THIS ACTIVATION IS KERNEL ONLY (it has no value() or derivative(), as "
+                "neural-tangents' ExpNormalized): kernels accept it, but init, apply, gradients "
+                "and train need a finite form; use it in kernels(...) only.");
   using type = NoParams;
 };
 /// The parameters of layer L in a finite network.

@@ -27,11 +27,14 @@
 
 namespace tangent::detail {
 
-/// True for the layers whose kernel rule is written for lane groups as well as scalars (set by
-/// each such layer's header); the feature sweep runs every other layer lane by lane inside its
-/// packets (combinators/leaf.hpp), so only that layer pays for it.
+/// True for the layers whose kernel rule is written for lane groups as well as scalars: set by
+/// each built-in layer's header, and by a user's layer or activation that declares
+/// `static constexpr bool lanes = true;`. The feature sweep runs every other layer lane by lane
+/// inside its packets (combinators/leaf.hpp), so only that layer pays for it.
 template <class L>
-inline constexpr bool supports_lanes = false;
+inline constexpr bool supports_lanes = requires {
+  requires L::lanes;
+};
 
 /// The widest packet of `S` that Eigen uses for the instruction set compiled for.
 template <class S>
@@ -242,6 +245,64 @@ V max_v(const V& a, const V& b) {
     return {Eigen::internal::pmax(a.v, b.v)};
   } else {
     return a < b ? b : a;
+  }
+}
+
+template <class V>
+V floor_v(const V& x) {
+  if constexpr (is_lanes<V>) {
+    return {Eigen::internal::pfloor(x.v)};
+  } else {
+    using std::floor;
+    return floor(x);
+  }
+}
+
+/// x·2ⁿ for an integral n (exact unless the result is subnormal or overflows).
+template <class V>
+V ldexp_v(const V& x, const V& n) {
+  if constexpr (is_lanes<V>) {
+    return {Eigen::internal::pldexp(x.v, n.v)};
+  } else {
+    using std::ldexp;
+    return ldexp(x, static_cast<int>(n));
+  }
+}
+
+/// eˣ for finite x, Cephes' exp.c/expf.c (S. L. Moshier): x = n·ln 2 + r with |r| ≤ ½ln 2 (ln 2
+/// split in two so that n·ln 2 is exact), then e^r = 1 + 2r·P(r²)/(Q(r²) − r·P(r²)) (double, a
+/// Padé form) or a degree-7 polynomial (float), scaled by 2ⁿ. Arguments are clamped to the range
+/// where the result is representable, so eˣ underflows to 0 and overflows to +∞ as std::exp does.
+/// tests/unit/simd_math.test.cpp bounds it at 2 ulp against std::exp.
+template <class V>
+V exp_v(const V& x) {
+  using S = scalar_t<V>;
+  constexpr S log2e = static_cast<S>(1.44269504088896340735992468100189214L);
+  if constexpr (std::is_same_v<S, double>) {
+    const V xc = min_v(max_v(x, splat<V>(-745.2)), splat<V>(709.8));
+    const V n = floor_v(V(xc * log2e + 0.5));
+    const V r = xc - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6;
+    const V rr = r * r;
+    const V p = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr +
+                     9.99999999999999999910e-1);
+    const V q = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr +
+                 2.27265548208155028766e-1) *
+                    rr +
+                2.00000000000000000009e0;
+    return ldexp_v(V(1.0 + 2.0 * (p / (q - p))), n);
+  } else {
+    const V xc = min_v(max_v(x, splat<V>(-104.0f)), splat<V>(88.8f));
+    const V n = floor_v(V(xc * log2e + 0.5f));
+    const V r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    const V p = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+                   4.1665795894e-2f) *
+                      r +
+                  1.6666665459e-1f) *
+                     r +
+                 5.0000001201e-1f) *
+                    (r * r) +
+                r + 1.0f;
+    return ldexp_v(p, n);
   }
 }
 

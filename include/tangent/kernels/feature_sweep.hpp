@@ -66,9 +66,10 @@ struct VarianceVisitor {
   Index sample;
 
   template <class In, bool InFull, bool OutFull, class L, class P>
-  void leaf(const L& layer, P&, S& q, Index slot, const LayerSite&) {
+  void leaf(const L& layer, P&, S& q, Index slot, const LayerSite& site) {
     trace.variance[static_cast<std::size_t>(slot * trace.samples + sample)] = q;
     q = propagate_variance(layer, q);
+    if constexpr (Activation<L>) require_finite_variance(site, q, sample);
   }
   template <std::size_t K>
   std::array<S, K> fork(S q) {

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <utility>
 #include <vector>
 
@@ -90,7 +91,7 @@ struct BlockVisitor {
   std::size_t depth = 0;
 
   template <class In, bool InFull, bool OutFull, class L, class P>
-  void leaf(const L& layer, P&, SpatialState<S>& state, Index slot, const LayerSite&) {
+  void leaf(const L& layer, P&, SpatialState<S>& state, Index slot, const LayerSite& site) {
     const auto k = static_cast<std::size_t>(slot);
     if constexpr (is_spatial<typename In::kind>::value) {
       PairBlock<S>& block = state.block;
@@ -104,12 +105,24 @@ struct BlockVisitor {
           record[p] = block.nngp[static_cast<std::size_t>(InFull ? p + positions * p : p)];
         }
         block.var1 = block.var2 = record;
+        // An activation with a bounded domain (Exp, Gaussian) refuses a variance outside it
+        // here, where every sample's variances first appear, rather than return infinities.
+        if constexpr (requires { layer.check_variance(record[0]); }) {
+          for (Index p = 0; p < positions; ++p) layer.check_variance(record[p]);
+        }
       } else {
         block.var1 = trace1->at(slot, i);
         block.var2 = trace2->at(slot, j);
       }
       if constexpr (Activation<L>) {
         activation_block<InFull, WithNtk>(layer, block);
+        if constexpr (Record) {
+          const Index positions = block.geometry.positions();
+          for (Index p = 0; p < positions; ++p) {
+            require_finite_variance(
+                site, block.nngp[static_cast<std::size_t>(InFull ? p + positions * p : p)], i);
+          }
+        }
       } else if constexpr (reduces_spatial<L>()) {
         layer.template reduce_block<InFull, WithNtk>(block, state.q, state.t);
       } else {
@@ -118,6 +131,7 @@ struct BlockVisitor {
     } else if constexpr (Record) {
       *trace1->at(slot, i) = state.q;
       state.q = propagate_variance(layer, state.q);
+      if constexpr (Activation<L>) require_finite_variance(site, state.q, i);
     } else {
       const S q11 = *trace1->at(slot, i);
       const S q22 = *trace2->at(slot, j);
@@ -274,23 +288,32 @@ SpatialTrace<S> spatial_trace(const Net& net, const KernelPlan& plan, const Spat
   constexpr bool full = in_full<Net>(false);
   const Index n = x.samples();
   SpatialTrace<S> trace = trace_layout<S>(plan, n);
+  // A layer may throw for a sample (an activation outside its domain): the first exception is
+  // kept and rethrown after the parallel region, which it must not leave.
+  std::exception_ptr error;
   TANGENT_OMP(parallel) {
     BlockVisitor<false, true, S> visitor{plan, &trace, &trace};
     SpatialState<S> state;
     Matrix<S> sample;
     TANGENT_OMP(for schedule(dynamic))
     for (Index i = 0; i < n; ++i) {
-      sample_matrix(x, i, sample);
-      input_block<full>(sample, sample, state.block.nngp);
-      state.block.geometry = x.geometry;
-      state.block.equal = state.block.same_sample = true;
-      state.q = state.t = 0;
-      visitor.i = visitor.j = i;
-      Cursor cursor;
-      Unused params;
-      fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, visitor);
+      try {
+        sample_matrix(x, i, sample);
+        input_block<full>(sample, sample, state.block.nngp);
+        state.block.geometry = x.geometry;
+        state.block.equal = state.block.same_sample = true;
+        state.q = state.t = 0;
+        visitor.i = visitor.j = i;
+        Cursor cursor;
+        Unused params;
+        fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, visitor);
+      } catch (...) {
+        TANGENT_OMP(critical(tangent_spatial_trace_error))
+        if (!error) error = std::current_exception();
+      }
     }
   }
+  if (error) std::rethrow_exception(error);
   return trace;
 }
 

@@ -50,6 +50,7 @@ struct Dense {
   Parameterization parameterization = Parameterization::ntk;
 
   static constexpr std::string_view name = "Dense";
+  static constexpr bool lanes = true;  ///< propagate_entry also takes lane groups
 
   template <class In>
   using output_stage = typename detail::dense_stage<In>::type;
@@ -156,10 +157,5 @@ struct Dense {
     return q;
   }
 };
-
-namespace detail {
-template <>
-inline constexpr bool supports_lanes<Dense> = true;
-}  // namespace detail
 
 }  // namespace tangent

@@ -42,6 +42,7 @@ struct Dropout {
   DropoutMode mode = DropoutMode::train;
 
   static constexpr std::string_view name = "Dropout";
+  static constexpr bool lanes = true;  ///< propagate_entry also takes lane groups
 
   template <class In>
   using output_stage = Stage<typename In::kind, false>;
@@ -140,10 +141,5 @@ struct Dropout {
     return static_cast<E>(1.0 / rate);
   }
 };
-
-namespace detail {
-template <>
-inline constexpr bool supports_lanes<Dropout> = true;
-}  // namespace detail
 
 }  // namespace tangent

@@ -18,6 +18,7 @@ namespace tangent {
 /// and stages pass through unchanged (it keeps a Gaussian input Gaussian).
 struct Identity {
   static constexpr std::string_view name = "Identity";
+  static constexpr bool lanes = true;  ///< propagate_entry also takes lane groups
 
   template <class In>
   using output_stage = In;
@@ -61,10 +62,5 @@ struct Identity {
 
   bool operator==(const Identity&) const = default;
 };
-
-namespace detail {
-template <>
-inline constexpr bool supports_lanes<Identity> = true;
-}  // namespace detail
 
 }  // namespace tangent

@@ -67,6 +67,7 @@ struct LayerNorm {
   double eps = 1e-12;  ///< added to the variance, keeps a zero variance from dividing by zero
 
   static constexpr std::string_view name = "LayerNorm";
+  static constexpr bool lanes = true;  ///< propagate_entry also takes lane groups
 
   template <class In>
   using output_stage = typename detail::layer_norm_stage<In>::type;
@@ -278,10 +279,5 @@ struct LayerNorm {
     variance /= n;
   }
 };
-
-namespace detail {
-template <>
-inline constexpr bool supports_lanes<LayerNorm> = true;
-}  // namespace detail
 
 }  // namespace tangent
