@@ -30,6 +30,7 @@ struct Erf {
   double c = 0.0;  ///< output shift
 
   static constexpr std::string_view name = "Erf";
+  static constexpr bool lanes = true;  ///< moments also take lane groups
 
   template <class S>
   S value(S x) const {
@@ -75,9 +76,32 @@ struct Erf {
   bool operator==(const Erf&) const = default;
 };
 
-namespace detail {
-template <>
-inline constexpr bool supports_lanes<Erf> = true;
-}  // namespace detail
+/// neural-tangents' sigmoid-like activation `stax.Sigmoid_like()`: the Erf
+/// φ(x) = ½·erf(x/2.4020563531719796) + ½, whose constant minimises the squared difference from
+/// the logistic sigmoid on [−5, 5]. (The exact logistic is `Sigmoid`, with numerical kernels.)
+struct SigmoidLike {
+  static constexpr Erf erf{.a = 0.5, .b = 1 / 2.4020563531719796, .c = 0.5};
+  static constexpr std::string_view name = "SigmoidLike";
+  static constexpr bool lanes = true;  ///< moments also take lane groups
+
+  template <class S>
+  S value(S x) const {
+    return erf.value(x);
+  }
+  template <class S>
+  S derivative(S x) const {
+    return erf.derivative(x);
+  }
+  template <class S>
+  Moments<S> moments(S q11, S q12, S q22) const {
+    return erf.moments(q11, q12, q22);
+  }
+  template <class S>
+  S variance(S q) const {
+    return erf.variance(q);
+  }
+  void validate(const LayerSite&) const {}
+  bool operator==(const SigmoidLike&) const = default;
+};
 
 }  // namespace tangent
