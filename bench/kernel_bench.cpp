@@ -11,9 +11,14 @@
 //
 //   ./kernel_bench --benchmark_filter='N:2000'      one size
 //   ./kernel_bench --smoke                           every benchmark once at a tiny size
+//   ./kernel_bench --benchmark_filter='activation'   the activations against each other
 
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <numbers>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <tangent/tangent.hpp>
@@ -101,6 +106,94 @@ void gemm_floor(benchmark::State& state) {
   state.SetLabel(bench::label());
 }
 
+/// Inputs whose rows share a mean direction: row = m + noise·ε with m and ε uniform on [−1, 1]
+/// entrywise, scaled to norm √d, so two rows correlate by about 1/(1 + noise²) (0.94 for noise
+/// 0.25), as images of one dataset share much of their mean image.
+Eigen::MatrixXd correlated_inputs(Eigen::Index n, double noise) {
+  std::srand(9);
+  const Eigen::RowVectorXd mean = Eigen::RowVectorXd::Random(kFeatures);
+  Eigen::MatrixXd x = noise * Eigen::MatrixXd::Random(n, kFeatures);
+  x.rowwise() += mean;
+  return x.rowwise().normalized() * std::sqrt(static_cast<double>(kFeatures));
+}
+
+/// Dense-φ-Dense-φ-Dense-φ-Dense (width 512), same-input, float64: the cost of one activation
+/// against another in the network (a numerical Tanh against the closed-form Erf, a
+/// user's lane form against the built-in it copies). `Noise` < 0: the uniform inputs of `fc`;
+/// else `correlated_inputs` with that noise (in hundredths).
+template <class A, int Noise>
+void fc3_activation(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  const Eigen::MatrixXd x =
+      Noise < 0 ? inputs<double>(n, kFeatures, 7) : correlated_inputs(n, Noise / 100.0);
+  const tangent::Dense dense{.width = 512, .w_std = 1.5, .b_std = 0.05};
+  const A act{};
+  const auto net = tangent::serial(dense, act, dense, act, dense, act, dense);
+  tangent::reset_numerical_statistics();
+  for (auto _ : state) {
+    tangent::Kernels k = tangent::kernels(net, x);
+    benchmark::DoNotOptimize(k.ntk.data());
+    benchmark::ClobberMemory();
+  }
+  // The numerical engine's expensive events per call (0 for closed forms): coefficient sets
+  // computed (cache misses; the cache persists across iterations) and pairs on the 2-D rule.
+  const tangent::NumericalStatistics events = tangent::numerical_statistics();
+  const auto per_call = [&](std::uint64_t count) {
+    return static_cast<double>(count) / static_cast<double>(state.iterations());
+  };
+  state.counters["sets"] = per_call(events.coefficient_sets);
+  state.counters["2d_pairs"] = per_call(events.two_dimensional);
+  state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
+  state.SetLabel(bench::label());
+}
+
+/// tangent::Erf written as a user would, with a lane form (`lanes = true`): the same arithmetic
+/// through the public lane helpers, so it should cost what the built-in costs.
+struct UserErf {
+  static constexpr std::string_view name = "UserErf";
+  static constexpr bool lanes = true;
+  template <class S>
+  S value(S x) const {
+    return std::erf(x);
+  }
+  template <class S>
+  S derivative(S x) const {
+    return S(2) / std::sqrt(std::numbers::pi_v<S>) * std::exp(-x * x);
+  }
+  template <class V>
+  tangent::Moments<V> moments(V q11, V q12, V q22) const {
+    using S = tangent::detail::scalar_t<V>;
+    namespace d = tangent::detail;
+    const V r = d::hypot_v(V(d::sqrt_v(V(S(1) + S(2) * (q11 + q22)))),
+                           V(S(2) * d::covariance_sqrt_determinant(q11, q12, q22)));
+    return {V((S(2) / std::numbers::pi_v<S>)*d::atan2_v(V(S(2) * q12), r)),
+            V((S(4) / std::numbers::pi_v<S>) / r)};
+  }
+  template <class S>
+  S variance(S q) const {
+    return moments(q, q, q).expect;
+  }
+  void validate(const tangent::LayerSite&) const {}
+};
+
+/// The same without `lanes`: the sweep runs it lane by lane.
+struct UserErfScalar : UserErf {
+  static constexpr bool lanes = false;
+};
+
+void add_activations(const std::vector<Eigen::Index>& ns) {
+  bench::add("fc3_activation<ReLU>", fc3_activation<tangent::ReLU, -1>, ns);
+  bench::add("fc3_activation<Erf>", fc3_activation<tangent::Erf, -1>, ns);
+  bench::add("fc3_activation<UserErf, lanes>", fc3_activation<UserErf, -1>, ns);
+  bench::add("fc3_activation<UserErf, lane by lane>", fc3_activation<UserErfScalar, -1>, ns);
+  bench::add("fc3_activation<Gelu>", fc3_activation<tangent::Gelu, -1>, ns);
+  bench::add("fc3_activation<Sin>", fc3_activation<tangent::Sin, -1>, ns);
+  bench::add("fc3_activation<Gaussian>", fc3_activation<tangent::Gaussian, -1>, ns);
+  bench::add("fc3_activation<Tanh>", fc3_activation<tangent::Tanh, -1>, ns);
+  bench::add("fc3_activation<Erf, correlated 0.25>", fc3_activation<tangent::Erf, 25>, ns);
+  bench::add("fc3_activation<Tanh, correlated 0.25>", fc3_activation<tangent::Tanh, 25>, ns);
+}
+
 template <std::size_t Depth, class S>
 void add_fc(const std::string& scalar, const std::vector<Eigen::Index>& ns) {
   const std::string prefix = "fc<" + std::to_string(Depth) + ", " + scalar;
@@ -120,6 +213,7 @@ void register_all(bool smoke) {
   add_fc<10, float>("float", ns);
   // Per layer, a residual block should cost what a chain's (ReLU, Dense) pair costs.
   bench::add("fc_residual<10, double, same>", fc<10, double, true, true>, ns);
+  add_activations(bench::sizes(smoke, 64, {1000, 4000}));
 }
 
 }  // namespace
