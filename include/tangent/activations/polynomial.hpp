@@ -190,8 +190,8 @@ struct Polynomial {
       // (2i + l)!/(2^i·i!·√(l!)) from i to i + 1 gains (2i + l + 1)(2i + l + 2)/(2(i + 1)).
       double weight = std::sqrt(factorial_l);
       for (int i = 0; i < terms; ++i) {
-        const auto k = static_cast<std::size_t>(2 * i + l);
-        a[static_cast<std::size_t>(i)] = coef[k] * weight;
+        const int k = 2 * i + l;
+        a[static_cast<std::size_t>(i)] = coef[static_cast<std::size_t>(k)] * weight;
         weight *= static_cast<double>((2 * i + l + 1) * (2 * i + l + 2)) / (2.0 * (i + 1));
       }
       f(l, a.data(), terms);
