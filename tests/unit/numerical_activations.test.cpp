@@ -527,4 +527,7 @@ TEST_CASE("wide finite networks of numerical activations converge to the analyti
   check_activation("Tanh", Tanh{});
   check_activation("ELU", ELU{.alpha = 0.5});
   check_activation("SiLU", SiLU{});
+  check_activation("Sigmoid", Sigmoid{});
+  check_activation("Softplus", Softplus{});
+  check_activation("Mish", Mish{});
 }
