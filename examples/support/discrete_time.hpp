@@ -27,8 +27,8 @@ inline Eigen::MatrixXd outputs_after_steps(const tangent::Spectrum& spectrum, do
             ? (1 - std::pow(1 - learning_rate * lambda / n, static_cast<double>(steps))) / lambda
             : 0.0;
   }
-  const Eigen::MatrixXd projected = spectrum.vectors.transpose() * (y_train - f0_train);
-  return f0_test + k_test_train * (spectrum.vectors * (gain.asDiagonal() * projected));
+  const Eigen::MatrixXd projected = spectrum.vectors().transpose() * (y_train - f0_train);
+  return f0_test + k_test_train * (spectrum.vectors() * (gain.asDiagonal() * projected));
 }
 
 }  // namespace examples

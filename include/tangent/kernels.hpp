@@ -15,6 +15,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
+#include "tangent/core/memory.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/feature_sweep.hpp"
@@ -42,6 +43,16 @@ struct Outputs {
   Matrix<S>* ntk() { return W == Want::nngp ? nullptr : &kernels.ntk; }
 };
 
+/// Refuses, before any work, kernels whose N1 × N2 outputs cannot fit in memory.
+template <Want W, class S>
+void plan_outputs(std::string_view function, Index n1, Index n2) {
+  const double one = static_cast<double>(n1) * static_cast<double>(n2) * sizeof(S);
+  const std::string shape = std::to_string(n1) + " × " + std::to_string(n2);
+  require_memory(function, W == Want::both ? 2 * one : one,
+                 W == Want::both ? "the " + shape + " NNGP and NTK" : "the " + shape + " kernel",
+                 W == Want::both ? "nngp() or ntk() alone needs " + show_bytes(one) : "");
+}
+
 template <Want W, class Net, class D1, class D2>
 BasicKernels<typename D1::Scalar> feature_kernels(std::string_view function, const Net& network,
                                                   const Eigen::MatrixBase<D1>& x1,
@@ -57,6 +68,7 @@ BasicKernels<typename D1::Scalar> feature_kernels(std::string_view function, con
     const KernelPlan plan = make_plan<InputStage<Features>>(net, features_shape(x1.cols()));
     const Eigen::Ref<const Matrix<S>> a(x1.derived());
     check_input(function, "x1", a);
+    plan_outputs<W, S>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
     if (x2 == nullptr) {
       feature_kernels<W != Want::nngp, S>(net, plan, a, nullptr, out.nngp(), out.ntk());
     } else {
@@ -79,6 +91,7 @@ BasicKernels<S> spatial_kernels(std::string_view function, const Net& network,
   if constexpr (composition_fits<Spatial<D>, Flat>()) {
     const KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
     check_input(function, "x1", x1.flat);
+    plan_outputs<W, S>(function, x1.flat.rows(), x2 == nullptr ? x1.flat.rows() : x2->flat.rows());
     if (x2 != nullptr) {
       check_input(function, "x2", x2->flat);
       if (!(x1.geometry == x2->geometry)) {

@@ -13,18 +13,13 @@
 #include <tangent/tangent.hpp>
 
 #include "support/inputs.hpp"
+#include "support/relative_error.hpp"
 
 namespace {
 
 using namespace tangent;
 using tangent::test::random_inputs;
-
-/// max |a − b| / max |b|.
-double relative_error(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
-  REQUIRE(a.rows() == b.rows());
-  REQUIRE(a.cols() == b.cols());
-  return (a - b).cwiseAbs().maxCoeff() / std::max(b.cwiseAbs().maxCoeff(), 1e-300);
-}
+using tangent::test::relative_error;
 
 /// e^A by scaling and squaring with a 20-term Taylor series (‖A/2^k‖ ≤ 1/2).
 Eigen::MatrixXd expm(const Eigen::MatrixXd& a) {

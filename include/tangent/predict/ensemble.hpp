@@ -79,6 +79,15 @@ class GradientDescentMseEnsemble {
         options.diag_reg_absolute_scale, options.eigenvalue_cutoff);
   }
 
+  /// The same ensemble trained with another `diag_reg` (same scale convention), sharing this
+  /// one's train-train kernels and eigendecompositions: a sweep over ridges costs one
+  /// decomposition per kernel.
+  GradientDescentMseEnsemble with_diag_reg(double diag_reg) const {
+    GradientDescentMseEnsemble other = *this;
+    other.state_ = std::make_shared<const detail::FlowState<>>(state_->with_diag_reg(diag_reg));
+    return other;
+  }
+
   /// Mean (and, with `compute_cov`, covariance) of the ensemble's outputs on `x_test` at time t
   /// (`infinite_time` allowed).
   template <class Test>

@@ -2,8 +2,9 @@
 /// @file
 /// Exact posterior inference at t = ∞ from given kernels (neural-tangents' `gp_inference`):
 /// the NNGP posterior, the NTK ensemble's distribution after infinite training, and the NTK-GP.
-/// Formulas in posterior.hpp; inverses are pseudoinverses (spectrum.hpp), so singular kernels
-/// give minimum-norm answers.
+/// Formulas in posterior.hpp. Solves go through a Cholesky factor where the kernel is safely
+/// positive definite (cholesky.hpp), else through the pseudoinverse (spectrum.hpp), so singular
+/// kernels give minimum-norm answers.
 
 #include <memory>
 #include <string>
@@ -32,10 +33,19 @@ struct GpOptions {
 template <class S = double>
 class BasicGpInference {
  public:
-  BasicGpInference(const Kernels& k_train_train, const Matrix<double>& y_train, const GpOptions& o)
-      : state_(std::make_shared<const detail::FlowState<S>>(kFunction, k_train_train, y_train,
-                                                            o.diag_reg, o.diag_reg_absolute_scale,
-                                                            o.eigenvalue_cutoff)) {}
+  BasicGpInference(Kernels k_train_train, const Matrix<double>& y_train, const GpOptions& o)
+      : state_(std::make_shared<const detail::FlowState<S>>(
+            kFunction, std::move(k_train_train), y_train, o.diag_reg, o.diag_reg_absolute_scale,
+            o.eigenvalue_cutoff)) {}
+
+  /// The same inference with another `diag_reg` (same scale convention), sharing this
+  /// predictor's eigendecompositions: a sweep over ridges costs one decomposition per kernel, and
+  /// each ridge's predictions a few products.
+  BasicGpInference with_diag_reg(double diag_reg) const {
+    BasicGpInference other = *this;
+    other.state_ = std::make_shared<const detail::FlowState<S>>(state_->with_diag_reg(diag_reg));
+    return other;
+  }
 
   /// Posterior means on the test set, from the test-train kernels (N_test × N_train; the NNGP
   /// for Get::nngp, the NTK for Get::ntk and Get::ntkgp).
@@ -98,6 +108,13 @@ BasicGpInference<> gp_inference(const Kernels& k_train_train,
                                 const Eigen::MatrixBase<Derived>& y_train,
                                 const GpOptions& options = {}) {
   return BasicGpInference<>(k_train_train, y_train, options);
+}
+
+/// The same taking the kernels over (no copy of them is made).
+template <class Derived>
+BasicGpInference<> gp_inference(Kernels&& k_train_train, const Eigen::MatrixBase<Derived>& y_train,
+                                const GpOptions& options = {}) {
+  return BasicGpInference<>(std::move(k_train_train), y_train, options);
 }
 
 using GpInference = BasicGpInference<>;

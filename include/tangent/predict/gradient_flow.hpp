@@ -80,7 +80,7 @@ inline Eigen::VectorXd gain(const Spectrum& spectrum, double s) {
 template <class Derived>
 Matrix<double> in_eigenbasis(const Spectrum& spectrum, const Eigen::VectorXd& w,
                              const Eigen::MatrixBase<Derived>& projected) {
-  return spectrum.vectors * (w.asDiagonal() * projected);
+  return spectrum.vectors() * (w.asDiagonal() * projected);
 }
 
 inline void require_times(std::string_view function, std::span<const double> times) {

@@ -16,7 +16,9 @@
 /// K_dd is never regularised, as in neural-tangents; the NNGP-mode training covariance, however,
 /// is built from K̃'s eigenvalues, so at t = 0 it is K̃, not K (neural-tangents' behaviour).
 
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +28,8 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/gram.hpp"
+#include "tangent/core/memory.hpp"
+#include "tangent/predict/cholesky.hpp"
 #include "tangent/predict/gradient_flow.hpp"
 #include "tangent/predict/spectrum.hpp"
 
@@ -71,84 +75,295 @@ inline void require_get(std::string_view function, Get get, bool allow_ntkgp) {
   }
 }
 
-/// The train-train kernels, their lazily computed spectra, and y: everything a posterior at any
-/// time needs besides the test kernels. Shared between copies of a predictor; the spectra are
-/// computed once, on first use, even when several threads ask at once.
+/// What a predictor and the predictors made from it by `with_diag_reg` share: the train-train
+/// kernels, y, the factorisations of K + r₀·I (r₀ the first predictor's regulariser; only the
+/// first predictor uses the Cholesky factor, a sweep the eigendecompositions) and the NNGP in the
+/// NTK's eigenbasis. One recursive mutex guards every lazily computed member of the family, so
+/// first uses by several threads run one after another.
+struct FlowData {
+  std::string_view function;
+  Kernels k;
+  Matrix<double> y;
+  double diag_reg;
+  bool absolute;
+  double relative_cutoff;
+  /// Whether the kernels are read only as the input of their own factorisations
+  /// (gradient_descent_mse), which then work in their storage: no second N × N matrix.
+  bool release_kernels;
+  double mean_diagonal[2] = {0, 0};  ///< tr(K)/m of the NNGP and the NTK, for relative ridges
+  std::recursive_mutex mutex;
+  std::optional<Spectrum> base[2];
+  /// The Cholesky factors (null inside: the route was refused). A released kernel lives in its
+  /// factor's storage, K in the strict upper triangle and its diagonal in `diagonal`.
+  std::optional<std::shared_ptr<CholeskyFactor>> factor[2];
+  Eigen::VectorXd diagonal[2];
+  /// The stored kernel's storage was handed to a factorisation (released kernels only).
+  bool handed_over[2] = {false, false};
+  std::optional<Matrix<double>> rotated;
+};
+
+/// The train-train kernels, y, and the factorisations of the regularised kernels that every
+/// prediction is made from, computed on first use: the Cholesky factor for predictions at t = ∞
+/// (cholesky.hpp), the eigendecomposition for finite times and for kernels the Cholesky route
+/// does not take. Safe to share between threads.
 template <class S = double>
 class FlowState {
   static_assert(std::is_same_v<S, double>, "TANGENT: PREDICTIONS ARE COMPUTED IN double.");
 
  public:
   FlowState(std::string_view function, Kernels k_train_train, Matrix<double> y, double diag_reg,
-            bool absolute, double cutoff)
-      : function_(function),
-        k_(std::move(k_train_train)),
-        y_(std::move(y)),
-        diag_reg_(diag_reg),
-        absolute_(absolute),
-        cutoff_(cutoff) {
-    const Index n = k_.nngp.size() > 0 ? k_.nngp.rows() : k_.ntk.rows();
-    if (k_.nngp.size() == 0 && k_.ntk.size() == 0) fail(function_, "k_train_train is empty");
-    if (k_.nngp.size() > 0) require_symmetric(function_, "k_train_train.nngp", k_.nngp);
-    if (k_.ntk.size() > 0) require_symmetric(function_, "k_train_train.ntk", k_.ntk);
-    if (k_.nngp.size() > 0 && k_.ntk.size() > 0 && k_.nngp.rows() != k_.ntk.rows()) {
-      fail(function_, "k_train_train.nngp and .ntk have different sizes");
+            bool absolute, double cutoff, bool release_kernels = false)
+      : data_(std::make_shared<FlowData>()) {
+    FlowData& d = *data_;
+    d.function = function;
+    d.k = std::move(k_train_train);
+    d.y = std::move(y);
+    d.diag_reg = diag_reg;
+    d.absolute = absolute;
+    d.release_kernels = release_kernels;
+    const Kernels& k = d.k;
+    const Index n = k.nngp.size() > 0 ? k.nngp.rows() : k.ntk.rows();
+    if (k.nngp.size() == 0 && k.ntk.size() == 0) fail(function, "k_train_train is empty");
+    // Named as the caller passed them: one kernel alone is "k_train_train".
+    const bool both = k.nngp.size() > 0 && k.ntk.size() > 0;
+    if (k.nngp.size() > 0) {
+      require_symmetric(function, both ? "k_train_train.nngp" : "k_train_train", k.nngp);
     }
-    require_all_finite(function_, "y_train", y_);
-    if (y_.rows() != n) {
-      fail(function_, "y_train has " + std::to_string(y_.rows()) + " rows but the train-train " +
-                          "kernel is " + std::to_string(n) + "×" + std::to_string(n));
+    if (k.ntk.size() > 0) {
+      require_symmetric(function, both ? "k_train_train.ntk" : "k_train_train", k.ntk);
     }
-    if (y_.cols() == 0) fail(function_, "y_train has no columns");
-    // Check the regulariser now rather than at the first prediction.
-    regulariser(function_, k_.nngp.size() > 0 ? k_.nngp : k_.ntk, diag_reg_, absolute_);
+    if (k.nngp.size() > 0 && k.ntk.size() > 0 && k.nngp.rows() != k.ntk.rows()) {
+      fail(function, "k_train_train.nngp and .ntk have different sizes");
+    }
+    require_all_finite(function, "y_train", d.y);
+    if (d.y.rows() != n) {
+      fail(function, "y_train has " + std::to_string(d.y.rows()) + " rows but the train-train " +
+                         "kernel is " + std::to_string(n) + "×" + std::to_string(n));
+    }
+    if (d.y.cols() == 0) fail(function, "y_train has no columns");
+    d.relative_cutoff = relative_cutoff(function, cutoff, n);
+    for (const Get mode : {Get::nngp, Get::ntk}) {
+      const Matrix<double>& m = mode == Get::nngp ? k.nngp : k.ntk;
+      if (m.size() == 0) continue;
+      d.mean_diagonal[index(mode)] = m.trace() / static_cast<double>(n);
+      ridge_[index(mode)] = regulariser(function, m, diag_reg, absolute);  // checks diag_reg
+    }
   }
 
-  std::string_view function() const { return function_; }
-  const Kernels& kernels() const { return k_; }
-  const Matrix<double>& y() const { return y_; }
-  Index training_size() const { return y_.rows(); }
+  // Copies would share the lazily filled caches without their lock; a state moves.
+  FlowState(const FlowState&) = delete;
+  FlowState& operator=(const FlowState&) = delete;
+  FlowState(FlowState&&) noexcept = default;
+  FlowState& operator=(FlowState&&) = delete;
+  ~FlowState() = default;
 
+  /// The state of the same training data with another `diag_reg` (same scale convention): it
+  /// shares the kernels and the eigendecompositions, each moved by the change of ridge, so a
+  /// sweep over ridges costs one eigendecomposition. Its predictions at t = ∞ use them too, not a
+  /// Cholesky factor per ridge.
+  FlowState with_diag_reg(double diag_reg) const {
+    FlowState other(data_);
+    for (const Get mode : {Get::nngp, Get::ntk}) {
+      other.ridge_[index(mode)] = ridge_[index(mode)] + ridge_change(mode, diag_reg);
+    }
+    other.sweep_ = true;
+    return other;
+  }
+
+  /// r' − r: how far the eigenvalues of `mode`'s K̃ move when `diag_reg` replaces this state's.
+  double ridge_change(Get mode, double diag_reg) const {
+    if (!(diag_reg >= 0) || !std::isfinite(diag_reg)) {
+      fail(data_->function, "diag_reg must be finite and non-negative, got " + show(diag_reg));
+    }
+    return ridge_for(index(mode), diag_reg) - ridge_[index(mode)];
+  }
+
+  std::string_view function() const { return data_->function; }
+  /// The train-train kernels (empty once released to their factorisations).
+  const Kernels& kernels() const { return data_->k; }
+  const Matrix<double>& y() const { return data_->y; }
+  Index training_size() const { return data_->y.rows(); }
+
+  /// The eigendecomposition of K̃ = K + r·I for `mode` (Get::nngp or Get::ntk).
+  const Spectrum& spectrum(Get mode) const {
+    const std::size_t i = index(mode);
+    const std::scoped_lock lock(data_->mutex);
+    if (!spectrum_[i]) {
+      const Spectrum& base = base_spectrum(mode);
+      spectrum_[i] = base.with_shift(ridge_[i] - base_ridge(i));
+    }
+    return *spectrum_[i];
+  }
+
+  /// The Cholesky factor of K̃ for predictions at t = ∞, or null where the eigendecomposition
+  /// serves instead: when the kernel is singular or nearly so (cholesky.hpp), when the
+  /// eigendecomposition already exists (a prediction at a finite time made it), and in a ridge
+  /// sweep (`with_diag_reg`), whose predictors share one eigendecomposition.
+  std::shared_ptr<const CholeskyFactor> cholesky(Get mode) const {
+    const std::size_t i = index(mode);
+    FlowData& d = *data_;
+    const std::scoped_lock lock(d.mutex);
+    if (sweep_ || d.base[i]) return nullptr;
+    if (!d.factor[i]) {
+      Matrix<double>& k = stored_kernel(mode);
+      auto f = std::make_shared<CholeskyFactor>();
+      if (d.release_kernels) {
+        // In place: L overwrites the lower triangle, K stays above it, its diagonal here.
+        d.diagonal[i] = k.diagonal();
+        f->lower = std::move(k);
+        d.handed_over[i] = true;
+      } else {
+        require_memory(d.function, matrix_bytes(k.rows()),
+                       "the Cholesky factor of the " + size_name(mode));
+        f->lower = k;
+      }
+      f->lower.diagonal().array() += ridge_[i];
+      if (factor_if_safe(f->lower, d.relative_cutoff, f->reciprocal_condition)) {
+        d.factor[i] = std::move(f);
+      } else {
+        if (d.release_kernels) {
+          restore_from_upper(f->lower, d.diagonal[i]);
+          k = std::move(f->lower);
+          d.handed_over[i] = false;
+        }
+        d.factor[i] = nullptr;
+      }
+    }
+    return *d.factor[i];
+  }
+
+  /// The unregularised train-train kernel of `mode`; throws if it was not given.
   const Matrix<double>& kernel(Get mode) const {
-    const Matrix<double>& k = mode == Get::nngp ? k_.nngp : k_.ntk;
+    const Matrix<double>& k = mode == Get::nngp ? data_->k.nngp : data_->k.ntk;
+    if (data_->handed_over[index(mode)]) {
+      // Only reachable after a factorisation that took the kernel over threw (out of memory,
+      // no convergence): the predictor cannot answer any more.
+      fail(data_->function,
+           "the train-train kernel was handed to a factorisation that failed; "
+           "make a new predictor");
+    }
     if (k.size() == 0) {
-      fail(function_, std::string("this prediction needs the train-train ") +
-                          (mode == Get::nngp ? "NNGP" : "NTK") + ", which was not given");
+      fail(data_->function, std::string("this prediction needs the train-train ") +
+                                (mode == Get::nngp ? "NNGP" : "NTK") + ", which was not given");
     }
     return k;
   }
 
-  const Spectrum& spectrum(Get mode) const {
-    const std::size_t i = mode == Get::nngp ? 0 : 1;
-    const Matrix<double>& k = kernel(mode);
-    std::call_once(once_[i], [&] {
-      spectra_[i] = regularized_spectrum(function_, k, diag_reg_, absolute_, cutoff_);
-    });
-    return spectra_[i];
-  }
-
   /// Vᵀ·K_dd·V: the unregularised train-train NNGP in the NTK's eigenbasis, which the NTK-mode
-  /// covariances need at every time; computed once (2N³), on first use.
+  /// covariances need at every finite time; computed once (2N³), on first use, for the family.
   const Matrix<double>& nngp_in_ntk_basis() const {
-    const Spectrum& basis = spectrum(Get::ntk);
-    const Matrix<double>& k = kernel(Get::nngp);
-    std::call_once(once_rotated_,
-                   [&] { rotated_ = basis.vectors.transpose() * k * basis.vectors; });
-    return rotated_;
+    const std::scoped_lock lock(data_->mutex);
+    if (!data_->rotated) {
+      const Matrix<double>& v = spectrum(Get::ntk).vectors();
+      require_memory(data_->function, 2 * matrix_bytes(v.rows()),
+                     "the NNGP in the NTK's eigenbasis (for the NTK-mode covariances)");
+      data_->rotated = v.transpose() * kernel(Get::nngp) * v;
+    }
+    return *data_->rotated;
   }
 
  private:
-  std::string_view function_;
-  Kernels k_;
-  Matrix<double> y_;
-  double diag_reg_;
-  bool absolute_;
-  double cutoff_;
-  mutable std::once_flag once_[2];
-  mutable Spectrum spectra_[2];
-  mutable std::once_flag once_rotated_;
-  mutable Matrix<double> rotated_;
+  explicit FlowState(std::shared_ptr<FlowData> data) : data_(std::move(data)) {}
+
+  static std::size_t index(Get mode) { return mode == Get::nngp ? 0 : 1; }
+
+  static double matrix_bytes(Index n) {
+    return static_cast<double>(n) * static_cast<double>(n) * sizeof(double);
+  }
+
+  /// "N × N NTK train-train kernel", for messages.
+  std::string size_name(Get mode) const {
+    const std::string n = std::to_string(training_size());
+    return n + " × " + n + (mode == Get::nngp ? " NNGP" : " NTK") + " train-train kernel";
+  }
+
+  /// The absolute ridge r of `diag_reg` for mode i: neural-tangents' diag_reg·tr(K)/m, or
+  /// diag_reg itself on the absolute scale.
+  double ridge_for(std::size_t i, double diag_reg) const {
+    return data_->absolute ? diag_reg : diag_reg * data_->mean_diagonal[i];
+  }
+  double base_ridge(std::size_t i) const { return ridge_for(i, data_->diag_reg); }
+
+  /// The stored kernel of `mode`, throwing if it was not given.
+  Matrix<double>& stored_kernel(Get mode) const {
+    kernel(mode);
+    return mode == Get::nngp ? data_->k.nngp : data_->k.ntk;
+  }
+
+  /// The family's eigendecomposition of K + r₀·I (lock held). Once it exists the Cholesky factor
+  /// is never used again and is dropped (callers still holding it keep it alive).
+  const Spectrum& base_spectrum(Get mode) const {
+    FlowData& d = *data_;
+    const std::size_t i = index(mode);
+    if (d.base[i]) return *d.base[i];
+    const std::shared_ptr<CholeskyFactor> in_factor =
+        d.release_kernels && d.factor[i] ? *d.factor[i] : nullptr;
+    // The factor's storage can be taken over unless a caller still holds the factor (this copy
+    // and the cache are two owners).
+    const bool copies = !d.release_kernels || (in_factor && in_factor.use_count() > 2);
+    // The copy, and LAPACK dsyevd's workspace of 2N² + 6N doubles; Eigen's solver needs as much
+    // for its own copy and result.
+    const double n2 = matrix_bytes(training_size());
+    require_memory(d.function, (copies ? 3 : 2) * n2,
+                   "the eigendecomposition of the " + size_name(mode),
+                   "predictions at t = ∞ alone, of a well-conditioned kernel (a ridge, "
+                   "diag_reg > 0, makes one), take the Cholesky route, which needs " +
+                       show_bytes(n2));
+    Matrix<double> regularized;
+    if (in_factor) {
+      regularized = copies ? Matrix<double>(in_factor->lower) : std::move(in_factor->lower);
+      restore_from_upper(regularized, d.diagonal[i]);
+    } else {
+      Matrix<double>& k = stored_kernel(mode);
+      regularized = d.release_kernels ? std::move(k) : Matrix<double>(k);
+      d.handed_over[i] = d.release_kernels;
+    }
+    // Before anything below can throw: a factor whose storage moved must not be used again.
+    d.factor[i].reset();
+    regularized.diagonal().array() += base_ridge(i);
+    d.base[i] = consume_into_spectrum(std::move(regularized), d.relative_cutoff);
+    return *d.base[i];
+  }
+
+  std::shared_ptr<FlowData> data_;
+  double ridge_[2] = {0, 0};  ///< this state's regulariser r per mode (absolute)
+  bool sweep_ = false;        ///< made by with_diag_reg: t = ∞ uses the shared eigendecomposition
+  mutable std::optional<Spectrum> spectrum_[2];
 };
+
+inline bool all_infinite(std::span<const double> s) {
+  for (const double t : s) {
+    if (t != infinite_time) return false;
+  }
+  return true;
+}
+
+/// The test-set posterior of one mode at t = ∞ by the Cholesky factor `f` of its own kernel K̃:
+/// mean K_*d·K̃⁻¹·y; NNGP and NTK-GP covariance K_** − WᵀW with W = L⁻¹·K_d*; NTK-mode covariance
+/// K_** + AᵀK_ddA − (K_*dA + (K_*dA)ᵀ) with A = Θ̃⁻¹·Θ_d*.
+template <class S>
+GaussianPrediction cholesky_test_posterior(const FlowState<S>& state, Get mode,
+                                           const CholeskyFactor& f, const Kernels& k_td,
+                                           const Matrix<double>& k_tt) {
+  const Matrix<double>& own_td = mode == Get::nngp ? k_td.nngp : k_td.ntk;
+  GaussianPrediction out;
+  Matrix<double> alpha = state.y();
+  cholesky_solve_in_place(f, alpha);
+  out.mean = product(own_td, alpha);
+  if (k_tt.size() == 0) return out;
+  Matrix<double> a = own_td.transpose();
+  if (mode == Get::ntk) {
+    cholesky_solve_in_place(f, a);
+    const Matrix<double> k_a = product(state.kernel(Get::nngp), a);
+    const Matrix<double> cross = product(k_td.nngp, a);
+    out.covariance = k_tt + a.transpose() * k_a - cross - cross.transpose();
+  } else {
+    cholesky_half_solve_in_place(f, a);
+    out.covariance = k_tt - a.transpose() * a;
+  }
+  out.covariance = 0.5 * (out.covariance + out.covariance.transpose()).eval();
+  return out;
+}
 
 /// Test-set posterior of one mode at the flow times `s` (∞ allowed), from the test-train
 /// kernels `k_td` (NNGP and/or NTK) and, for covariances, the test-test kernel `k_tt` (the NNGP,
@@ -158,13 +373,20 @@ std::vector<GaussianPrediction> test_posterior(const FlowState<S>& state, Get mo
                                                std::span<const double> s, const Kernels& k_td,
                                                const Matrix<double>& k_tt) {
   const Get basis = mode == Get::nngp ? Get::nngp : Get::ntk;
+  if (all_infinite(s)) {
+    if (const std::shared_ptr<const CholeskyFactor> f = state.cholesky(basis)) {
+      return std::vector<GaussianPrediction>(s.size(),
+                                             cholesky_test_posterior(state, mode, *f, k_td, k_tt));
+    }
+  }
   const Spectrum& spectrum = state.spectrum(basis);
+  const Matrix<double>& v = spectrum.vectors();
   const Matrix<double>& own_td = basis == Get::nngp ? k_td.nngp : k_td.ntk;
-  const Matrix<double> projected_y = spectrum.vectors.transpose() * state.y();
-  const Matrix<double> own_td_v = own_td * spectrum.vectors;  // K_*d·V or Θ_*d·V
+  const Matrix<double> projected_y = v.transpose() * state.y();
+  const Matrix<double> own_td_v = product(own_td, v);  // K_*d·V or Θ_*d·V
   const bool with_cov = k_tt.size() > 0;
   Matrix<double> nngp_td_v;  // K_*d·V_Θ, for the NTK-mode covariance
-  if (with_cov && mode == Get::ntk) nngp_td_v = k_td.nngp * spectrum.vectors;
+  if (with_cov && mode == Get::ntk) nngp_td_v = product(k_td.nngp, v);
   std::vector<GaussianPrediction> out(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     const Eigen::VectorXd g = gain(spectrum, s[i]);
@@ -185,26 +407,34 @@ std::vector<GaussianPrediction> test_posterior(const FlowState<S>& state, Get mo
   return out;
 }
 
-/// Training-set posterior of one mode (NNGP or NTK) at the flow times `s`.
+/// Training-set posterior of one mode (NNGP or NTK) at the flow times `s`. At t = ∞ on a kernel
+/// the Cholesky route takes (full rank), every mode has relaxed: the mean is y and no spread is
+/// left.
 template <class S>
 std::vector<GaussianPrediction> train_posterior(const FlowState<S>& state, Get mode,
                                                 std::span<const double> s, bool with_cov) {
+  if (all_infinite(s) && state.cholesky(mode) != nullptr) {
+    GaussianPrediction at_rest{state.y(), Matrix<double>()};
+    if (with_cov) at_rest.covariance.setZero(state.training_size(), state.training_size());
+    return std::vector<GaussianPrediction>(s.size(), at_rest);
+  }
   const Spectrum& spectrum = state.spectrum(mode);
-  const Matrix<double> projected_y = spectrum.vectors.transpose() * state.y();
+  const Matrix<double>& v = spectrum.vectors();
+  const Matrix<double> projected_y = v.transpose() * state.y();
   std::vector<GaussianPrediction> out(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     const Eigen::VectorXd d = decay(spectrum, s[i]);
     out[i].mean = in_eigenbasis(spectrum, -moved(spectrum, s[i]), projected_y);
     if (!with_cov) continue;
     if (mode == Get::ntk) {
-      const Matrix<double> vd = spectrum.vectors * d.asDiagonal();
+      const Matrix<double> vd = v * d.asDiagonal();
       out[i].covariance = vd * state.nngp_in_ntk_basis() * vd.transpose();
     } else {
       Eigen::VectorXd w(d.size());
       for (Index j = 0; j < d.size(); ++j) {
         w[j] = spectrum.kept(j) ? spectrum.values[j] * d[j] * d[j] : 0.0;
       }
-      out[i].covariance = spectrum.vectors * w.asDiagonal() * spectrum.vectors.transpose();
+      out[i].covariance = v * w.asDiagonal() * v.transpose();
     }
     out[i].covariance = 0.5 * (out[i].covariance + out[i].covariance.transpose()).eval();
   }

@@ -1,0 +1,89 @@
+// Memory planned before allocation: the limit read from the environment, and the calls that
+// refuse, with sizes and advice, what cannot fit (under a limit set by TANGENT_MEMORY_LIMIT, so
+// that the test does not depend on the machine).
+
+#include <string>
+
+#include <Eigen/Dense>
+#include <catch2/catch.hpp>
+
+#include <tangent/tangent.hpp>
+
+#include "support/inputs.hpp"
+#include "support/memory_limit.hpp"
+
+namespace {
+
+using namespace tangent;
+
+using test::MemoryLimit;
+
+template <class F>
+std::string memory_error(F&& f) {
+  try {
+    f();
+  } catch (const MemoryError& e) {
+    return e.what();
+  }
+  return "no MemoryError";
+}
+
+}  // namespace
+
+TEST_CASE("TANGENT_MEMORY_LIMIT caps the available memory", "[memory]") {
+  const std::optional<AvailableMemory> machine = available_memory();
+#if defined(__linux__)
+  REQUIRE(machine.has_value());
+  CHECK(machine->bytes > 0);
+#endif
+  {
+    const MemoryLimit limit("3G");
+    REQUIRE(available_memory().has_value());
+    CHECK(available_memory()->bytes == 3.0 * 1024 * 1024 * 1024);
+    CHECK(available_memory()->limit == "TANGENT_MEMORY_LIMIT");
+  }
+  {
+    const MemoryLimit limit("123456");
+    CHECK(available_memory()->bytes == 123456.0);
+  }
+  {
+    const MemoryLimit limit("lots");
+    CHECK_THROWS_WITH(available_memory(), Catch::Contains("TANGENT_MEMORY_LIMIT must be a number"));
+  }
+  {
+    const MemoryLimit limit("2X");
+    CHECK_THROWS_AS(available_memory(), std::invalid_argument);
+  }
+  CHECK(detail::show_bytes(12.8e9) == "12.8 GB");
+  CHECK(detail::show_bytes(999) == "999 bytes");
+}
+
+TEST_CASE("predictions that cannot fit say what they need before allocating it", "[memory]") {
+  const Eigen::MatrixXd x = test::random_inputs(400, 5, 301);
+  const Eigen::MatrixXd y = test::random_inputs(400, 1, 302);
+  const auto net = serial(Dense{.width = 1, .w_std = 1.3, .b_std = 0.1}, Erf{}, Dense{});
+  const Eigen::MatrixXd k = ntk(net, x);  // 400² doubles: 1.28 MB
+  const MemoryLimit limit("2M");          // 2.10 MB
+  // The eigendecomposition needs its workspace, 2N² doubles, beyond the released kernel...
+  const auto flow = gradient_descent_mse(k, y, MseOptions{.diag_reg = 1e-3});
+  const std::string message = memory_error([&] { (void)flow.test(1.0, k); });
+  CHECK_THAT(message, Catch::Contains("tangent::gradient_descent_mse: 2.56 MB needed for the "
+                                      "eigendecomposition of the 400 × 400 NTK train-train "
+                                      "kernel, but 2.1 MB available (TANGENT_MEMORY_LIMIT)"));
+  CHECK_THAT(message, Catch::Contains("Cholesky route, which needs 1.28 MB"));
+  // ...while t = ∞ with a ridge takes the Cholesky route, which fits.
+  const Eigen::MatrixXd at_infinity = flow.test(infinite_time, k);
+  CHECK(at_infinity.allFinite());
+
+  // The MemoryError carries the sizes.
+  try {
+    (void)kernels(net, test::random_inputs(600, 5, 303));
+    FAIL("kernels of 600 samples fit under 2 MB");
+  } catch (const MemoryError& e) {
+    CHECK(e.needed_bytes == 2.0 * 600 * 600 * 8);
+    CHECK(e.available_bytes == 2.0 * 1024 * 1024);
+    CHECK_THAT(std::string(e.what()),
+               Catch::Contains("5.76 MB needed for the 600 × 600 NNGP and NTK") &&
+                   Catch::Contains("nngp() or ntk() alone needs 2.88 MB"));
+  }
+}
