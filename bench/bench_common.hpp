@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <sys/resource.h>
@@ -51,6 +52,28 @@ inline double peak_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) * 1024.0;
+}
+
+/// Starts a new peak-RSS measurement (Linux ≥ 4.0: clear_refs 5 resets VmHWM); false elsewhere.
+inline bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+/// Peak resident set size since the last reset_peak_rss() (VmHWM), in bytes; 0 if unknown.
+inline double peak_rss_since_reset() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      double kib = 0;
+      in >> kib;
+      return kib * 1024.0;
+    }
+  }
+  return 0;
 }
 
 /// Wall-clock seconds of the fastest of `repeats` calls of `f`.
