@@ -41,7 +41,6 @@
 #include "support/cli.hpp"
 #include "support/discrete_time.hpp"
 #include "support/fashion_mnist_data.hpp"
-#include "support/gram.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -98,10 +97,16 @@ void run_architecture(const std::string& name, Make make, Wrap wrap, Shape shape
                       std::vector<KernelResult>& kernel_rows, std::vector<NetResult>& net_rows) {
   using namespace tangent;
   const auto analytic = make(Index{1});  // the kernels do not depend on the width
-  const Kernels k_train =
-      examples::gram_with_progress(analytic, d.x_train, wrap, name + " kernels, train");
-  const Kernels k_test =
-      examples::cross_with_progress(analytic, d.x_test, d.x_train, wrap, name + " kernels, test");
+  const auto with_bar = [](const std::string& label, const auto& compute) {
+    examples::Progress bar(label, 1000);
+    return compute(bar.tracker());
+  };
+  const Kernels k_train = with_bar(name + " kernels, train", [&](const auto& progress) {
+    return kernels(analytic, wrap(d.x_train), progress);
+  });
+  const Kernels k_test = with_bar(name + " kernels, test", [&](const auto& progress) {
+    return kernels(analytic, wrap(d.x_test), wrap(d.x_train), progress);
+  });
 
   // Step size: half the largest that converges for the NTK (loss normalised by y.size()).
   const double eta = max_learning_rate(k_train.ntk, d.y_train.size()) / 2;

@@ -34,7 +34,6 @@
 
 #include "support/cli.hpp"
 #include "support/fashion_mnist_data.hpp"
-#include "support/gram.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -197,11 +196,12 @@ int run(const Settings& s) {
     timing.push_back({part, rows, cols, seconds, entries / seconds});
   };
   time_part("train", x_train.rows(), x_train.rows(), seconds_of([&] {
-              k_train = examples::gram_with_progress(net, x_train, wrap, "WRN kernels, train");
+              examples::Progress bar("WRN kernels, train", 1000);
+              k_train = tangent::kernels(net, wrap(x_train), bar.tracker());
             }));
   time_part("test", x_test.rows(), x_train.rows(), seconds_of([&] {
-              k_test =
-                  examples::cross_with_progress(net, x_test, x_train, wrap, "WRN kernels, test");
+              examples::Progress bar("WRN kernels, test", 1000);
+              k_test = tangent::kernels(net, wrap(x_test), wrap(x_train), bar.tracker());
             }));
 
   std::vector<double> ridges{0.0};

@@ -38,6 +38,12 @@ class Progress {
     }
   }
 
+  /// A callback for tangent's long calls (tangent::ProgressCallback), moving this bar by the
+  /// fraction of the call's work that is done.
+  auto tracker() {
+    return [this](long done, long total) { update(done * total_ / std::max(total, 1L)); };
+  }
+
   /// Completes the bar (idempotent) and returns the elapsed seconds.
   double finish() {
     if (!finished_) {

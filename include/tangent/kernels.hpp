@@ -2,6 +2,9 @@
 /// @file
 /// The analytic infinite-width kernels of a network: `kernels`, `nngp` and `ntk`.
 ///
+/// Every function takes an optional last argument, a `ProgressCallback` (core/progress.hpp),
+/// told how many of the kernel's entries are done, on the calling thread.
+///
 /// Conventions are neural-tangents': samples are rows (x is N×d); the input NNGP is x1·x2ᵀ/d
 /// (for images and sequences: per pair of positions, averaged over channels only) and the input
 /// NTK is 0; the NTK returned is the kernel of one output unit (the full kernel is Θ ⊗ I over
@@ -16,6 +19,7 @@
 #include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/memory.hpp"
+#include "tangent/core/progress.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/feature_sweep.hpp"
@@ -56,7 +60,8 @@ void plan_outputs(std::string_view function, Index n1, Index n2) {
 template <Want W, class Net, class D1, class D2>
 BasicKernels<typename D1::Scalar> feature_kernels(std::string_view function, const Net& network,
                                                   const Eigen::MatrixBase<D1>& x1,
-                                                  const Eigen::MatrixBase<D2>* x2) {
+                                                  const Eigen::MatrixBase<D2>* x2,
+                                                  const ProgressCallback& progress) {
   using S = typename D1::Scalar;
   check_scalar<S>();
   static_assert(std::is_same_v<S, typename D2::Scalar>,
@@ -70,12 +75,12 @@ BasicKernels<typename D1::Scalar> feature_kernels(std::string_view function, con
     check_input(function, "x1", a);
     plan_outputs<W, S>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
     if (x2 == nullptr) {
-      feature_kernels<W != Want::nngp, S>(net, plan, a, nullptr, out.nngp(), out.ntk());
+      feature_kernels<W != Want::nngp, S>(net, plan, a, nullptr, out.nngp(), out.ntk(), progress);
     } else {
       const Eigen::Ref<const Matrix<S>> b(x2->derived());
       check_input(function, "x2", b);
       check_same_features<S>(function, a, b);
-      feature_kernels<W != Want::nngp, S>(net, plan, a, &b, out.nngp(), out.ntk());
+      feature_kernels<W != Want::nngp, S>(net, plan, a, &b, out.nngp(), out.ntk(), progress);
     }
   }
   return std::move(out.kernels);
@@ -83,7 +88,8 @@ BasicKernels<typename D1::Scalar> feature_kernels(std::string_view function, con
 
 template <Want W, class Net, class S, int D>
 BasicKernels<S> spatial_kernels(std::string_view function, const Net& network,
-                                const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2) {
+                                const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2,
+                                const ProgressCallback& progress) {
   check_scalar<S>();
   const auto net = as_serial(network);
   using Flat = std::remove_const_t<decltype(net)>;
@@ -99,7 +105,7 @@ BasicKernels<S> spatial_kernels(std::string_view function, const Net& network,
                            x2->geometry.str() + "; both inputs need the same shape");
       }
     }
-    spatial_kernels<W != Want::nngp>(net, plan, x1, x2, out.nngp(), out.ntk());
+    spatial_kernels<W != Want::nngp>(net, plan, x1, x2, out.nngp(), out.ntk(), progress);
   }
   return std::move(out.kernels);
 }
@@ -114,24 +120,26 @@ inline namespace TANGENT_PARALLEL_ABI {
 /// or unusable layer hyperparameters.
 template <Network Net, class D1, class D2>
 BasicKernels<typename D1::Scalar> kernels(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                                          const Eigen::MatrixBase<D2>& x2) {
-  return detail::feature_kernels<detail::Want::both>("kernels", net, x1, &x2);
+                                          const Eigen::MatrixBase<D2>& x2,
+                                          const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::both>("kernels", net, x1, &x2, progress);
 }
 
 /// NNGP and NTK of the rows of `x` with themselves: symmetric N×N matrices, computed on one
 /// triangle; the diagonal is exact (the angle of a sample with itself is 0).
 template <Network Net, class D>
-BasicKernels<typename D::Scalar> kernels(const Net& net, const Eigen::MatrixBase<D>& x) {
+BasicKernels<typename D::Scalar> kernels(const Net& net, const Eigen::MatrixBase<D>& x,
+                                         const ProgressCallback& progress = {}) {
   return detail::feature_kernels<detail::Want::both>(
-      "kernels", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr));
+      "kernels", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr), progress);
 }
 
 /// NNGP and NTK between two sets of images or sequences (`tangent::images`,
 /// `tangent::sequences`); also throws when their shapes differ or a layer does not fit them.
 template <Network Net, class S, int D>
-BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x1,
-                        const SpatialInput<S, D>& x2) {
-  return detail::spatial_kernels<detail::Want::both>("kernels", net, x1, &x2);
+BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2,
+                        const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::both>("kernels", net, x1, &x2, progress);
 }
 
 /// Two spatial inputs of different scalar types or ranks: one readable message.
@@ -147,66 +155,73 @@ requires(!std::is_same_v<S1, S2> ||
 
 /// NNGP and NTK of a set of images or sequences with itself.
 template <Network Net, class S, int D>
-BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x) {
+BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x,
+                        const ProgressCallback& progress = {}) {
   return detail::spatial_kernels<detail::Want::both>(
-      "kernels", net, x, static_cast<const SpatialInput<S, D>*>(nullptr));
+      "kernels", net, x, static_cast<const SpatialInput<S, D>*>(nullptr), progress);
 }
 
 /// The NNGP alone (the NTK recursion is skipped).
 template <Network Net, class D1, class D2>
 Matrix<typename D1::Scalar> nngp(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                                 const Eigen::MatrixBase<D2>& x2) {
-  return detail::feature_kernels<detail::Want::nngp>("nngp", net, x1, &x2).nngp;
+                                 const Eigen::MatrixBase<D2>& x2,
+                                 const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::nngp>("nngp", net, x1, &x2, progress).nngp;
 }
 
 /// The NNGP of `x` with itself.
 template <Network Net, class D>
-Matrix<typename D::Scalar> nngp(const Net& net, const Eigen::MatrixBase<D>& x) {
+Matrix<typename D::Scalar> nngp(const Net& net, const Eigen::MatrixBase<D>& x,
+                                const ProgressCallback& progress = {}) {
   return detail::feature_kernels<detail::Want::nngp>(
-             "nngp", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
+             "nngp", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr), progress)
       .nngp;
 }
 
 /// The NNGP between two sets of images or sequences.
 template <Network Net, class S, int D>
-Matrix<S> nngp(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2) {
-  return detail::spatial_kernels<detail::Want::nngp>("nngp", net, x1, &x2).nngp;
+Matrix<S> nngp(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2,
+               const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::nngp>("nngp", net, x1, &x2, progress).nngp;
 }
 
 /// The NNGP of a set of images or sequences with itself.
 template <Network Net, class S, int D>
-Matrix<S> nngp(const Net& net, const SpatialInput<S, D>& x) {
+Matrix<S> nngp(const Net& net, const SpatialInput<S, D>& x, const ProgressCallback& progress = {}) {
   return detail::spatial_kernels<detail::Want::nngp>(
-             "nngp", net, x, static_cast<const SpatialInput<S, D>*>(nullptr))
+             "nngp", net, x, static_cast<const SpatialInput<S, D>*>(nullptr), progress)
       .nngp;
 }
 
 /// The NTK alone (the NNGP is computed alongside but never stored).
 template <Network Net, class D1, class D2>
 Matrix<typename D1::Scalar> ntk(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                                const Eigen::MatrixBase<D2>& x2) {
-  return detail::feature_kernels<detail::Want::ntk>("ntk", net, x1, &x2).ntk;
+                                const Eigen::MatrixBase<D2>& x2,
+                                const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::ntk>("ntk", net, x1, &x2, progress).ntk;
 }
 
 /// The NTK of `x` with itself.
 template <Network Net, class D>
-Matrix<typename D::Scalar> ntk(const Net& net, const Eigen::MatrixBase<D>& x) {
+Matrix<typename D::Scalar> ntk(const Net& net, const Eigen::MatrixBase<D>& x,
+                               const ProgressCallback& progress = {}) {
   return detail::feature_kernels<detail::Want::ntk>(
-             "ntk", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
+             "ntk", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr), progress)
       .ntk;
 }
 
 /// The NTK between two sets of images or sequences.
 template <Network Net, class S, int D>
-Matrix<S> ntk(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2) {
-  return detail::spatial_kernels<detail::Want::ntk>("ntk", net, x1, &x2).ntk;
+Matrix<S> ntk(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2,
+              const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::ntk>("ntk", net, x1, &x2, progress).ntk;
 }
 
 /// The NTK of a set of images or sequences with itself.
 template <Network Net, class S, int D>
-Matrix<S> ntk(const Net& net, const SpatialInput<S, D>& x) {
-  return detail::spatial_kernels<detail::Want::ntk>("ntk", net, x,
-                                                    static_cast<const SpatialInput<S, D>*>(nullptr))
+Matrix<S> ntk(const Net& net, const SpatialInput<S, D>& x, const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::ntk>(
+             "ntk", net, x, static_cast<const SpatialInput<S, D>*>(nullptr), progress)
       .ntk;
 }
 

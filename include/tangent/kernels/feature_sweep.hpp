@@ -23,6 +23,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/pair_context.hpp"
+#include "tangent/core/progress.hpp"
 #include "tangent/core/simd_math.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/plan.hpp"
@@ -241,8 +242,8 @@ void sweep_tile(const Net& net, EntryVisitor<WithNtk, S>& visitor, Matrix<S>& q,
 /// null (then only one triangle of tiles is computed and mirrored).
 template <bool WithNtk, class S, class Net>
 void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<const Matrix<S>>& x1,
-                     const Eigen::Ref<const Matrix<S>>* x2, Matrix<S>* nngp_out,
-                     Matrix<S>* ntk_out) {
+                     const Eigen::Ref<const Matrix<S>>* x2, Matrix<S>* nngp_out, Matrix<S>* ntk_out,
+                     const ProgressCallback& progress) {
   const bool same_input = x2 == nullptr;
   const Eigen::Ref<const Matrix<S>>& y = same_input ? x1 : *x2;
   const Index n1 = x1.rows();
@@ -272,6 +273,10 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
   const Index tile_count = static_cast<Index>(tiles.size());
   // x2ᵀ (d × N2) once, so that each tile's GEMM packs contiguous columns of its right-hand side.
   const Matrix<S> yt = y.transpose();
+  // Progress in entries computed: a tile on the diagonal counts in full, as it is computed so.
+  Index entries = 0;
+  for (const auto& [r0, c0] : tiles) entries += std::min(side, n1 - r0) * std::min(side, n2 - c0);
+  ProgressMeter meter(progress, entries);
 
   TANGENT_OMP(parallel) {
     Matrix<S> q;
@@ -279,6 +284,7 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
     EntryVisitor<WithNtk, S> visitor{plan, trace1, trace2, width};
     TANGENT_OMP(for schedule(dynamic))
     for (Index k = 0; k < tile_count; ++k) {
+      if (meter.stopped()) continue;
       const auto [r0, c0] = tiles[static_cast<std::size_t>(k)];
       const Index h = std::min(side, n1 - r0);
       const Index w = std::min(side, n2 - c0);
@@ -301,8 +307,10 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
         // Same-input: the mirror tile below the diagonal, while this one is in cache.
         if (same_input && r0 != c0) out->block(c0, r0, w, h) = tile->transpose();
       }
+      meter.finished(h * w);
     }
   }
+  meter.finish();
 }
 
 }  // namespace TANGENT_PARALLEL_ABI

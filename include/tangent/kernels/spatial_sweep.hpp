@@ -27,6 +27,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/pair_context.hpp"
+#include "tangent/core/progress.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/spatial_block.hpp"
 #include "tangent/core/spatial_input.hpp"
@@ -334,7 +335,8 @@ inline std::pair<Index, Index> triangle_pair(Index k, Index n) {
 /// pairs i ≤ j are computed and mirrored).
 template <bool WithNtk, class S, int D, class Net>
 void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<S, D>& x1,
-                     const SpatialInput<S, D>* x2, Matrix<S>* nngp_out, Matrix<S>* ntk_out) {
+                     const SpatialInput<S, D>* x2, Matrix<S>* nngp_out, Matrix<S>* ntk_out,
+                     const ProgressCallback& progress) {
   constexpr bool full = in_full<Net>(false);
   const bool same_input = x2 == nullptr;
   const SpatialInput<S, D>& y = same_input ? x1 : *x2;
@@ -355,6 +357,7 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
 
   // Pairs in row-major order of the (upper) triangle or rectangle; chunks of pairs per thread.
   const Index pairs = same_input ? n1 * (n1 + 1) / 2 : n1 * n2;
+  ProgressMeter meter(progress, pairs);
   TANGENT_OMP(parallel) {
     BlockVisitor<WithNtk, false, S> visitor{plan, &trace1, &trace2};
     SpatialState<S> state;
@@ -362,6 +365,7 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
     Matrix<S> b;
     TANGENT_OMP(for schedule(dynamic, 4))
     for (Index k = 0; k < pairs; ++k) {
+      if (meter.stopped()) continue;
       const std::pair<Index, Index> pair =
           same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
       const Index i = pair.first;
@@ -384,8 +388,10 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
       if constexpr (WithNtk) {
         if (ntk_out != nullptr) (*ntk_out)(i, j) = state.t;
       }
+      meter.finished(1);
     }
   }
+  meter.finish();
 
   if (same_input) {
     for (Matrix<S>* out : {nngp_out, ntk_out}) {
