@@ -61,30 +61,35 @@ inline void eigen_cholesky_solve_in_place(const Matrix<double>& lower, Matrix<do
 }
 
 #if defined(TANGENT_HAS_LAPACKE)
-// Declared here, as LAPACKE_dsyevd in spectrum.hpp, rather than through <lapacke.h>.
-extern "C" double LAPACKE_dlansy(int matrix_layout, char norm, char uplo, int n, const double* a,
-                                 int lda);
-extern "C" int LAPACKE_dpotrf(int matrix_layout, char uplo, int n, double* a, int lda);
-extern "C" int LAPACKE_dpocon(int matrix_layout, char uplo, int n, const double* a, int lda,
-                              double anorm, double* rcond);
-extern "C" int LAPACKE_dpotrs(int matrix_layout, char uplo, int n, int nrhs, const double* a,
-                              int lda, double* b, int ldb);
-extern "C" int LAPACKE_dtrtrs(int matrix_layout, char uplo, char trans, char diag, int n, int nrhs,
-                              const double* a, int lda, double* b, int ldb);
+// Declared here, as LAPACKE_dsyevd in spectrum.hpp, rather than through <lapacke.h>. The _work
+// forms skip LAPACKE's NaN scans of every input (O(N²) each, 3 ms per call at N = 2,000): the
+// kernels were checked finite when the predictor was made.
+extern "C" double LAPACKE_dlansy_work(int matrix_layout, char norm, char uplo, int n,
+                                      const double* a, int lda, double* work);
+extern "C" int LAPACKE_dpotrf_work(int matrix_layout, char uplo, int n, double* a, int lda);
+extern "C" int LAPACKE_dpocon_work(int matrix_layout, char uplo, int n, const double* a, int lda,
+                                   double anorm, double* rcond, double* work, int* iwork);
+extern "C" int LAPACKE_dpotrs_work(int matrix_layout, char uplo, int n, int nrhs, const double* a,
+                                   int lda, double* b, int ldb);
+extern "C" int LAPACKE_dtrtrs_work(int matrix_layout, char uplo, char trans, char diag, int n,
+                                   int nrhs, const double* a, int lda, double* b, int ldb);
 
 /// The same by LAPACK's dpotrf (OpenBLAS: blocked and threaded), with dpocon's estimate.
 inline bool lapacke_cholesky_in_place(Matrix<double>& a, double* reciprocal_condition) {
   const int n = static_cast<int>(a.rows());
   const int lda = static_cast<int>(a.outerStride());
-  const double norm = reciprocal_condition != nullptr
-                          ? LAPACKE_dlansy(kLapackColumnMajor, '1', 'L', n, a.data(), lda)
-                          : 0.0;
-  const int info = LAPACKE_dpotrf(kLapackColumnMajor, 'L', n, a.data(), lda);
+  Eigen::VectorXd work(reciprocal_condition != nullptr ? 3 * a.rows() : 0);
+  const double norm =
+      reciprocal_condition != nullptr
+          ? LAPACKE_dlansy_work(kLapackColumnMajor, '1', 'L', n, a.data(), lda, work.data())
+          : 0.0;
+  const int info = LAPACKE_dpotrf_work(kLapackColumnMajor, 'L', n, a.data(), lda);
   if (info > 0) return false;
   if (info < 0) fail("Cholesky factorisation", "LAPACK dpotrf failed with info " + show(info));
   if (reciprocal_condition == nullptr) return true;
-  const int con =
-      LAPACKE_dpocon(kLapackColumnMajor, 'L', n, a.data(), lda, norm, reciprocal_condition);
+  Eigen::VectorXi iwork(a.rows());
+  const int con = LAPACKE_dpocon_work(kLapackColumnMajor, 'L', n, a.data(), lda, norm,
+                                      reciprocal_condition, work.data(), iwork.data());
   if (con != 0) fail("Cholesky factorisation", "LAPACK dpocon failed with info " + show(con));
   return true;
 }
@@ -93,13 +98,13 @@ inline void lapacke_cholesky_solve_in_place(const Matrix<double>& lower, Matrix<
                                             bool half) {
   if (b.size() == 0) return;
   const int n = static_cast<int>(lower.rows());
-  const int info =
-      half ? LAPACKE_dtrtrs(kLapackColumnMajor, 'L', 'N', 'N', n, static_cast<int>(b.cols()),
-                            lower.data(), static_cast<int>(lower.outerStride()), b.data(),
-                            static_cast<int>(b.outerStride()))
-           : LAPACKE_dpotrs(kLapackColumnMajor, 'L', n, static_cast<int>(b.cols()), lower.data(),
-                            static_cast<int>(lower.outerStride()), b.data(),
-                            static_cast<int>(b.outerStride()));
+  const int nrhs = static_cast<int>(b.cols());
+  const int lda = static_cast<int>(lower.outerStride());
+  const int ldb = static_cast<int>(b.outerStride());
+  const int info = half ? LAPACKE_dtrtrs_work(kLapackColumnMajor, 'L', 'N', 'N', n, nrhs,
+                                              lower.data(), lda, b.data(), ldb)
+                        : LAPACKE_dpotrs_work(kLapackColumnMajor, 'L', n, nrhs, lower.data(), lda,
+                                              b.data(), ldb);
   if (info != 0) fail("Cholesky solve", "LAPACK failed with info " + show(info));
 }
 #endif

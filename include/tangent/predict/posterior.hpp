@@ -280,7 +280,7 @@ class FlowState {
   /// The absolute ridge r of `diag_reg` for mode i: neural-tangents' diag_reg·tr(K)/m, or
   /// diag_reg itself on the absolute scale.
   double ridge_for(std::size_t i, double diag_reg) const {
-    return data_->absolute ? diag_reg : diag_reg * data_->mean_diagonal[i];
+    return ridge_of(diag_reg, data_->absolute, data_->mean_diagonal[i]);
   }
   double base_ridge(std::size_t i) const { return ridge_for(i, data_->diag_reg); }
 
