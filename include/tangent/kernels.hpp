@@ -5,6 +5,11 @@
 /// Every function takes an optional last argument, a `ProgressCallback` (core/progress.hpp),
 /// told how many of the kernel's entries are done, on the calling thread.
 ///
+/// Kernels are stored in the inputs' scalar, or in the one given first: `ntk<float>(net, x)`
+/// computes in double and rounds each entry once as it is written, so the N × N result takes
+/// half the memory and no double N × N matrix ever exists (for `conjugate_gradient`, which
+/// accumulates its products in double).
+///
 /// Conventions are neural-tangents': samples are rows (x is N×d); the input NNGP is x1·x2ᵀ/d
 /// (for images and sequences: per pair of positions, averaged over channels only) and the input
 /// NTK is 0; the NTK returned is the kernel of one output unit (the full kernel is Θ ⊗ I over
@@ -40,11 +45,22 @@ void check_scalar() {
       "TANGENT: KERNELS NEED double OR float INPUTS; cast the input with .cast<double>().");
 }
 
-template <Want W, class S>
+/// The scalar kernels are stored in: the inputs' S, or `Store` when one is asked for.
+template <class Store, class S>
+using Stored = std::conditional_t<std::is_void_v<Store>, S, Store>;
+
+template <class Store>
+void check_storage() {
+  static_assert(
+      std::is_void_v<Store> || std::is_same_v<Store, double> || std::is_same_v<Store, float>,
+      "TANGENT: KERNELS ARE STORED AS double OR float, e.g. ntk<float>(net, x).");
+}
+
+template <Want W, class O>
 struct Outputs {
-  BasicKernels<S> kernels;
-  Matrix<S>* nngp() { return W == Want::ntk ? nullptr : &kernels.nngp; }
-  Matrix<S>* ntk() { return W == Want::nngp ? nullptr : &kernels.ntk; }
+  BasicKernels<O> kernels;
+  Matrix<O>* nngp() { return W == Want::ntk ? nullptr : &kernels.nngp; }
+  Matrix<O>* ntk() { return W == Want::nngp ? nullptr : &kernels.ntk; }
 };
 
 /// Refuses, before any work, kernels whose N1 × N2 outputs cannot fit in memory.
@@ -57,47 +73,54 @@ void plan_outputs(std::string_view function, Index n1, Index n2) {
                  W == Want::both ? "nngp() or ntk() alone needs " + show_bytes(one) : "");
 }
 
-template <Want W, class Net, class D1, class D2>
-BasicKernels<typename D1::Scalar> feature_kernels(std::string_view function, const Net& network,
-                                                  const Eigen::MatrixBase<D1>& x1,
-                                                  const Eigen::MatrixBase<D2>* x2,
-                                                  const ProgressCallback& progress) {
+template <Want W, class Store, class Net, class D1, class D2>
+BasicKernels<Stored<Store, typename D1::Scalar>> feature_kernels(std::string_view function,
+                                                                 const Net& network,
+                                                                 const Eigen::MatrixBase<D1>& x1,
+                                                                 const Eigen::MatrixBase<D2>* x2,
+                                                                 const ProgressCallback& progress) {
   using S = typename D1::Scalar;
+  using O = Stored<Store, S>;
   check_scalar<S>();
+  check_storage<Store>();
   static_assert(std::is_same_v<S, typename D2::Scalar>,
                 "TANGENT: x1 AND x2 MUST HAVE THE SAME SCALAR TYPE (both double or both float).");
   const auto net = as_serial(network);
   using Flat = std::remove_const_t<decltype(net)>;
-  Outputs<W, S> out;
+  Outputs<W, O> out;
   if constexpr (composition_fits<Features, Flat>()) {
     const KernelPlan plan = make_plan<InputStage<Features>>(net, features_shape(x1.cols()));
     const Eigen::Ref<const Matrix<S>> a(x1.derived());
     check_input(function, "x1", a);
-    plan_outputs<W, S>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
+    plan_outputs<W, O>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
     if (x2 == nullptr) {
-      feature_kernels<W != Want::nngp, S>(net, plan, a, nullptr, out.nngp(), out.ntk(), progress);
+      feature_kernels<W != Want::nngp, S, O>(net, plan, a, nullptr, out.nngp(), out.ntk(),
+                                             progress);
     } else {
       const Eigen::Ref<const Matrix<S>> b(x2->derived());
       check_input(function, "x2", b);
       check_same_features<S>(function, a, b);
-      feature_kernels<W != Want::nngp, S>(net, plan, a, &b, out.nngp(), out.ntk(), progress);
+      feature_kernels<W != Want::nngp, S, O>(net, plan, a, &b, out.nngp(), out.ntk(), progress);
     }
   }
   return std::move(out.kernels);
 }
 
-template <Want W, class Net, class S, int D>
-BasicKernels<S> spatial_kernels(std::string_view function, const Net& network,
-                                const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2,
-                                const ProgressCallback& progress) {
+template <Want W, class Store, class Net, class S, int D>
+BasicKernels<Stored<Store, S>> spatial_kernels(std::string_view function, const Net& network,
+                                               const SpatialInput<S, D>& x1,
+                                               const SpatialInput<S, D>* x2,
+                                               const ProgressCallback& progress) {
+  using O = Stored<Store, S>;
   check_scalar<S>();
+  check_storage<Store>();
   const auto net = as_serial(network);
   using Flat = std::remove_const_t<decltype(net)>;
-  Outputs<W, S> out;
+  Outputs<W, O> out;
   if constexpr (composition_fits<Spatial<D>, Flat>()) {
     const KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
     check_input(function, "x1", x1.flat);
-    plan_outputs<W, S>(function, x1.flat.rows(), x2 == nullptr ? x1.flat.rows() : x2->flat.rows());
+    plan_outputs<W, O>(function, x1.flat.rows(), x2 == nullptr ? x1.flat.rows() : x2->flat.rows());
     if (x2 != nullptr) {
       check_input(function, "x2", x2->flat);
       if (!(x1.geometry == x2->geometry)) {
@@ -105,7 +128,7 @@ BasicKernels<S> spatial_kernels(std::string_view function, const Net& network,
                            x2->geometry.str() + "; both inputs need the same shape");
       }
     }
-    spatial_kernels<W != Want::nngp>(net, plan, x1, x2, out.nngp(), out.ntk(), progress);
+    spatial_kernels<W != Want::nngp, S, O>(net, plan, x1, x2, out.nngp(), out.ntk(), progress);
   }
   return std::move(out.kernels);
 }
@@ -118,28 +141,29 @@ inline namespace TANGENT_PARALLEL_ABI {
 /// NNGP and NTK between the rows of `x1` (N1×d) and of `x2` (N2×d): two N1×N2 matrices.
 /// Throws `std::invalid_argument` for empty or non-finite inputs, different feature dimensions,
 /// or unusable layer hyperparameters.
-template <Network Net, class D1, class D2>
-BasicKernels<typename D1::Scalar> kernels(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                                          const Eigen::MatrixBase<D2>& x2,
-                                          const ProgressCallback& progress = {}) {
-  return detail::feature_kernels<detail::Want::both>("kernels", net, x1, &x2, progress);
+template <class Store = void, Network Net, class D1, class D2>
+BasicKernels<detail::Stored<Store, typename D1::Scalar>> kernels(
+    const Net& net, const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>& x2,
+    const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::both, Store>("kernels", net, x1, &x2, progress);
 }
 
 /// NNGP and NTK of the rows of `x` with themselves: symmetric N×N matrices, computed on one
 /// triangle; the diagonal is exact (the angle of a sample with itself is 0).
-template <Network Net, class D>
-BasicKernels<typename D::Scalar> kernels(const Net& net, const Eigen::MatrixBase<D>& x,
-                                         const ProgressCallback& progress = {}) {
-  return detail::feature_kernels<detail::Want::both>(
+template <class Store = void, Network Net, class D>
+BasicKernels<detail::Stored<Store, typename D::Scalar>> kernels(
+    const Net& net, const Eigen::MatrixBase<D>& x, const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::both, Store>(
       "kernels", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr), progress);
 }
 
 /// NNGP and NTK between two sets of images or sequences (`tangent::images`,
 /// `tangent::sequences`); also throws when their shapes differ or a layer does not fit them.
-template <Network Net, class S, int D>
-BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2,
-                        const ProgressCallback& progress = {}) {
-  return detail::spatial_kernels<detail::Want::both>("kernels", net, x1, &x2, progress);
+template <class Store = void, Network Net, class S, int D>
+BasicKernels<detail::Stored<Store, S>> kernels(const Net& net, const SpatialInput<S, D>& x1,
+                                               const SpatialInput<S, D>& x2,
+                                               const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::both, Store>("kernels", net, x1, &x2, progress);
 }
 
 /// Two spatial inputs of different scalar types or ranks: one readable message.
@@ -154,73 +178,80 @@ requires(!std::is_same_v<S1, S2> ||
 }
 
 /// NNGP and NTK of a set of images or sequences with itself.
-template <Network Net, class S, int D>
-BasicKernels<S> kernels(const Net& net, const SpatialInput<S, D>& x,
-                        const ProgressCallback& progress = {}) {
-  return detail::spatial_kernels<detail::Want::both>(
+template <class Store = void, Network Net, class S, int D>
+BasicKernels<detail::Stored<Store, S>> kernels(const Net& net, const SpatialInput<S, D>& x,
+                                               const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::both, Store>(
       "kernels", net, x, static_cast<const SpatialInput<S, D>*>(nullptr), progress);
 }
 
 /// The NNGP alone (the NTK recursion is skipped).
-template <Network Net, class D1, class D2>
-Matrix<typename D1::Scalar> nngp(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                                 const Eigen::MatrixBase<D2>& x2,
-                                 const ProgressCallback& progress = {}) {
-  return detail::feature_kernels<detail::Want::nngp>("nngp", net, x1, &x2, progress).nngp;
+template <class Store = void, Network Net, class D1, class D2>
+Matrix<detail::Stored<Store, typename D1::Scalar>> nngp(const Net& net,
+                                                        const Eigen::MatrixBase<D1>& x1,
+                                                        const Eigen::MatrixBase<D2>& x2,
+                                                        const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::nngp, Store>("nngp", net, x1, &x2, progress).nngp;
 }
 
 /// The NNGP of `x` with itself.
-template <Network Net, class D>
-Matrix<typename D::Scalar> nngp(const Net& net, const Eigen::MatrixBase<D>& x,
-                                const ProgressCallback& progress = {}) {
-  return detail::feature_kernels<detail::Want::nngp>(
+template <class Store = void, Network Net, class D>
+Matrix<detail::Stored<Store, typename D::Scalar>> nngp(const Net& net,
+                                                       const Eigen::MatrixBase<D>& x,
+                                                       const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::nngp, Store>(
              "nngp", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr), progress)
       .nngp;
 }
 
 /// The NNGP between two sets of images or sequences.
-template <Network Net, class S, int D>
-Matrix<S> nngp(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2,
-               const ProgressCallback& progress = {}) {
-  return detail::spatial_kernels<detail::Want::nngp>("nngp", net, x1, &x2, progress).nngp;
+template <class Store = void, Network Net, class S, int D>
+Matrix<detail::Stored<Store, S>> nngp(const Net& net, const SpatialInput<S, D>& x1,
+                                      const SpatialInput<S, D>& x2,
+                                      const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::nngp, Store>("nngp", net, x1, &x2, progress).nngp;
 }
 
 /// The NNGP of a set of images or sequences with itself.
-template <Network Net, class S, int D>
-Matrix<S> nngp(const Net& net, const SpatialInput<S, D>& x, const ProgressCallback& progress = {}) {
-  return detail::spatial_kernels<detail::Want::nngp>(
+template <class Store = void, Network Net, class S, int D>
+Matrix<detail::Stored<Store, S>> nngp(const Net& net, const SpatialInput<S, D>& x,
+                                      const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::nngp, Store>(
              "nngp", net, x, static_cast<const SpatialInput<S, D>*>(nullptr), progress)
       .nngp;
 }
 
 /// The NTK alone (the NNGP is computed alongside but never stored).
-template <Network Net, class D1, class D2>
-Matrix<typename D1::Scalar> ntk(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                                const Eigen::MatrixBase<D2>& x2,
-                                const ProgressCallback& progress = {}) {
-  return detail::feature_kernels<detail::Want::ntk>("ntk", net, x1, &x2, progress).ntk;
+template <class Store = void, Network Net, class D1, class D2>
+Matrix<detail::Stored<Store, typename D1::Scalar>> ntk(const Net& net,
+                                                       const Eigen::MatrixBase<D1>& x1,
+                                                       const Eigen::MatrixBase<D2>& x2,
+                                                       const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::ntk, Store>("ntk", net, x1, &x2, progress).ntk;
 }
 
 /// The NTK of `x` with itself.
-template <Network Net, class D>
-Matrix<typename D::Scalar> ntk(const Net& net, const Eigen::MatrixBase<D>& x,
-                               const ProgressCallback& progress = {}) {
-  return detail::feature_kernels<detail::Want::ntk>(
+template <class Store = void, Network Net, class D>
+Matrix<detail::Stored<Store, typename D::Scalar>> ntk(const Net& net, const Eigen::MatrixBase<D>& x,
+                                                      const ProgressCallback& progress = {}) {
+  return detail::feature_kernels<detail::Want::ntk, Store>(
              "ntk", net, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr), progress)
       .ntk;
 }
 
 /// The NTK between two sets of images or sequences.
-template <Network Net, class S, int D>
-Matrix<S> ntk(const Net& net, const SpatialInput<S, D>& x1, const SpatialInput<S, D>& x2,
-              const ProgressCallback& progress = {}) {
-  return detail::spatial_kernels<detail::Want::ntk>("ntk", net, x1, &x2, progress).ntk;
+template <class Store = void, Network Net, class S, int D>
+Matrix<detail::Stored<Store, S>> ntk(const Net& net, const SpatialInput<S, D>& x1,
+                                     const SpatialInput<S, D>& x2,
+                                     const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::ntk, Store>("ntk", net, x1, &x2, progress).ntk;
 }
 
 /// The NTK of a set of images or sequences with itself.
-template <Network Net, class S, int D>
-Matrix<S> ntk(const Net& net, const SpatialInput<S, D>& x, const ProgressCallback& progress = {}) {
-  return detail::spatial_kernels<detail::Want::ntk>(
+template <class Store = void, Network Net, class S, int D>
+Matrix<detail::Stored<Store, S>> ntk(const Net& net, const SpatialInput<S, D>& x,
+                                     const ProgressCallback& progress = {}) {
+  return detail::spatial_kernels<detail::Want::ntk, Store>(
              "ntk", net, x, static_cast<const SpatialInput<S, D>*>(nullptr), progress)
       .ntk;
 }

@@ -3,6 +3,7 @@
 // that the test does not depend on the machine).
 
 #include <string>
+#include <type_traits>
 
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
@@ -86,4 +87,33 @@ TEST_CASE("predictions that cannot fit say what they need before allocating it",
                Catch::Contains("5.76 MB needed for the 600 × 600 NNGP and NTK") &&
                    Catch::Contains("nngp() or ntk() alone needs 2.88 MB"));
   }
+}
+
+TEST_CASE("kernels stored as float: the double kernel rounded once, in half the memory",
+          "[memory][float]") {
+  const Eigen::MatrixXd x = test::random_inputs(150, 6, 311);
+  const Eigen::MatrixXd x2 = test::random_inputs(70, 6, 312);
+  const auto net = serial(Dense{.width = 1, .w_std = 1.3, .b_std = 0.1}, ReLU{},
+                          Dense{.width = 1, .w_std = 1.1, .b_std = 0.2});
+  // The same tiles and the same arithmetic in double; only the stored type differs.
+  const Eigen::MatrixXf same = ntk<float>(net, x);
+  CHECK(same == ntk(net, x).cast<float>());
+  CHECK(nngp<float>(net, x, x2) == nngp(net, x, x2).cast<float>());
+  const BasicKernels<float> both = kernels<float>(net, x2);
+  const Kernels reference = kernels(net, x2);
+  CHECK(both.nngp == reference.nngp.cast<float>());
+  CHECK(both.ntk == reference.ntk.cast<float>());
+  const auto cnn = serial(Conv{.channels = 1, .filter = {2, 2}, .w_std = 1.2, .b_std = 0.1}, ReLU{},
+                          Flatten{}, Dense{.width = 1});
+  const Eigen::MatrixXd flat = test::random_inputs(5, 18, 313);
+  const Eigen::MatrixXf spatial = ntk<float>(cnn, images(flat, 3, 3, 2));
+  CHECK(spatial == ntk(cnn, images(flat, 3, 3, 2)).cast<float>());
+  CHECK(std::is_same_v<decltype(ntk<double>(net, x)), Eigen::MatrixXd>);
+
+  // 600² floats (1.44 MB) fit under 2 MB where the double kernel (2.88 MB) does not.
+  const MemoryLimit limit("2M");
+  const Eigen::MatrixXd wide = test::random_inputs(600, 5, 314);
+  CHECK_THAT(memory_error([&] { (void)ntk(net, wide); }),
+             Catch::Contains("2.88 MB needed for the 600 × 600 kernel"));
+  CHECK(ntk<float>(net, wide).allFinite());
 }

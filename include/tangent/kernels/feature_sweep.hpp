@@ -239,10 +239,11 @@ void sweep_tile(const Net& net, EntryVisitor<WithNtk, S>& visitor, Matrix<S>& q,
 
 /// Fills `nngp_out` and/or `ntk_out` (either may be null; each is resized) with the N1×N2 Gram
 /// matrices of `net` between the rows of `x1` and of `x2`, or of `x1` with itself when `x2` is
-/// null (then only one triangle of tiles is computed and mirrored).
-template <bool WithNtk, class S, class Net>
+/// null (then only one triangle of tiles is computed and mirrored). Entries are computed in S
+/// and stored in O (float storage of double kernels: each entry rounded once, as written).
+template <bool WithNtk, class S, class O, class Net>
 void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<const Matrix<S>>& x1,
-                     const Eigen::Ref<const Matrix<S>>* x2, Matrix<S>* nngp_out, Matrix<S>* ntk_out,
+                     const Eigen::Ref<const Matrix<S>>* x2, Matrix<O>* nngp_out, Matrix<O>* ntk_out,
                      const ProgressCallback& progress) {
   const bool same_input = x2 == nullptr;
   const Eigen::Ref<const Matrix<S>>& y = same_input ? x1 : *x2;
@@ -303,9 +304,9 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
             for (Index r = c + 1; r < h; ++r) (*tile)(r, c) = (*tile)(c, r);
           }
         }
-        out->block(r0, c0, h, w) = *tile;
+        out->block(r0, c0, h, w) = tile->template cast<O>();
         // Same-input: the mirror tile below the diagonal, while this one is in cache.
-        if (same_input && r0 != c0) out->block(c0, r0, w, h) = tile->transpose();
+        if (same_input && r0 != c0) out->block(c0, r0, w, h) = tile->transpose().template cast<O>();
       }
       meter.finished(h * w);
     }

@@ -332,10 +332,10 @@ inline std::pair<Index, Index> triangle_pair(Index k, Index n) {
 
 /// Fills `nngp_out` and/or `ntk_out` (either may be null) with the N1×N2 Gram matrices of `net`
 /// between the samples of `x1` and of `x2`, or of `x1` with itself when `x2` is null (then only
-/// pairs i ≤ j are computed and mirrored).
-template <bool WithNtk, class S, int D, class Net>
+/// pairs i ≤ j are computed and mirrored). Entries are computed in S and stored in O.
+template <bool WithNtk, class S, class O, int D, class Net>
 void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<S, D>& x1,
-                     const SpatialInput<S, D>* x2, Matrix<S>* nngp_out, Matrix<S>* ntk_out,
+                     const SpatialInput<S, D>* x2, Matrix<O>* nngp_out, Matrix<O>* ntk_out,
                      const ProgressCallback& progress) {
   constexpr bool full = in_full<Net>(false);
   const bool same_input = x2 == nullptr;
@@ -384,9 +384,9 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
       Cursor cursor;
       Unused params;
       fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, visitor);
-      if (nngp_out != nullptr) (*nngp_out)(i, j) = state.q;
+      if (nngp_out != nullptr) (*nngp_out)(i, j) = static_cast<O>(state.q);
       if constexpr (WithNtk) {
-        if (ntk_out != nullptr) (*ntk_out)(i, j) = state.t;
+        if (ntk_out != nullptr) (*ntk_out)(i, j) = static_cast<O>(state.t);
       }
       meter.finished(1);
     }
@@ -394,7 +394,7 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
   meter.finish();
 
   if (same_input) {
-    for (Matrix<S>* out : {nngp_out, ntk_out}) {
+    for (Matrix<O>* out : {nngp_out, ntk_out}) {
       if (out == nullptr) continue;
       for (Index c = 0; c < n1; ++c) {
         for (Index r = c + 1; r < n1; ++r) (*out)(r, c) = (*out)(c, r);
