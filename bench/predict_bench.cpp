@@ -4,6 +4,8 @@
 //   - gp_inference means at t = ∞ (NNGP and NTK, one ridge), against two Cholesky solves of the
 //     same systems, and against the same predictor on the eigendecomposition route;
 //   - test outputs for 20 ridges, against one eigendecomposition;
+//   - conjugate gradients on a float-stored kernel: one product against the double kernel's
+//     dgemm, and a whole solve against the Cholesky route;
 //   - the ensemble's mean and covariance at N = 10,000 and NTK regression at N = 30,000 (time
 //     and peak memory; run each alone with --benchmark_filter, they take minutes).
 //
@@ -137,6 +139,60 @@ void ridge_sweep_20(benchmark::State& state) {
   state.SetLabel(bench::label());
 }
 
+/// One conjugate-gradient product K·P (N × 10 outputs) with K stored as float, widened and
+/// accumulated in double; counter: its time over the double kernel's dgemm (dgemm), measured in
+/// the same run.
+void cg_product_float(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  std::srand(13);
+  Eigen::MatrixXd k = Eigen::MatrixXd::Random(n, n);
+  k = (k + k.transpose()).eval();
+  const Eigen::MatrixXf stored = k.cast<float>();
+  const Eigen::MatrixXd directions = Eigen::MatrixXd::Random(n, kOutputs);
+  Eigen::MatrixXd product;
+  const double dgemm = bench::fastest_seconds(
+      [&] { tangent::StoredKernel<double>(k).apply(directions, product); }, 5);
+  for (auto _ : state) {
+    tangent::StoredKernel<float>(stored).apply(directions, product);
+    benchmark::DoNotOptimize(product.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["dgemm"] = bench::ratio_to(dgemm);
+  state.SetLabel(bench::label());
+}
+
+/// Means at t = ∞ with a ridge by conjugate gradients on the NTK stored as float (rank-256
+/// preconditioner, tolerance 1e-8). Counters: iterations (iters), the time over the Cholesky
+/// route's on the double kernel in the same run (chol), and the test means' largest difference
+/// from the Cholesky route's, relative to their largest entry (diff).
+void conjugate_gradient_float(benchmark::State& state) {
+  const Problem p = problem(state.range(0));
+  const Eigen::MatrixXf stored = p.k_train_train.cast<float>();
+  const Eigen::MatrixXf stored_test = p.k_test_train.cast<float>();
+  Eigen::MatrixXd by_cholesky;
+  const double cholesky = bench::fastest_seconds(
+      [&] {
+        const auto flow = tangent::gradient_descent_mse(p.k_train_train, p.y, {.diag_reg = kRidge});
+        by_cholesky = flow.test(tangent::infinite_time, p.k_test_train);
+      },
+      1);
+  Eigen::MatrixXd mean;
+  tangent::Index iterations = 0;
+  for (auto _ : state) {
+    const tangent::CgSolution cg =
+        tangent::conjugate_gradient(stored, p.y, {.diag_reg = kRidge, .tolerance = 1e-8});
+    mean = tangent::predict_mean(stored_test, cg);
+    iterations = cg.iterations;
+    benchmark::DoNotOptimize(mean.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["iters"] = static_cast<double>(iterations);
+  state.counters["chol"] = bench::ratio_to(cholesky);
+  state.counters["diff"] =
+      (mean - by_cholesky).cwiseAbs().maxCoeff() / by_cholesky.cwiseAbs().maxCoeff();
+  state.SetLabel(bench::label());
+}
+
 /// The ensemble's mean and covariance on 2,000 test points at t = 10, 100 and ∞, NNGP and NTK
 /// modes, from given kernels (the predictor's own work; kernels of random 784-feature inputs).
 /// Counters: the time in units of one eigendecomposition of the same kernel measured just
@@ -230,6 +286,8 @@ void register_all(bool smoke) {
   add("gp_inference_means", gp_inference_means, smoke);
   add("gp_inference_means_eigen_route", gp_inference_means_eigen_route, smoke);
   add("ridge_sweep_20", ridge_sweep_20, smoke);
+  add("cg_product_float", cg_product_float, smoke);
+  add("conjugate_gradient_float", conjugate_gradient_float, smoke);
   // Run alone (its memory counter is the process's peak): --benchmark_filter=ensemble_cov
   auto* b = benchmark::RegisterBenchmark("ensemble_cov_3_times", ensemble_cov_3_times);
   b->ArgName("N")->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
