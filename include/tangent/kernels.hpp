@@ -167,7 +167,7 @@ BasicKernels<detail::Stored<Store, S>> kernels(const Net& net, const SpatialInpu
 }
 
 /// Two spatial inputs of different scalar types or ranks: one readable message.
-template <Network Net, class S1, int D1, class S2, int D2>
+template <class Store = void, Network Net, class S1, int D1, class S2, int D2>
 requires(!std::is_same_v<S1, S2> ||
          D1 != D2) BasicKernels<S1> kernels(const Net&, const SpatialInput<S1, D1>&,
                                             const SpatialInput<S2, D2>&) {

@@ -108,7 +108,15 @@ TEST_CASE("kernels stored as float: the double kernel rounded once, in half the 
   const Eigen::MatrixXd flat = test::random_inputs(5, 18, 313);
   const Eigen::MatrixXf spatial = ntk<float>(cnn, images(flat, 3, 3, 2));
   CHECK(spatial == ntk(cnn, images(flat, 3, 3, 2)).cast<float>());
-  CHECK(std::is_same_v<decltype(ntk<double>(net, x)), Eigen::MatrixXd>);
+  static_assert(std::is_same_v<decltype(ntk<double>(net, x)), Eigen::MatrixXd>);
+
+  // An entry beyond float's range (x·xᵀ/d ≈ 1e40 here) is refused, not stored as ∞.
+  const Eigen::MatrixXd huge = 1e20 * test::random_inputs(6, 4, 315);
+  REQUIRE(ntk(net, huge).cwiseAbs().maxCoeff() > 1e39);
+  CHECK_THROWS_WITH(ntk<float>(net, huge), Catch::Contains("exceeds float's range"));
+  const Eigen::MatrixXd huge_flat = 1e20 * flat;
+  CHECK_THROWS_WITH(nngp<float>(cnn, images(huge_flat, 3, 3, 2)),
+                    Catch::Contains("exceeds float's range"));
 
   // 600² floats (1.44 MB) fit under 2 MB where the double kernel (2.88 MB) does not.
   const MemoryLimit limit("2M");

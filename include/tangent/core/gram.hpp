@@ -3,6 +3,9 @@
 /// What the kernel functions return: the NNGP and NTK Gram matrices of a network. Predictions
 /// take them as data, so they need this header, not the kernel machinery.
 
+#include <cmath>
+#include <limits>
+
 #include "tangent/core/config.hpp"
 
 namespace tangent {
@@ -17,4 +20,22 @@ struct BasicKernels {
 /// The NNGP and NTK Gram matrices in double precision.
 using Kernels = BasicKernels<double>;
 
+namespace detail {
+
+/// Whether `value`, computed in S, can be stored in O: a double above float's largest value
+/// would become ∞ (and the conversion is undefined behaviour).
+template <class O, class S>
+bool fits_storage(S value) {
+  if constexpr (sizeof(O) >= sizeof(S)) {
+    return true;
+  } else {
+    return std::abs(value) <= static_cast<S>(std::numeric_limits<O>::max());
+  }
+}
+
+/// The message for a kernel that does not fit its float storage.
+inline constexpr const char* kStorageOverflow =
+    "an entry exceeds float's range (3.4e38): store this kernel as double";
+
+}  // namespace detail
 }  // namespace tangent

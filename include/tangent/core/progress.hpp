@@ -24,6 +24,8 @@ namespace tangent {
 using ProgressCallback = std::function<void(Index done, Index total)>;
 
 namespace detail {
+// Its members ask OpenMP for the thread number: a build without OpenMP gets its own copy.
+inline namespace TANGENT_PARALLEL_ABI {
 
 /// Counts the units finished by any thread of a parallel region and reports them from the
 /// calling thread (thread 0 of the region). Without a callback it does nothing but count.
@@ -81,5 +83,6 @@ class ProgressMeter {
   std::exception_ptr error_;  // written by thread 0 only, read after the region
 };
 
+}  // namespace TANGENT_PARALLEL_ABI
 }  // namespace detail
 }  // namespace tangent

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <utility>
@@ -21,6 +22,8 @@
 #include "tangent/combinators/leaf.hpp"
 #include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/progress.hpp"
@@ -278,6 +281,7 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
   Index entries = 0;
   for (const auto& [r0, c0] : tiles) entries += std::min(side, n1 - r0) * std::min(side, n2 - c0);
   ProgressMeter meter(progress, entries);
+  std::atomic<bool> overflow{false};
 
   TANGENT_OMP(parallel) {
     Matrix<S> q;
@@ -297,6 +301,12 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
       for (auto [tile, out] :
            {std::pair{&q, nngp_out}, std::pair{&t, WithNtk ? ntk_out : nullptr}}) {
         if (out == nullptr) continue;
+        if constexpr (sizeof(O) < sizeof(S)) {
+          if (!fits_storage<O>(tile->cwiseAbs().maxCoeff())) {
+            overflow = true;
+            continue;
+          }
+        }
         if (same_input && r0 == c0) {
           // A tile on the diagonal computed both triangles; copying its upper one over its lower
           // one makes the result exactly symmetric.
@@ -312,6 +322,7 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
     }
   }
   meter.finish();
+  if (overflow) fail("kernels", kStorageOverflow);
 }
 
 }  // namespace TANGENT_PARALLEL_ABI

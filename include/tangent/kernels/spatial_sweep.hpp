@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <deque>
@@ -25,6 +26,7 @@
 #include "tangent/combinators/leaf.hpp"
 #include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/progress.hpp"
@@ -358,6 +360,7 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
   // Pairs in row-major order of the (upper) triangle or rectangle; chunks of pairs per thread.
   const Index pairs = same_input ? n1 * (n1 + 1) / 2 : n1 * n2;
   ProgressMeter meter(progress, pairs);
+  std::atomic<bool> overflow{false};
   TANGENT_OMP(parallel) {
     BlockVisitor<WithNtk, false, S> visitor{plan, &trace1, &trace2};
     SpatialState<S> state;
@@ -384,6 +387,12 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
       Cursor cursor;
       Unused params;
       fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, visitor);
+      if constexpr (sizeof(O) < sizeof(S)) {
+        if (!fits_storage<O>(state.q) || (WithNtk && !fits_storage<O>(state.t))) {
+          overflow = true;
+          state.q = state.t = 0;
+        }
+      }
       if (nngp_out != nullptr) (*nngp_out)(i, j) = static_cast<O>(state.q);
       if constexpr (WithNtk) {
         if (ntk_out != nullptr) (*ntk_out)(i, j) = static_cast<O>(state.t);
@@ -392,6 +401,7 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
     }
   }
   meter.finish();
+  if (overflow) fail("kernels", kStorageOverflow);
 
   if (same_input) {
     for (Matrix<O>* out : {nngp_out, ntk_out}) {
