@@ -18,6 +18,7 @@
 #endif
 
 #include "support/inputs.hpp"
+#include "support/messages.hpp"
 #include "support/relative_error.hpp"
 
 namespace {
@@ -335,14 +336,7 @@ TEST_CASE("conjugate gradients: outputs converge on their own, iterations run ou
 
 TEST_CASE("conjugate gradients refuse bad input with a sentence", "[predict][cg][errors]") {
   const Problem p(20);
-  const auto message = [](auto&& call) {
-    try {
-      call();
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string("no exception");
-  };
+  const auto message = [](auto&& call) { return tangent::test::message_of(call); };
   using Catch::Matchers::Contains;
   CHECK_THAT(message([&] { conjugate_gradient(p.k, p.y); }),
              Contains("diag_reg must be finite and positive"));

@@ -13,6 +13,7 @@
 #include <tangent/tangent.hpp>
 
 #include "support/inputs.hpp"
+#include "support/messages.hpp"
 #include "support/relative_error.hpp"
 
 namespace {
@@ -288,14 +289,7 @@ TEST_CASE("LAPACK's and Eigen's eigensolvers give the same decomposition", "[pre
 
 TEST_CASE("predictions reject inputs that do not fit", "[predict][errors]") {
   const Problem p;
-  const auto message = [](const auto& f) -> std::string {
-    try {
-      f();
-    } catch (const std::invalid_argument& e) {
-      return e.what();
-    }
-    return "no exception";
-  };
+  const auto message = [](auto&& call) { return tangent::test::message_of(call); };
   using Catch::Matchers::Contains;
   using Catch::Matchers::StartsWith;
   // The whole message, so the namespace is named once.

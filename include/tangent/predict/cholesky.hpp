@@ -190,8 +190,9 @@ std::optional<CholeskyFactor> regularized_cholesky(std::string_view function,
                                                    bool diag_reg_absolute_scale = false,
                                                    double cutoff = 0) {
   double relative = 0;
-  Matrix<double> regularized =
-      detail::checked_regularized(function, k, diag_reg, diag_reg_absolute_scale, cutoff, relative);
+  double ridge = 0;
+  Matrix<double> regularized = detail::checked_regularized(
+      function, k, diag_reg, diag_reg_absolute_scale, cutoff, relative, ridge);
   return detail::consume_into_cholesky(std::move(regularized), relative);
 }
 

@@ -120,9 +120,11 @@ CgSolution conjugate_gradient(const Op& k, const Eigen::MatrixBase<Derived>& y_t
     detail::fail(function, "the kernel operator's diagonal has " + std::to_string(diagonal.size()) +
                                " entries, not " + std::to_string(n));
   }
-  if (!diagonal.allFinite() || (diagonal.array() < 0).any()) {
-    detail::fail(function, "the train-train kernel's diagonal must be finite and non-negative");
+  if (!diagonal.allFinite()) {
+    detail::fail(function, "the train-train kernel's diagonal must be finite");
   }
+  detail::require_nonnegative_diagonal(function, detail::kTrainTrain, diagonal, 0.0);
+  detail::require_kernel_scale(function, detail::kTrainTrain, diagonal);
   const Index outputs = y.cols();
   // The preconditioner, and seven N × outputs blocks: y, α, residual, z, direction, product,
   // and the product's temporary.
@@ -135,8 +137,8 @@ CgSolution conjugate_gradient(const Op& k, const Eigen::MatrixBase<Derived>& y_t
       "a smaller preconditioner_rank needs 16·N bytes less per column");
 
   CgSolution out;
-  out.ridge = detail::ridge_of(options.diag_reg, options.diag_reg_absolute_scale,
-                               diagonal.sum() / static_cast<double>(n));
+  out.ridge = detail::checked_ridge(function, options.diag_reg, options.diag_reg_absolute_scale,
+                                    detail::mean_diagonal(diagonal), diagonal.maxCoeff());
   if (!(out.ridge > 0)) {
     detail::fail(function, "the relative ridge is 0: the kernel's diagonal is all zeros");
   }

@@ -54,6 +54,7 @@ class BasicGpInference {
   }
   /// Means and covariances: the covariances also need the test-test NNGP (Get::nngp, Get::ntk)
   /// or NTK (Get::ntkgp), and Get::ntk needs the NNGP train-train and test-train kernels too.
+  /// Test-test kernels must be symmetric, as train-train kernels.
   Posterior predict(const Kernels& k_test_train, const Kernels& k_test_test,
                     Get get = Get::nngp | Get::ntk) const {
     return predict_impl(k_test_train, &k_test_test, get);
@@ -74,10 +75,12 @@ class BasicGpInference {
     }
     if (need_ntk) detail::require_test_kernel(kFunction, "k_test_train.ntk", k_td.ntk, test, train);
     if (cov && (has(get, Get::nngp) || has(get, Get::ntk))) {
-      detail::require_test_kernel(kFunction, "k_test_test.nngp", k_tt->nngp, test, test);
+      detail::require_test_test_kernel(kFunction, "k_test_test.nngp", k_tt->nngp, test,
+                                       "nngp(net, x_test)");
     }
     if (cov && has(get, Get::ntkgp)) {
-      detail::require_test_kernel(kFunction, "k_test_test.ntk", k_tt->ntk, test, test);
+      detail::require_test_test_kernel(kFunction, "k_test_test.ntk", k_tt->ntk, test,
+                                       "ntk(net, x_test)");
     }
     const double s = infinite_time;
     const std::span<const double> at_infinity(&s, 1);

@@ -157,7 +157,7 @@ class BasicGradientDescentMse {
     std::vector<Matrix<double>> out;
     out.reserve(diag_regs.size());
     for (const double diag_reg : diag_regs) {
-      const Spectrum moved = spectrum.with_shift(state_->ridge_change(Get::ntk, diag_reg));
+      const Spectrum moved = state_->spectrum_for(Get::ntk, diag_reg);
       out.push_back(start + projected_td * (detail::gain(moved, s).asDiagonal() * projected));
     }
     return out;
@@ -231,7 +231,8 @@ BasicGradientDescentMse<> gradient_descent_mse(Matrix<double>&& k_train_train,
 
 /// The largest learning rate for which full-batch gradient descent on the MSE converges,
 /// 2·(1 + momentum)·n/(λ_max + eps), n = `y_train_size` (default: the kernel's side), as
-/// neural-tangents' `max_learning_rate`.
+/// neural-tangents' `max_learning_rate`. Throws for a kernel that is not positive semidefinite
+/// beyond rounding (−I would give −6), since no learning rate makes its negative modes stable.
 template <class Derived>
 double max_learning_rate(const Eigen::MatrixBase<Derived>& ntk_train_train, Index y_train_size = 0,
                          double momentum = 0.0, double eps = 1e-12) {
@@ -246,7 +247,11 @@ double max_learning_rate(const Eigen::MatrixBase<Derived>& ntk_train_train, Inde
   }
   Eigen::VectorXd values;
   detail::symmetric_eigen(ntk_train_train, values, nullptr);
-  const double n = static_cast<double>(y_train_size > 0 ? y_train_size : ntk_train_train.rows());
+  // A kernel with negative eigenvalues (−I gave −6) has no stable learning rate.
+  const Index m = ntk_train_train.rows();
+  detail::require_positive_semidefinite(function, "ntk_train_train", values,
+                                        detail::relative_cutoff(function, 0, m), std::nullopt);
+  const double n = static_cast<double>(y_train_size > 0 ? y_train_size : m);
   return 2 * (1 + momentum) * n / (values.maxCoeff() + eps);
 }
 

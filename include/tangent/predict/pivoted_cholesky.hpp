@@ -30,6 +30,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/predict/kernel_operator.hpp"
+#include "tangent/predict/spectrum.hpp"
 
 namespace tangent::detail {
 inline namespace TANGENT_SOLVER_ABI {
@@ -44,14 +45,16 @@ class PivotedCholeskyPreconditioner {
                                 const Eigen::VectorXd& diagonal, Index rank, double ridge) {
     const Index n = diagonal.size();
     Eigen::VectorXd remaining = diagonal;
-    const double floor = std::numeric_limits<double>::epsilon() * remaining.sum();
+    // Means, not sums, which would overflow for entries near DBL_MAX.
+    const double mean_floor = std::numeric_limits<double>::epsilon() * mean_diagonal(diagonal);
+    const double floor = static_cast<double>(n) * mean_floor;
     Matrix<double> l(n, std::min(rank, n));
     Eigen::VectorXd column;
     Index taken = 0;
     for (; taken < l.cols(); ++taken) {
       Index pivot = 0;
       const double largest = remaining.maxCoeff(&pivot);
-      if (!(largest > floor) || remaining.sum() <= floor) break;
+      if (!(largest > floor) || mean_diagonal(remaining) <= mean_floor) break;
       k.column(pivot, column);
       if (column.size() != n || !column.allFinite()) {
         fail(function, "the kernel operator's column " + std::to_string(pivot) +
@@ -68,7 +71,7 @@ class PivotedCholeskyPreconditioner {
       remaining = remaining.cwiseMax(0.0);
     }
     rank_ = taken;
-    shift_ = ridge + remaining.sum() / static_cast<double>(n);
+    shift_ = ridge + mean_diagonal(remaining);
     if (taken == 0) return;
     // In place: L's storage becomes the QR factors, so the peak is L and W (2·N·k doubles).
     auto factor = l.leftCols(taken);

@@ -90,7 +90,9 @@ struct FlowData {
   /// Whether the kernels are read only as the input of their own factorisations
   /// (gradient_descent_mse), which then work in their storage: no second N × N matrix.
   bool release_kernels;
-  double mean_diagonal[2] = {0, 0};  ///< tr(K)/m of the NNGP and the NTK, for relative ridges
+  double mean_diagonal[2] = {0, 0};     ///< tr(K)/m of the NNGP and the NTK, for relative ridges
+  double largest_diagonal[2] = {0, 0};  ///< their largest diagonal entries, for overflow checks
+  std::string_view name[2];  ///< the kernels' names in messages, as the caller passed them
   std::recursive_mutex mutex;
   std::optional<Spectrum> base[2];
   /// The Cholesky factors (null inside: the route was refused). A released kernel lives in its
@@ -126,12 +128,10 @@ class FlowState {
     if (k.nngp.size() == 0 && k.ntk.size() == 0) fail(function, "k_train_train is empty");
     // Named as the caller passed them: one kernel alone is "k_train_train".
     const bool both = k.nngp.size() > 0 && k.ntk.size() > 0;
-    if (k.nngp.size() > 0) {
-      require_symmetric(function, both ? "k_train_train.nngp" : "k_train_train", k.nngp);
-    }
-    if (k.ntk.size() > 0) {
-      require_symmetric(function, both ? "k_train_train.ntk" : "k_train_train", k.ntk);
-    }
+    d.name[0] = both ? "k_train_train.nngp" : "k_train_train";
+    d.name[1] = both ? "k_train_train.ntk" : "k_train_train";
+    if (k.nngp.size() > 0) require_symmetric(function, d.name[0], k.nngp);
+    if (k.ntk.size() > 0) require_symmetric(function, d.name[1], k.ntk);
     if (k.nngp.size() > 0 && k.ntk.size() > 0 && k.nngp.rows() != k.ntk.rows()) {
       fail(function, "k_train_train.nngp and .ntk have different sizes");
     }
@@ -145,8 +145,14 @@ class FlowState {
     for (const Get mode : {Get::nngp, Get::ntk}) {
       const Matrix<double>& m = mode == Get::nngp ? k.nngp : k.ntk;
       if (m.size() == 0) continue;
-      d.mean_diagonal[index(mode)] = m.trace() / static_cast<double>(n);
-      ridge_[index(mode)] = regulariser(function, m, diag_reg, absolute);  // checks diag_reg
+      const std::size_t i = index(mode);
+      // O(N) checks on the diagonal: a negative-definite kernel would get a negative relative
+      // ridge, a subnormal one NaN predictions.
+      require_nonnegative_diagonal(function, d.name[i], m.diagonal(), d.relative_cutoff);
+      require_kernel_scale(function, d.name[i], m.diagonal());
+      d.mean_diagonal[i] = mean_diagonal(m.diagonal());
+      d.largest_diagonal[i] = m.diagonal().maxCoeff();
+      ridge_[i] = ridge_for(i, diag_reg);  // checks diag_reg
     }
   }
 
@@ -172,10 +178,16 @@ class FlowState {
 
   /// r' − r: how far the eigenvalues of `mode`'s K̃ move when `diag_reg` replaces this state's.
   double ridge_change(Get mode, double diag_reg) const {
-    if (!(diag_reg >= 0) || !std::isfinite(diag_reg)) {
-      fail(data_->function, "diag_reg must be finite and non-negative, got " + show(diag_reg));
-    }
     return ridge_for(index(mode), diag_reg) - ridge_[index(mode)];
+  }
+
+  /// The spectrum of `mode`'s K + r'·I, r' the regulariser of `diag_reg`, from this state's
+  /// eigendecomposition (a ridge sweep), checked positive semidefinite.
+  Spectrum spectrum_for(Get mode, double diag_reg) const {
+    const double r = ridge_for(index(mode), diag_reg);
+    Spectrum s = spectrum(mode).with_shift(r - ridge_[index(mode)]);
+    require_positive_semidefinite(mode, s, r);
+    return s;
   }
 
   std::string_view function() const { return data_->function; }
@@ -190,7 +202,10 @@ class FlowState {
     const std::scoped_lock lock(data_->mutex);
     if (!spectrum_[i]) {
       const Spectrum& base = base_spectrum(mode);
-      spectrum_[i] = base.with_shift(ridge_[i] - base_ridge(i));
+      Spectrum s = base.with_shift(ridge_[i] - base_ridge(i));
+      // Here, not in the Cholesky route: a factorisation that succeeds proves K̃ definite.
+      require_positive_semidefinite(mode, s, ridge_[i]);
+      spectrum_[i] = std::move(s);
     }
     return *spectrum_[i];
   }
@@ -278,9 +293,15 @@ class FlowState {
   }
 
   /// The absolute ridge r of `diag_reg` for mode i: neural-tangents' diag_reg·tr(K)/m, or
-  /// diag_reg itself on the absolute scale.
+  /// diag_reg itself on the absolute scale; checked finite and non-negative, as is K + r·I.
   double ridge_for(std::size_t i, double diag_reg) const {
-    return ridge_of(diag_reg, data_->absolute, data_->mean_diagonal[i]);
+    return checked_ridge(data_->function, diag_reg, data_->absolute, data_->mean_diagonal[i],
+                         data_->largest_diagonal[i]);
+  }
+
+  void require_positive_semidefinite(Get mode, const Spectrum& s, double ridge) const {
+    detail::require_positive_semidefinite(data_->function, data_->name[index(mode)], s.values,
+                                          data_->relative_cutoff, ridge);
   }
   double base_ridge(std::size_t i) const { return ridge_for(i, data_->diag_reg); }
 
@@ -451,6 +472,17 @@ void require_test_kernel(std::string_view function, std::string_view what,
                        std::to_string(k.cols()) + " but must be " + std::to_string(rows) + "×" +
                        std::to_string(cols));
   }
+}
+
+/// The same for a test-test kernel, which must also be symmetric: the covariances read it whole
+/// and symmetrise their result, so a test-train kernel passed by mistake would go unnoticed.
+/// `example` is how to compute it, e.g. "nngp(net, x_test)".
+template <class Derived>
+void require_test_test_kernel(std::string_view function, std::string_view what,
+                              const Eigen::MatrixBase<Derived>& k, Index test,
+                              std::string_view example) {
+  require_test_kernel(function, what, k, test, test);
+  require_symmetric(function, what, k, "pass the test-test kernel, e.g. " + std::string(example));
 }
 
 }  // namespace TANGENT_SOLVER_ABI

@@ -8,6 +8,14 @@
 /// 0/0 that neural-tangents computes. The default cutoff, m·ε for an m × m kernel, is
 /// `scipy.linalg.pinvh`'s; eigenvalues that small are rounding noise of a float64 kernel.
 ///
+/// What is not a kernel is refused with `std::invalid_argument`, not approximated: K + r·I with an
+/// eigenvalue below −max(cutoff, 100·m·ε)·max |λ| (indefinite or negative definite; less negative
+/// eigenvalues are rounding and count as zero), a negative diagonal entry beyond the same
+/// allowance, eigenvalues or a regulariser that overflow double, and kernels whose largest
+/// diagonal entry is positive but below 2⁻⁹⁷⁰ (subnormal ones), whose inverses would overflow. The
+/// mean diagonal entry behind a relative `diag_reg` is computed without overflow, so 1e308·I
+/// gives finite, correct predictions.
+///
 /// With LAPACKE found at configure time (`TANGENT_HAS_LAPACKE`, Debian's liblapacke-dev with
 /// OpenBLAS), the decomposition is LAPACK's divide-and-conquer `dsyevd`; otherwise Eigen's
 /// `SelfAdjointEigenSolver`. Both are always compiled where available, so tests compare them.
@@ -18,6 +26,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -186,9 +195,11 @@ void require_all_finite(std::string_view function, std::string_view what,
   }
 }
 
+/// Throws unless `k` is square, finite and symmetric to rounding; `hint` says what to pass.
 template <class Derived>
-void require_symmetric(std::string_view function, std::string_view what,
-                       const Eigen::MatrixBase<Derived>& k) {
+void require_symmetric(
+    std::string_view function, std::string_view what, const Eigen::MatrixBase<Derived>& k,
+    std::string_view hint = "pass the train-train kernel, e.g. ntk(net, x_train)") {
   if (k.rows() == 0) fail(function, std::string(what) + " is empty");
   if (k.rows() != k.cols()) {
     fail(function, std::string(what) + " must be square, got " + std::to_string(k.rows()) + "×" +
@@ -227,8 +238,23 @@ void require_symmetric(std::string_view function, std::string_view what,
       1e-10, 8.0 * static_cast<double>(std::numeric_limits<typename Derived::Scalar>::epsilon()));
   if (asymmetry > allowed * largest) {
     fail(function, std::string(what) + " is not symmetric (max |K − Kᵀ| = " + show(asymmetry) +
-                       "); pass the train-train kernel, e.g. ntk(net, x_train)");
+                       "); " + std::string(hint));
   }
+}
+
+/// tr(K)/m from K's `diagonal`, overflowing only where the mean itself does: a sum that
+/// overflows (1e308·I) is redone on the entries scaled by a power of two, which is exact.
+template <class Derived>
+double mean_diagonal(const Eigen::MatrixBase<Derived>& diagonal) {
+  const Index m = diagonal.size();
+  if (m == 0) return 0;
+  const double sum = static_cast<double>(diagonal.sum());
+  if (std::isfinite(sum)) return sum / static_cast<double>(m);
+  int exponent = 0;
+  std::frexp(static_cast<double>(diagonal.cwiseAbs().maxCoeff()), &exponent);
+  const double scaled =
+      (diagonal.template cast<double>().array() * std::ldexp(1.0, -exponent)).sum();
+  return std::ldexp(scaled / static_cast<double>(m), exponent);
 }
 
 /// The regulariser r of neural-tangents' `diag_reg` for a kernel whose mean diagonal entry is
@@ -237,14 +263,102 @@ inline double ridge_of(double diag_reg, bool absolute, double mean_diagonal) {
   return absolute ? diag_reg : diag_reg * mean_diagonal;
 }
 
-/// The same for the kernel `k`, checking diag_reg.
-template <class Derived>
-double regulariser(std::string_view function, const Eigen::MatrixBase<Derived>& k, double diag_reg,
-                   bool absolute) {
+/// The regulariser r of `diag_reg` for a kernel with mean diagonal entry `mean` and largest
+/// diagonal entry `largest`, checking diag_reg and that K + r·I does not overflow.
+inline double checked_ridge(std::string_view function, double diag_reg, bool absolute, double mean,
+                            double largest) {
   if (!(diag_reg >= 0) || !std::isfinite(diag_reg)) {
     fail(function, "diag_reg must be finite and non-negative, got " + show(diag_reg));
   }
-  return ridge_of(diag_reg, absolute, k.trace() / static_cast<double>(k.rows()));
+  const double r = ridge_of(diag_reg, absolute, mean);
+  if (!std::isfinite(r) || !std::isfinite(largest + r)) {
+    fail(function, "diag_reg = " + show(diag_reg) + " gives the regulariser r = " + show(r) +
+                       ", and K + r·I overflows double (its largest diagonal entry is " +
+                       show(largest) + "); scale every kernel down by the same factor");
+  }
+  return r;
+}
+
+/// The same for the kernel `k`.
+template <class Derived>
+double regulariser(std::string_view function, const Eigen::MatrixBase<Derived>& k, double diag_reg,
+                   bool absolute) {
+  return checked_ridge(function, diag_reg, absolute, mean_diagonal(k.diagonal()),
+                       k.rows() > 0 ? static_cast<double>(k.diagonal().maxCoeff()) : 0.0);
+}
+
+/// The smallest positive scale of kernel solved for, 2⁻⁹⁷⁰ = DBL_MIN/ε: with the largest diagonal
+/// entry d at least this, eigenvalues kept by the default cutoff (above m·ε·λ_max ≥ ε·d) have
+/// finite inverses. Below it, K̃⁻¹·y overflows and its products give NaN.
+inline constexpr double kSmallestKernelScale = 0x1p-970;
+
+/// Refuses a kernel whose largest diagonal entry (`diagonal` its diagonal) is positive but
+/// below kSmallestKernelScale (a subnormal kernel, say); a zero kernel stays valid.
+template <class Derived>
+void require_kernel_scale(std::string_view function, std::string_view what,
+                          const Eigen::MatrixBase<Derived>& diagonal) {
+  if (diagonal.size() == 0) return;
+  const double largest = static_cast<double>(diagonal.maxCoeff());
+  if (largest > 0 && largest < kSmallestKernelScale) {
+    fail(function, std::string(what) + "'s largest diagonal entry is " + show(largest) +
+                       ", too small to invert in double: kernels need a largest diagonal entry "
+                       "of 0 or at least 2^-970 ≈ " +
+                       show(kSmallestKernelScale) +
+                       "; scale every kernel up by the same factor (means at t = ∞ with a "
+                       "relative diag_reg do not change)");
+  }
+}
+
+/// How negative, relative to the largest |eigenvalue| (or diagonal entry), a kernel's eigenvalue
+/// may be and still count as rounding: the pseudoinverse cutoff `relative`, but at least 100·m·ε
+/// (kernels computed in floating point, and the eigensolver, leave negative eigenvalues of order
+/// m·ε·λ_max on a singular positive semidefinite kernel).
+inline double indefinite_tolerance(double relative, Index m) {
+  return std::max(relative,
+                  100.0 * static_cast<double>(m) * std::numeric_limits<double>::epsilon());
+}
+
+/// Refuses a kernel (`diagonal` its diagonal) with a diagonal entry negative beyond rounding: a
+/// positive semidefinite kernel's diagonal entries are variances, ≥ 0. O(m), before a ridge
+/// relative to the mean diagonal entry could come out negative.
+template <class Derived>
+void require_nonnegative_diagonal(std::string_view function, std::string_view what,
+                                  const Eigen::MatrixBase<Derived>& diagonal, double relative) {
+  if (diagonal.size() == 0) return;
+  Index i = 0;
+  const double smallest = static_cast<double>(diagonal.minCoeff(&i));
+  const double allowed = indefinite_tolerance(relative, diagonal.size()) *
+                         static_cast<double>(diagonal.cwiseAbs().maxCoeff());
+  if (smallest < -allowed) {
+    fail(function, std::string(what) + " is not positive semidefinite: its diagonal entry (" +
+                       std::to_string(i) + ", " + std::to_string(i) + ") is " + show(smallest) +
+                       ", and a kernel's diagonal entries are variances, ≥ 0");
+  }
+}
+
+/// Refuses eigenvalues `values` (ascending) of K + r·I (`ridge` r, if any) that overflowed, or
+/// whose smallest is negative beyond rounding (`indefinite_tolerance`): the pseudoinverse would
+/// otherwise drop those modes silently. Eigenvalues negative within rounding count as zero.
+inline void require_positive_semidefinite(std::string_view function, std::string_view what,
+                                          const Eigen::VectorXd& values, double relative,
+                                          std::optional<double> ridge) {
+  if (values.size() == 0) return;
+  const double smallest = values[0];
+  const double largest = values[values.size() - 1];
+  if (!std::isfinite(smallest) || !std::isfinite(largest)) {
+    fail(function, "the eigenvalues of " + std::string(what) +
+                       " overflow double; scale every kernel down by the same factor");
+  }
+  const double allowed = indefinite_tolerance(relative, values.size()) *
+                         std::max(std::abs(smallest), std::abs(largest));
+  if (smallest < -allowed) {
+    fail(function, std::string(what) + " is not positive semidefinite: " +
+                       (ridge ? "K + r·I (r = " + show(*ridge) + ") has" : std::string("it has")) +
+                       " the eigenvalue " + show(smallest) + " (largest " + show(largest) +
+                       "), beyond rounding (−" + show(allowed) +
+                       "); a kernel's eigenvalues are ≥ 0" +
+                       (ridge ? ", so pass a kernel, or a ridge (diag_reg) that lifts them" : ""));
+  }
 }
 
 /// The relative pseudoinverse cutoff: `cutoff`, or m·ε for an m × m kernel when it is 0.
@@ -267,16 +381,21 @@ inline Spectrum consume_into_spectrum(Matrix<double>&& regularized, double relat
   return s;
 }
 
+/// How the public factorisations name their kernel in messages.
+inline constexpr std::string_view kTrainTrain = "the train-train kernel";
+
 /// K + r·I for the public factorisations: `k` evaluated once (whatever expression it is),
-/// checked, regularised; `relative` gets the pseudoinverse cutoff.
+/// checked, regularised; `relative` gets the pseudoinverse cutoff, `ridge` r.
 template <class Derived>
 Matrix<double> checked_regularized(std::string_view function, const Eigen::MatrixBase<Derived>& k,
-                                   double diag_reg, bool absolute, double cutoff,
-                                   double& relative) {
+                                   double diag_reg, bool absolute, double cutoff, double& relative,
+                                   double& ridge) {
   Matrix<double> regularized = k;
-  require_symmetric(function, "the train-train kernel", regularized);
+  require_symmetric(function, kTrainTrain, regularized);
+  require_kernel_scale(function, kTrainTrain, regularized.diagonal());
   relative = relative_cutoff(function, cutoff, regularized.rows());
-  regularized.diagonal().array() += regulariser(function, regularized, diag_reg, absolute);
+  ridge = regulariser(function, regularized, diag_reg, absolute);
+  regularized.diagonal().array() += ridge;
   return regularized;
 }
 
@@ -286,15 +405,19 @@ Matrix<double> checked_regularized(std::string_view function, const Eigen::Matri
 inline namespace TANGENT_SOLVER_ABI {
 
 /// The eigendecomposition of K + r·I (r from `diag_reg` as in neural-tangents), with eigenvalues
-/// at or below `cutoff`·λ_max treated as zero; `cutoff` = 0 means m·ε.
+/// at or below `cutoff`·λ_max treated as zero; `cutoff` = 0 means m·ε. Throws when K + r·I is not
+/// positive semidefinite beyond rounding (`detail::indefinite_tolerance`).
 template <class Derived>
 Spectrum regularized_spectrum(std::string_view function, const Eigen::MatrixBase<Derived>& k,
                               double diag_reg = 0, bool diag_reg_absolute_scale = false,
                               double cutoff = 0) {
   double relative = 0;
-  Matrix<double> regularized =
-      detail::checked_regularized(function, k, diag_reg, diag_reg_absolute_scale, cutoff, relative);
-  return detail::consume_into_spectrum(std::move(regularized), relative);
+  double ridge = 0;
+  Matrix<double> regularized = detail::checked_regularized(
+      function, k, diag_reg, diag_reg_absolute_scale, cutoff, relative, ridge);
+  Spectrum s = detail::consume_into_spectrum(std::move(regularized), relative);
+  detail::require_positive_semidefinite(function, detail::kTrainTrain, s.values, relative, ridge);
+  return s;
 }
 
 }  // namespace TANGENT_SOLVER_ABI
