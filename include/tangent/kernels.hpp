@@ -91,16 +91,17 @@ BasicKernels<Stored<Store, typename D1::Scalar>> feature_kernels(std::string_vie
   if constexpr (composition_fits<Features, Flat>()) {
     const KernelPlan plan = make_plan<InputStage<Features>>(net, features_shape(x1.cols()));
     const Eigen::Ref<const Matrix<S>> a(x1.derived());
-    check_input(function, "x1", a);
+    check_kernel_input(function, "x1", a);
     plan_outputs<W, O>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
     if (x2 == nullptr) {
-      feature_kernels<W != Want::nngp, S, O>(net, plan, a, nullptr, out.nngp(), out.ntk(),
+      feature_kernels<W != Want::nngp, S, O>(function, net, plan, a, nullptr, out.nngp(), out.ntk(),
                                              progress);
     } else {
       const Eigen::Ref<const Matrix<S>> b(x2->derived());
-      check_input(function, "x2", b);
+      check_kernel_input(function, "x2", b);
       check_same_features<S>(function, a, b);
-      feature_kernels<W != Want::nngp, S, O>(net, plan, a, &b, out.nngp(), out.ntk(), progress);
+      feature_kernels<W != Want::nngp, S, O>(function, net, plan, a, &b, out.nngp(), out.ntk(),
+                                             progress);
     }
   }
   return std::move(out.kernels);
@@ -119,16 +120,17 @@ BasicKernels<Stored<Store, S>> spatial_kernels(std::string_view function, const 
   Outputs<W, O> out;
   if constexpr (composition_fits<Spatial<D>, Flat>()) {
     const KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
-    check_input(function, "x1", x1.flat);
+    check_kernel_input(function, "x1", x1.flat);
     plan_outputs<W, O>(function, x1.flat.rows(), x2 == nullptr ? x1.flat.rows() : x2->flat.rows());
     if (x2 != nullptr) {
-      check_input(function, "x2", x2->flat);
+      check_kernel_input(function, "x2", x2->flat);
       if (!(x1.geometry == x2->geometry)) {
         fail(function, "x1 holds " + x1.geometry.str() + " samples but x2 holds " +
                            x2->geometry.str() + "; both inputs need the same shape");
       }
     }
-    spatial_kernels<W != Want::nngp, S, O>(net, plan, x1, x2, out.nngp(), out.ntk(), progress);
+    spatial_kernels<W != Want::nngp, S, O>(function, net, plan, x1, x2, out.nngp(), out.ntk(),
+                                           progress);
   }
   return std::move(out.kernels);
 }

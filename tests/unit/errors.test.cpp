@@ -10,6 +10,9 @@
 
 #include <tangent/tangent.hpp>
 
+#include "support/inputs.hpp"
+#include "support/messages.hpp"
+
 namespace {
 
 using Catch::Matchers::Contains;
@@ -17,14 +20,7 @@ using Catch::Matchers::Contains;
 const auto net = tangent::serial(tangent::Dense{.width = 8, .w_std = 1.2}, tangent::ReLU{},
                                  tangent::Dense{.width = 1});
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "no std::invalid_argument thrown";
-}
+using tangent::test::message_of;
 
 }  // namespace
 
@@ -293,4 +289,27 @@ TEST_CASE("finite networks with branches, repeats and dropout check what they ar
   CHECK_THAT(message_of([&] { apply(branched, params, x, rng); }),
              Contains("tangent::repeat (layer 2 of the network): the parameters hold 2 "
                       "repetitions of its block but the network repeats it 3 times"));
+}
+
+TEST_CASE("an ensemble's predictions name the caller's test inputs", "[errors][predict]") {
+  using namespace tangent;
+  const Eigen::MatrixXd x_train = tangent::test::random_inputs(5, 4, 111);
+  const Eigen::MatrixXd y_train = tangent::test::random_inputs(5, 1, 112);
+  const auto ensemble = gradient_descent_mse_ensemble(net, x_train, y_train);
+  CHECK(message_of([&] { ensemble.predict(Eigen::MatrixXd::Ones(2, 3), 1.0); }) ==
+        "tangent::gradient_descent_mse_ensemble(...).predict: x_test has 3 features (columns) "
+        "but x_train has 4");
+  Eigen::MatrixXd x_test = Eigen::MatrixXd::Ones(2, 4);
+  x_test(1, 2) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THAT(message_of([&] { ensemble.predict(x_test, 1.0); }),
+             Contains("tangent::gradient_descent_mse_ensemble(...).predict: x_test has a "
+                      "non-finite value (nan) at row 1, column 2"));
+  const auto cnn = serial(Conv{.channels = 2, .filter = {2, 2}}, ReLU{}, Flatten{}, Dense{});
+  const Eigen::MatrixXd pixels = Eigen::MatrixXd::Random(4, 3 * 3 * 2);
+  const auto image_ensemble =
+      gradient_descent_mse_ensemble(cnn, images(pixels, 3, 3, 2), Eigen::MatrixXd::Random(4, 1));
+  const Eigen::MatrixXd other = Eigen::MatrixXd::Ones(2, 18);
+  CHECK(message_of([&] { image_ensemble.predict(images(other, 3, 2, 3), 1.0); }) ==
+        "tangent::gradient_descent_mse_ensemble(...).predict: x_test holds 3×2×3 samples but "
+        "x_train holds 3×3×2");
 }

@@ -299,7 +299,7 @@ struct FanInConcat {
       s.out.channels = 0;
       bool equal = true;
       for (const Geometry& g : branches) {
-        s.out.channels += g.channels;
+        s.out.channels = detail::checked_sum(site, s.out.channels, g.channels);
         equal = equal && g.channels == first.channels;
       }
       // neural-tangents weighs by the widths only when they differ.
@@ -309,8 +309,9 @@ struct FanInConcat {
       for (const double w : s.weights) s.total += w;
     } else {
       s.out.extent[static_cast<std::size_t>(along)] = 0;
+      Index& extent = s.out.extent[static_cast<std::size_t>(along)];
       for (const Geometry& g : branches) {
-        s.out.extent[static_cast<std::size_t>(along)] += g.extent[static_cast<std::size_t>(along)];
+        extent = detail::checked_sum(site, extent, g.extent[static_cast<std::size_t>(along)]);
       }
       s.total = 1;
     }
@@ -401,7 +402,9 @@ FanInShape fan_in_shape(const F& f, const Geometry& first, const std::array<Geom
                         const LayerSite& site) {
   std::vector<Geometry> branches{first};
   branches.insert(branches.end(), others.begin(), others.end());
-  return f.shape(branches, site);
+  FanInShape s = f.shape(branches, site);
+  require_countable(site, s.out);
+  return s;
 }
 
 template <class F>

@@ -48,6 +48,12 @@ std::string show(const T& value) {
   throw std::invalid_argument(message);
 }
 
+/// "float" or "double", for messages about a scalar's range.
+template <class S>
+std::string scalar_name() {
+  return sizeof(S) < sizeof(double) ? "float" : "double";
+}
+
 /// Throws `std::invalid_argument` with "tangent::<function>: <what>".
 [[noreturn]] inline void fail(std::string_view function, std::string_view what) {
   std::string message = "tangent::";

@@ -16,6 +16,7 @@
 #endif
 
 #include "tangent/core/config.hpp"
+#include "tangent/core/loop_errors.hpp"
 
 namespace tangent::detail {
 
@@ -55,12 +56,16 @@ void gemm(Matrix<double>& out, const A& a, const B& b, double alpha = 1.0) {
   const Index tiles = (cols + kGemmTile - 1) / kGemmTile;
   // Eigen splits no product below 50,000 multiply-adds, so those need no region.
   [[maybe_unused]] const bool parallel = rows * cols * a.cols() >= 50000;
+  LoopErrors errors;  // Eigen's blocking buffers may fail to allocate
   TANGENT_OMP(parallel for schedule(static) if (parallel))
   for (Index t = 0; t < tiles; ++t) {
-    const Index c0 = t * kGemmTile;
-    const Index width = std::min(kGemmTile, cols - c0);
-    out.middleCols(c0, width).noalias() = alpha * (a * b.middleCols(c0, width));
+    errors.run(t, [&] {
+      const Index c0 = t * kGemmTile;
+      const Index width = std::min(kGemmTile, cols - c0);
+      out.middleCols(c0, width).noalias() = alpha * (a * b.middleCols(c0, width));
+    });
   }
+  errors.rethrow();
 }
 
 }  // namespace tangent::detail

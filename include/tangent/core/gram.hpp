@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
 
 namespace tangent {
 
@@ -31,6 +33,16 @@ bool fits_storage(S value) {
   } else {
     return std::abs(value) <= static_cast<S>(std::numeric_limits<O>::max());
   }
+}
+
+/// The message for kernel entries that left the range of the scalar computed in: inputs and
+/// hyperparameters whose variances, after the layers' products, exceed it.
+template <class S>
+std::string out_of_range_message() {
+  return "a kernel entry is infinite or NaN: the variances outgrew " + scalar_name<S>() +
+         "'s range (" + (sizeof(S) < sizeof(double) ? "3.4e38" : "1.8e308") +
+         ") through the layers; rescale the inputs or the layers' hyperparameters (w_std, b_std, "
+         "an activation's scales)";
 }
 
 /// The message for a kernel that does not fit its float storage.

@@ -35,6 +35,23 @@ void check_input(std::string_view function, std::string_view which, const Rows& 
   }
 }
 
+/// `check_input`, and for the kernels also that every row's squared norm is finite in the
+/// inputs' scalar: the first layer's variances are ‖x‖²/d, so a row with |x| past about 1.3e154
+/// (double) or 1.8e19 (float) would turn them into infinities.
+template <class Rows>
+void check_kernel_input(std::string_view function, std::string_view which, const Rows& x) {
+  check_input(function, which, x);
+  using S = typename Rows::Scalar;
+  for (Index r = 0; r < x.rows(); ++r) {
+    if (!std::isfinite(x.row(r).squaredNorm())) {
+      fail(function, std::string(which) + " row " + std::to_string(r) +
+                         " is too large: its squared norm overflows " + scalar_name<S>() +
+                         " (largest |x| " + show(x.row(r).cwiseAbs().maxCoeff()) +
+                         "); rescale the inputs, which the kernels see through ‖x‖²");
+    }
+  }
+}
+
 /// Throws unless both inputs have the same number of features.
 template <class S>
 void check_same_features(std::string_view function, const Eigen::Ref<const Matrix<S>>& x1,

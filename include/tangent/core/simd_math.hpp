@@ -278,6 +278,11 @@ template <class V>
 V exp_v(const V& x) {
   using S = scalar_t<V>;
   constexpr S log2e = static_cast<S>(1.44269504088896340735992468100189214L);
+  if constexpr (!is_lanes<V>) {
+    // NaN (∞ − ∞ in a caller) stays NaN; the clamps below would keep it, and then converting
+    // the exponent to int would be undefined.
+    if (std::isnan(x)) return x;
+  }
   if constexpr (std::is_same_v<S, double>) {
     const V xc = min_v(max_v(x, splat<V>(-745.2)), splat<V>(709.8));
     const V n = floor_v(V(xc * log2e + 0.5));

@@ -7,10 +7,13 @@
 #include <array>
 #include <cstddef>
 #include <initializer_list>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
 
 namespace tangent {
 
@@ -73,6 +76,17 @@ struct Geometry {
 
   Index positions() const { return extent[0] * extent[1]; }
 
+  /// The P·C entries of one sample, or nullopt when they exceed the largest Index (sizes typed
+  /// by users can: 2^32 × 2^32 × 2 images), so that no later product of them overflows.
+  std::optional<Index> entries() const {
+    constexpr Index largest = std::numeric_limits<Index>::max();
+    if (extent[0] < 0 || extent[1] < 0 || channels < 0) return std::nullopt;
+    if (extent[1] != 0 && extent[0] > largest / extent[1]) return std::nullopt;
+    const Index p = extent[0] * extent[1];
+    if (channels != 0 && p > largest / channels) return std::nullopt;
+    return p * channels;
+  }
+
   /// "8×8×3" for images, "16×4" for sequences, "784" for feature vectors.
   std::string str() const {
     if (rank == 0) return std::to_string(channels);
@@ -104,6 +118,25 @@ inline SpatialShape<1> sequence_shape(Index length, Index channels) {
 }
 
 namespace detail {
+
+/// How messages end for a shape whose sizes overflow (`Geometry::entries`).
+inline constexpr std::string_view kUncountable = " has more entries than a 64-bit index counts";
+
+/// Refuses a layer whose output has more entries per sample than a 64-bit index counts.
+inline void require_countable(const LayerSite& site, const Geometry& out) {
+  if (!out.entries())
+    fail_layer(site, "its output of " + out.str() + " per sample" + std::string(kUncountable));
+}
+
+/// a + b for two sizes that a layer adds up (concatenated channels or extents), refused when the
+/// sum would exceed the largest Index.
+inline Index checked_sum(const LayerSite& site, Index a, Index b) {
+  if (b > std::numeric_limits<Index>::max() - a) {
+    fail_layer(site, "its output size " + std::to_string(a) + " + " + std::to_string(b) +
+                         std::string(kUncountable));
+  }
+  return a + b;
+}
 
 /// One spatial axis of a window operation (convolution or pooling): output position `a` reads
 /// input positions `a·stride + d − offset` for d in [0, window), wrapped when `wrap`, skipped

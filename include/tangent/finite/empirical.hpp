@@ -27,6 +27,7 @@
 #include "tangent/core/gemm.hpp"
 #include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
+#include "tangent/core/loop_errors.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/finite/network.hpp"
 
@@ -251,21 +252,27 @@ Kernels monte_carlo_of(const Net& net, URBG& rng, const Input1& x1, const Input2
   };
   // The first draw runs alone, so bad input throws here, outside the parallel region.
   partial[0] = draw(0);
+  // A draw may still throw (a layer that fails for some parameters): the first failing draw's
+  // exception comes out, as from a sequential loop, since chunks hold consecutive draws.
+  LoopErrors errors;
   TANGENT_OMP(parallel for schedule(dynamic))
   for (Index c = 0; c < chunks; ++c) {
-    const SerialEigenScope serial_products;
-    Kernels& sum = partial[static_cast<std::size_t>(c)];
-    for (Index s = std::max<Index>(1, c * n_samples / chunks); s < (c + 1) * n_samples / chunks;
-         ++s) {
-      Kernels k = draw(s);
-      if (sum.nngp.size() == 0) {
-        sum = std::move(k);
-      } else {
-        sum.nngp += k.nngp;
-        sum.ntk += k.ntk;
+    errors.run(c, [&] {
+      const SerialEigenScope serial_products;
+      Kernels& sum = partial[static_cast<std::size_t>(c)];
+      for (Index s = std::max<Index>(1, c * n_samples / chunks); s < (c + 1) * n_samples / chunks;
+           ++s) {
+        Kernels k = draw(s);
+        if (sum.nngp.size() == 0) {
+          sum = std::move(k);
+        } else {
+          sum.nngp += k.nngp;
+          sum.ntk += k.ntk;
+        }
       }
-    }
+    });
   }
+  errors.rethrow();
   Kernels mean = std::move(partial[0]);
   for (std::size_t c = 1; c < partial.size(); ++c) {
     mean.nngp += partial[c].nngp;

@@ -18,7 +18,9 @@ FiniteShapes finite_shapes(const L& layer, const Geometry& in, const LayerSite& 
   if constexpr (Activation<L>) {
     return {in, in, {}, 1};
   } else {
-    return layer.finite_shapes(in, site);
+    FiniteShapes shapes = layer.finite_shapes(in, site);
+    require_countable(site, shapes.out);
+    return shapes;
   }
 }
 

@@ -388,6 +388,9 @@ Params<Net> init_for(std::string_view function, const Net& network, URBG& rng,
     if (shape.channels <= 0 || shape.extent[0] <= 0 || shape.extent[1] <= 0) {
       fail(function, "the input shape must have positive sizes, got " + shape.str());
     }
+    if (!shape.entries()) {
+      fail(function, "the input shape " + shape.str() + std::string(kUncountable));
+    }
     const FinitePlan plan = checked_plan<Kind>(net, shape);
     params.input = shape;
     InitVisitor<URBG> visitor{plan, rng};

@@ -12,9 +12,9 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cmath>
 #include <cstddef>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,6 +25,7 @@
 #include "tangent/core/errors.hpp"
 #include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
+#include "tangent/core/loop_errors.hpp"
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/progress.hpp"
 #include "tangent/core/simd_math.hpp"
@@ -245,9 +246,9 @@ void sweep_tile(const Net& net, EntryVisitor<WithNtk, S>& visitor, Matrix<S>& q,
 /// null (then only one triangle of tiles is computed and mirrored). Entries are computed in S
 /// and stored in O (float storage of double kernels: each entry rounded once, as written).
 template <bool WithNtk, class S, class O, class Net>
-void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<const Matrix<S>>& x1,
-                     const Eigen::Ref<const Matrix<S>>* x2, Matrix<O>* nngp_out, Matrix<O>* ntk_out,
-                     const ProgressCallback& progress) {
+void feature_kernels(std::string_view function, const Net& net, const KernelPlan& plan,
+                     const Eigen::Ref<const Matrix<S>>& x1, const Eigen::Ref<const Matrix<S>>* x2,
+                     Matrix<O>* nngp_out, Matrix<O>* ntk_out, const ProgressCallback& progress) {
   const bool same_input = x2 == nullptr;
   const Eigen::Ref<const Matrix<S>>& y = same_input ? x1 : *x2;
   const Index n1 = x1.rows();
@@ -281,7 +282,8 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
   Index entries = 0;
   for (const auto& [r0, c0] : tiles) entries += std::min(side, n1 - r0) * std::min(side, n2 - c0);
   ProgressMeter meter(progress, entries);
-  std::atomic<bool> overflow{false};
+  // A tile out of range (or of float's range) fails its iteration: later tiles are skipped.
+  LoopErrors errors;
 
   TANGENT_OMP(parallel) {
     Matrix<S> q;
@@ -290,39 +292,44 @@ void feature_kernels(const Net& net, const KernelPlan& plan, const Eigen::Ref<co
     TANGENT_OMP(for schedule(dynamic))
     for (Index k = 0; k < tile_count; ++k) {
       if (meter.stopped()) continue;
-      const auto [r0, c0] = tiles[static_cast<std::size_t>(k)];
-      const Index h = std::min(side, n1 - r0);
-      const Index w = std::min(side, n2 - c0);
-      q.resize(h, w);
-      // Inside the parallel region Eigen runs this product on the calling thread.
-      q.noalias() = x1.middleRows(r0, h) * yt.middleCols(c0, w);
-      if constexpr (WithNtk) t.resize(h, w);
-      sweep_tile<WithNtk>(net, visitor, q, t, r0, c0, inv_d, label1, label2, one_input);
-      for (auto [tile, out] :
-           {std::pair{&q, nngp_out}, std::pair{&t, WithNtk ? ntk_out : nullptr}}) {
-        if (out == nullptr) continue;
-        if constexpr (sizeof(O) < sizeof(S)) {
-          if (!fits_storage<O>(tile->cwiseAbs().maxCoeff())) {
-            overflow = true;
-            continue;
-          }
+      errors.run(k, [&] {
+        const auto [r0, c0] = tiles[static_cast<std::size_t>(k)];
+        const Index h = std::min(side, n1 - r0);
+        const Index w = std::min(side, n2 - c0);
+        q.resize(h, w);
+        // Inside the parallel region Eigen runs this product on the calling thread.
+        q.noalias() = x1.middleRows(r0, h) * yt.middleCols(c0, w);
+        if constexpr (WithNtk) t.resize(h, w);
+        sweep_tile<WithNtk>(net, visitor, q, t, r0, c0, inv_d, label1, label2, one_input);
+        if (!q.allFinite() || (WithNtk && !t.allFinite())) {
+          fail(function, out_of_range_message<S>());
         }
-        if (same_input && r0 == c0) {
-          // A tile on the diagonal computed both triangles; copying its upper one over its lower
-          // one makes the result exactly symmetric.
-          for (Index c = 0; c < w; ++c) {
-            for (Index r = c + 1; r < h; ++r) (*tile)(r, c) = (*tile)(c, r);
+        for (auto [tile, out] :
+             {std::pair{&q, nngp_out}, std::pair{&t, WithNtk ? ntk_out : nullptr}}) {
+          if (out == nullptr) continue;
+          if constexpr (sizeof(O) < sizeof(S)) {
+            if (!fits_storage<O>(tile->cwiseAbs().maxCoeff())) fail(function, kStorageOverflow);
           }
+          if (same_input && r0 == c0) {
+            // A tile on the diagonal computed both triangles; copying its upper one over its lower
+            // one makes the result exactly symmetric.
+            for (Index c = 0; c < w; ++c) {
+              for (Index r = c + 1; r < h; ++r) (*tile)(r, c) = (*tile)(c, r);
+            }
+          }
+          out->block(r0, c0, h, w) = tile->template cast<O>();
+          // Same-input: the mirror tile below the diagonal, while this one is in cache.
+          if (same_input && r0 != c0)
+            out->block(c0, r0, w, h) = tile->transpose().template cast<O>();
         }
-        out->block(r0, c0, h, w) = tile->template cast<O>();
-        // Same-input: the mirror tile below the diagonal, while this one is in cache.
-        if (same_input && r0 != c0) out->block(c0, r0, w, h) = tile->transpose().template cast<O>();
-      }
-      meter.finished(h * w);
+        meter.finished(h * w);
+      });
     }
   }
+  // A cancel from the progress callback comes out first: it is what the caller asked for.
+  if (meter.stopped()) meter.finish();
+  errors.rethrow();
   meter.finish();
-  if (overflow) fail("kernels", kStorageOverflow);
 }
 
 }  // namespace TANGENT_PARALLEL_ABI

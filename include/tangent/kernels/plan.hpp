@@ -55,6 +55,7 @@ struct PlanVisitor {
       } else {
         shape = spatial_output(layer, shape, site);
       }
+      require_countable(site, shape);
     } else {
       shape = feature_output(layer, shape, site);
     }

@@ -14,11 +14,11 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <deque>
-#include <exception>
+#include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,6 +28,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
+#include "tangent/core/loop_errors.hpp"
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/progress.hpp"
 #include "tangent/core/spatial.hpp"
@@ -291,32 +292,30 @@ SpatialTrace<S> spatial_trace(const Net& net, const KernelPlan& plan, const Spat
   constexpr bool full = in_full<Net>(false);
   const Index n = x.samples();
   SpatialTrace<S> trace = trace_layout<S>(plan, n);
-  // A layer may throw for a sample (an activation outside its domain): the first exception is
-  // kept and rethrown after the parallel region, which it must not leave.
-  std::exception_ptr error;
+  LoopErrors errors;
   TANGENT_OMP(parallel) {
-    BlockVisitor<false, true, S> visitor{plan, &trace, &trace};
+    std::optional<BlockVisitor<false, true, S>> visitor;
+    errors.run(LoopErrors::kSetup, [&] {
+      visitor.emplace(BlockVisitor<false, true, S>{plan, &trace, &trace});
+    });
     SpatialState<S> state;
     Matrix<S> sample;
     TANGENT_OMP(for schedule(dynamic))
     for (Index i = 0; i < n; ++i) {
-      try {
+      errors.run(i, [&] {
         sample_matrix(x, i, sample);
         input_block<full>(sample, sample, state.block.nngp);
         state.block.geometry = x.geometry;
         state.block.equal = state.block.same_sample = true;
         state.q = state.t = 0;
-        visitor.i = visitor.j = i;
+        visitor->i = visitor->j = i;
         Cursor cursor;
         Unused params;
-        fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, visitor);
-      } catch (...) {
-        TANGENT_OMP(critical(tangent_spatial_trace_error))
-        if (!error) error = std::current_exception();
-      }
+        fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, *visitor);
+      });
     }
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
   return trace;
 }
 
@@ -336,9 +335,9 @@ inline std::pair<Index, Index> triangle_pair(Index k, Index n) {
 /// between the samples of `x1` and of `x2`, or of `x1` with itself when `x2` is null (then only
 /// pairs i ≤ j are computed and mirrored). Entries are computed in S and stored in O.
 template <bool WithNtk, class S, class O, int D, class Net>
-void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<S, D>& x1,
-                     const SpatialInput<S, D>* x2, Matrix<O>* nngp_out, Matrix<O>* ntk_out,
-                     const ProgressCallback& progress) {
+void spatial_kernels(std::string_view function, const Net& net, const KernelPlan& plan,
+                     const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2,
+                     Matrix<O>* nngp_out, Matrix<O>* ntk_out, const ProgressCallback& progress) {
   constexpr bool full = in_full<Net>(false);
   const bool same_input = x2 == nullptr;
   const SpatialInput<S, D>& y = same_input ? x1 : *x2;
@@ -360,48 +359,58 @@ void spatial_kernels(const Net& net, const KernelPlan& plan, const SpatialInput<
   // Pairs in row-major order of the (upper) triangle or rectangle; chunks of pairs per thread.
   const Index pairs = same_input ? n1 * (n1 + 1) / 2 : n1 * n2;
   ProgressMeter meter(progress, pairs);
-  std::atomic<bool> overflow{false};
+  // A pair out of range (or of float's range) fails its iteration: later pairs are skipped.
+  LoopErrors errors;
   TANGENT_OMP(parallel) {
-    BlockVisitor<WithNtk, false, S> visitor{plan, &trace1, &trace2};
+    std::optional<BlockVisitor<WithNtk, false, S>> visitor;
+    errors.run(LoopErrors::kSetup, [&] {
+      visitor.emplace(BlockVisitor<WithNtk, false, S>{plan, &trace1, &trace2});
+    });
     SpatialState<S> state;
     Matrix<S> a;
     Matrix<S> b;
     TANGENT_OMP(for schedule(dynamic, 4))
     for (Index k = 0; k < pairs; ++k) {
       if (meter.stopped()) continue;
-      const std::pair<Index, Index> pair =
-          same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
-      const Index i = pair.first;
-      const Index j = pair.second;
-      sample_matrix(x1, i, a);
-      sample_matrix(y, j, b);
-      input_block<full>(a, b, state.block.nngp);
-      if constexpr (WithNtk) state.block.ntk.assign(state.block.nngp.size(), S(0));
-      state.block.geometry = x1.geometry;
-      state.block.equal =
-          label1[static_cast<std::size_t>(i)] == label2[static_cast<std::size_t>(j)];
-      state.block.same_sample = one_input && i == j;
-      state.q = state.t = 0;
-      visitor.i = i;
-      visitor.j = j;
-      Cursor cursor;
-      Unused params;
-      fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, visitor);
-      if constexpr (sizeof(O) < sizeof(S)) {
-        if (!fits_storage<O>(state.q) || (WithNtk && !fits_storage<O>(state.t))) {
-          overflow = true;
-          state.q = state.t = 0;
+      errors.run(k, [&] {
+        const std::pair<Index, Index> pair =
+            same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
+        const Index i = pair.first;
+        const Index j = pair.second;
+        sample_matrix(x1, i, a);
+        sample_matrix(y, j, b);
+        input_block<full>(a, b, state.block.nngp);
+        if constexpr (WithNtk) state.block.ntk.assign(state.block.nngp.size(), S(0));
+        state.block.geometry = x1.geometry;
+        state.block.equal =
+            label1[static_cast<std::size_t>(i)] == label2[static_cast<std::size_t>(j)];
+        state.block.same_sample = one_input && i == j;
+        state.q = state.t = 0;
+        visitor->i = i;
+        visitor->j = j;
+        Cursor cursor;
+        Unused params;
+        fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, *visitor);
+        if (!std::isfinite(state.q) || (WithNtk && !std::isfinite(state.t))) {
+          fail(function, out_of_range_message<S>());
         }
-      }
-      if (nngp_out != nullptr) (*nngp_out)(i, j) = static_cast<O>(state.q);
-      if constexpr (WithNtk) {
-        if (ntk_out != nullptr) (*ntk_out)(i, j) = static_cast<O>(state.t);
-      }
-      meter.finished(1);
+        if constexpr (sizeof(O) < sizeof(S)) {
+          if (!fits_storage<O>(state.q) || (WithNtk && !fits_storage<O>(state.t))) {
+            fail(function, kStorageOverflow);
+          }
+        }
+        if (nngp_out != nullptr) (*nngp_out)(i, j) = static_cast<O>(state.q);
+        if constexpr (WithNtk) {
+          if (ntk_out != nullptr) (*ntk_out)(i, j) = static_cast<O>(state.t);
+        }
+        meter.finished(1);
+      });
     }
   }
+  // A cancel from the progress callback comes out first: it is what the caller asked for.
+  if (meter.stopped()) meter.finish();
+  errors.rethrow();
   meter.finish();
-  if (overflow) fail("kernels", kStorageOverflow);
 
   if (same_input) {
     for (Matrix<O>* out : {nngp_out, ntk_out}) {

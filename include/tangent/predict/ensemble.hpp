@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "tangent/combinators/composition.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/inputs.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/kernels.hpp"
 #include "tangent/predict/gradient_descent_mse.hpp"
@@ -35,6 +37,18 @@ struct OwnedInput {
   Matrix<double> x;
   explicit OwnedInput(const Input& input) : x(input) {}
   const Matrix<double>& view() const { return x; }
+  /// Checks test inputs against these, in the caller's words (`x_test`, not the kernels' `x1`).
+  /// (Inputs of another kind are left to the kernels' compile-time message.)
+  template <class Test>
+  void check_test(std::string_view function, const Test& x_test) const {
+    if constexpr (requires { x_test.cols(); }) {
+      check_kernel_input(function, "x_test", x_test);
+      if (x_test.cols() != x.cols()) {
+        fail(function, "x_test has " + std::to_string(x_test.cols()) +
+                           " features (columns) but x_train has " + std::to_string(x.cols()));
+      }
+    }
+  }
 };
 template <class S, int D>
 struct OwnedInput<SpatialInput<S, D>> {
@@ -44,6 +58,16 @@ struct OwnedInput<SpatialInput<S, D>> {
       : flat(input.flat), geometry(input.geometry) {}
   SpatialInput<double, D> view() const {
     return spatial_input<D>("gradient_descent_mse_ensemble", flat, geometry);
+  }
+  template <class Test>
+  void check_test(std::string_view function, const Test& x_test) const {
+    if constexpr (requires { x_test.geometry; }) {
+      check_kernel_input(function, "x_test", x_test.flat);
+      if (!(x_test.geometry == geometry)) {
+        fail(function, "x_test holds " + x_test.geometry.str() + " samples but x_train holds " +
+                           geometry.str());
+      }
+    }
   }
 };
 
@@ -99,7 +123,8 @@ class GradientDescentMseEnsemble {
   template <class Test>
   std::vector<Posterior> predict(const Test& x_test, std::span<const double> times,
                                  Get get = Get::nngp | Get::ntk, bool compute_cov = false) const {
-    detail::require_get(kFunction, get, false);
+    detail::require_get(kPredict, get, false);
+    x_train_.check_test(kPredict, x_test);
     const std::vector<double> s = flow_times(times);
     // Only the test-train kernels the modes need: the NTK-mode covariance needs both.
     const bool need_ntk = has(get, Get::ntk);
@@ -150,6 +175,7 @@ class GradientDescentMseEnsemble {
 
  private:
   static constexpr std::string_view kFunction = "gradient_descent_mse_ensemble";
+  static constexpr std::string_view kPredict = "gradient_descent_mse_ensemble(...).predict";
 
   std::vector<double> flow_times(std::span<const double> times) const {
     detail::require_times(kFunction, times);

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "tangent/core/config.hpp"
+#include "tangent/core/loop_errors.hpp"
 #include "tangent/predict/spectrum.hpp"
 
 namespace tangent {
@@ -50,30 +51,38 @@ void widened_product(const Eigen::MatrixBase<DerivedA>& a, const Matrix<double>&
   const Index strip = std::clamp<Index>((rows / 8 + 7) / 8 * 8, 64, 1024);
   const Index strips = (rows + strip - 1) / strip;
   out.resize(rows, outputs);
+  LoopErrors errors;
   TANGENT_OMP(parallel) {
-    Eigen::Matrix<double, Eigen::Dynamic, group> wide(strip, group);
-    Matrix<double> sum(strip, outputs);
+    Eigen::Matrix<double, Eigen::Dynamic, group> wide;
+    Matrix<double> sum;
+    errors.run(LoopErrors::kSetup, [&] {
+      wide.resize(strip, group);
+      sum.resize(strip, outputs);
+    });
     TANGENT_OMP(for schedule(static))
     for (Index p = 0; p < strips; ++p) {
-      const Index r0 = p * strip;
-      const Index h = std::min(strip, rows - r0);
-      auto acc = sum.topRows(h);
-      acc.setZero();
-      Index c = 0;
-      for (; c + group <= inner; c += group) {
-        wide.topRows(h) = a.block(r0, c, h, group).template cast<double>();
-        for (Index j = 0; j < outputs; ++j) {
-          acc.col(j) += wide.col(0).head(h) * b(c, j) + wide.col(1).head(h) * b(c + 1, j) +
-                        wide.col(2).head(h) * b(c + 2, j) + wide.col(3).head(h) * b(c + 3, j);
+      errors.run(p, [&] {
+        const Index r0 = p * strip;
+        const Index h = std::min(strip, rows - r0);
+        auto acc = sum.topRows(h);
+        acc.setZero();
+        Index c = 0;
+        for (; c + group <= inner; c += group) {
+          wide.topRows(h) = a.block(r0, c, h, group).template cast<double>();
+          for (Index j = 0; j < outputs; ++j) {
+            acc.col(j) += wide.col(0).head(h) * b(c, j) + wide.col(1).head(h) * b(c + 1, j) +
+                          wide.col(2).head(h) * b(c + 2, j) + wide.col(3).head(h) * b(c + 3, j);
+          }
         }
-      }
-      for (; c < inner; ++c) {
-        wide.col(0).head(h) = a.col(c).segment(r0, h).template cast<double>();
-        for (Index j = 0; j < outputs; ++j) acc.col(j) += wide.col(0).head(h) * b(c, j);
-      }
-      out.middleRows(r0, h) = acc;
+        for (; c < inner; ++c) {
+          wide.col(0).head(h) = a.col(c).segment(r0, h).template cast<double>();
+          for (Index j = 0; j < outputs; ++j) acc.col(j) += wide.col(0).head(h) * b(c, j);
+        }
+        out.middleRows(r0, h) = acc;
+      });
     }
   }
+  errors.rethrow();
 }
 
 }  // namespace TANGENT_SOLVER_PARALLEL_ABI
