@@ -15,6 +15,7 @@
 /// NTK is 0; the NTK returned is the kernel of one output unit (the full kernel is Θ ⊗ I over
 /// outputs). Results are concrete matrices, never expressions.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -30,6 +31,10 @@
 #include "tangent/kernels/feature_sweep.hpp"
 #include "tangent/kernels/plan.hpp"
 #include "tangent/kernels/spatial_sweep.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace tangent {
 
@@ -73,6 +78,37 @@ void plan_outputs(std::string_view function, Index n1, Index n2) {
                  W == Want::both ? "nngp() or ntk() alone needs " + show_bytes(one) : "");
 }
 
+/// Refuses, before any work, spatial kernels whose outputs, per-sample traces (every stage's
+/// variances, P per layer per sample) and per-thread position-pair blocks (P² entries where a
+/// layer needs every pair of positions: pooling, GlobalAvgPool) cannot fit in memory together.
+template <Want W, class S, class O>
+void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, Index n2,
+                  bool two_inputs) {
+  const double outputs =
+      static_cast<double>(n1) * static_cast<double>(n2) * sizeof(O) * (W == Want::both ? 2 : 1);
+  double per_sample = 0;
+  for (Index slot = 0; slot < plan.slots(); ++slot) {
+    per_sample += static_cast<double>(plan.in[static_cast<std::size_t>(slot)].positions());
+  }
+  const double traces = per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * sizeof(S);
+#if defined(_OPENMP)
+  const auto threads = static_cast<double>(omp_get_max_threads());
+#else
+  const double threads = 1;
+#endif
+  // At least the NNGP block, and the NTK's beside it, in each thread.
+  const double block = plan.largest_block * sizeof(S) * (W == Want::nngp ? 1 : 2);
+  const std::string shape = std::to_string(n1) + " × " + std::to_string(n2);
+  require_memory(function, outputs + traces + threads * block,
+                 "the " + shape + (W == Want::both ? " NNGP and NTK (" : " kernel (") +
+                     show_bytes(outputs) + "), the samples' traces (" + show_bytes(traces) +
+                     ") and " + std::to_string(static_cast<long long>(threads)) +
+                     " threads' blocks of position pairs (" + show_bytes(threads * block) + ")",
+                 block * threads > outputs + traces
+                     ? "smaller images, or fewer threads (OMP_NUM_THREADS)"
+                     : (W == Want::both ? "nngp() or ntk() alone needs less" : ""));
+}
+
 template <Want W, class Store, class Net, class D1, class D2>
 BasicKernels<Stored<Store, typename D1::Scalar>> feature_kernels(std::string_view function,
                                                                  const Net& network,
@@ -93,16 +129,17 @@ BasicKernels<Stored<Store, typename D1::Scalar>> feature_kernels(std::string_vie
     const Eigen::Ref<const Matrix<S>> a(x1.derived());
     check_kernel_input(function, "x1", a);
     plan_outputs<W, O>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
-    if (x2 == nullptr) {
-      feature_kernels<W != Want::nngp, S, O>(function, net, plan, a, nullptr, out.nngp(), out.ntk(),
-                                             progress);
-    } else {
-      const Eigen::Ref<const Matrix<S>> b(x2->derived());
-      check_kernel_input(function, "x2", b);
-      check_same_features<S>(function, a, b);
-      feature_kernels<W != Want::nngp, S, O>(function, net, plan, a, &b, out.nngp(), out.ntk(),
-                                             progress);
+    std::optional<Eigen::Ref<const Matrix<S>>> b;
+    if (x2 != nullptr) {
+      b.emplace(x2->derived());
+      check_kernel_input(function, "x2", *b);
+      check_same_features<S>(function, a, *b);
+      // x2 equal to x1 is one input: the same bits as kernels(net, x1), symmetric, in half the
+      // work (a cross sweep would sum some terms in another order).
+      if (equal_inputs(a, *b)) b.reset();
     }
+    feature_kernels<W != Want::nngp, S, O>(function, net, plan, a, b ? &*b : nullptr, out.nngp(),
+                                           out.ntk(), progress);
   }
   return std::move(out.kernels);
 }
@@ -121,7 +158,6 @@ BasicKernels<Stored<Store, S>> spatial_kernels(std::string_view function, const 
   if constexpr (composition_fits<Spatial<D>, Flat>()) {
     const KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
     check_kernel_input(function, "x1", x1.flat);
-    plan_outputs<W, O>(function, x1.flat.rows(), x2 == nullptr ? x1.flat.rows() : x2->flat.rows());
     if (x2 != nullptr) {
       check_kernel_input(function, "x2", x2->flat);
       if (!(x1.geometry == x2->geometry)) {
@@ -129,8 +165,12 @@ BasicKernels<Stored<Store, S>> spatial_kernels(std::string_view function, const 
                            x2->geometry.str() + "; both inputs need the same shape");
       }
     }
-    spatial_kernels<W != Want::nngp, S, O>(function, net, plan, x1, x2, out.nngp(), out.ntk(),
-                                           progress);
+    // x2 equal to x1 is one input, as for features.
+    const bool one_input = x2 == nullptr || equal_inputs(x1.flat, x2->flat);
+    plan_spatial<W, S, O>(function, plan, x1.samples(),
+                          x2 == nullptr ? x1.samples() : x2->samples(), !one_input);
+    spatial_kernels<W != Want::nngp, S, O>(function, net, plan, x1, one_input ? nullptr : x2,
+                                           out.nngp(), out.ntk(), progress);
   }
   return std::move(out.kernels);
 }
@@ -141,6 +181,7 @@ BasicKernels<Stored<Store, S>> spatial_kernels(std::string_view function, const 
 inline namespace TANGENT_PARALLEL_ABI {
 
 /// NNGP and NTK between the rows of `x1` (N1×d) and of `x2` (N2×d): two N1×N2 matrices.
+/// When x2 equals x1 value by value this is `kernels(net, x1)`, bit for bit.
 /// Throws `std::invalid_argument` for empty or non-finite inputs, different feature dimensions,
 /// or unusable layer hyperparameters.
 template <class Store = void, Network Net, class D1, class D2>

@@ -60,11 +60,50 @@ TEST_CASE("kernels(x1, x2) is the off-diagonal block of kernels([x1; x2])",
     CHECK((cross.nngp - all.nngp.topRightCorner(150, 170)).cwiseAbs().maxCoeff() <= 1e-13 * scale);
     CHECK((cross.ntk - all.ntk.topRightCorner(150, 170)).cwiseAbs().maxCoeff() <= 1e-13 * scale);
   }
-  // Passing the same matrix twice takes the cross path and agrees with the same-input path.
-  const tangent::Kernels twice = tangent::kernels(net_a, x1, x1);
-  const tangent::Kernels once = tangent::kernels(net_a, x1);
-  CHECK((twice.ntk - once.ntk).cwiseAbs().maxCoeff() <= 1e-13 * once.ntk.cwiseAbs().maxCoeff());
-  CHECK((twice.ntk.diagonal().array() == once.ntk.diagonal().array()).all());
+}
+
+TEST_CASE("x2 equal to x1 gives the same-input kernel, bit for bit", "[kernels][properties]") {
+  const Eigen::MatrixXd x = random_inputs(37, 6, 25);
+  const tangent::Kernels once = tangent::kernels(net_a, x);
+  // The same matrix, and a copy in which a zero is −0 (equal value by value).
+  Eigen::MatrixXd x_zero = x;
+  x_zero(3, 2) = 0.0;
+  Eigen::MatrixXd negative_zero = x_zero;
+  negative_zero(3, 2) = -0.0;
+  const tangent::Kernels zero_once = tangent::kernels(net_a, x_zero);
+  for (const auto& [cross, same] :
+       {std::pair{tangent::kernels(net_a, x, x), once},
+        std::pair{tangent::kernels(net_a, x_zero, negative_zero), zero_once}}) {
+    CHECK((cross.nngp.array() == same.nngp.array()).all());
+    CHECK((cross.ntk.array() == same.ntk.array()).all());
+  }
+  CHECK((tangent::ntk(net_a, x, x).array() == once.ntk.array()).all());
+  CHECK((tangent::nngp(net_a, x, x).array() == once.nngp.array()).all());
+
+  // Found by the fuzzer: images whose patches are collinear without being equal. The cross sweep
+  // sums a pair's positions in another order, and arccos near angle 0 turned that into a
+  // difference of 3.7e-12 relative.
+  const auto cnn = tangent::serial(
+      tangent::Conv{.channels = 2,
+                    .filter = {2, 2},
+                    .padding = tangent::Padding::same,
+                    .w_std = 1.0980392156862746},
+      tangent::Abs{},
+      tangent::AvgPool{.window = {2, 2}, .strides = {2, 2}, .padding = tangent::Padding::same},
+      tangent::Conv{.channels = 2,
+                    .filter = {2, 2},
+                    .padding = tangent::Padding::same,
+                    .w_std = 2.0235294117647058},
+      tangent::ReLU{}, tangent::GlobalAvgPool{}, tangent::Dense{.w_std = 2.0235294117647058});
+  Eigen::MatrixXd pixels = Eigen::MatrixXd::Constant(5, 4, -5.58447265625);
+  pixels(2, 1) = -5.608154296875;
+  const Eigen::MatrixXd pixels_copy = pixels;
+  const tangent::Kernels image_once = tangent::kernels(cnn, tangent::images(pixels, 2, 2, 1));
+  const tangent::Kernels image_twice = tangent::kernels(cnn, tangent::images(pixels, 2, 2, 1),
+                                                        tangent::images(pixels_copy, 2, 2, 1));
+  CHECK((image_twice.nngp.array() == image_once.nngp.array()).all());
+  CHECK((image_twice.ntk.array() == image_once.ntk.array()).all());
+  CHECK((image_twice.ntk.array() == image_twice.ntk.transpose().array()).all());
 }
 
 TEST_CASE("float kernels agree with double kernels", "[kernels][properties]") {

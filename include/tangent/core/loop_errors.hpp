@@ -34,9 +34,6 @@ class LoopErrors {
     }
   }
 
-  /// Whether an iteration has failed (for loops that would stop early).
-  bool failed() const noexcept { return lowest_failure_.load(std::memory_order_relaxed) != kNone; }
-
   /// After the region: the kept exception, if any, on the calling thread.
   void rethrow() const {
     if (error_) std::rethrow_exception(error_);

@@ -28,8 +28,13 @@
 #include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/loop_errors.hpp"
+#include "tangent/core/memory.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/finite/network.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace tangent {
 namespace detail {
@@ -73,7 +78,7 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
   if constexpr (!finite_fits<Input1, std::remove_const_t<decltype(net)>>()) {
     return {};
   } else {
-    PreparedInput prepared = prepare_input(function, net, params, x1);
+    PreparedInput prepared = prepare_input(function, net, params, x1, with_ntk);
     FiniteInput& first = prepared.input;
     const FinitePlan& plan = prepared.plan;
     FiniteInput second;
@@ -89,6 +94,13 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
     // the random layers draw independently for the two inputs (two seeds from one).
     const bool two_inputs = x2 != nullptr && !equal_inputs(first.values, second.values);
     const RandomSeed seed2{seed.given, std::mt19937_64(seed.value)()};
+    const Index n1 = first.values.rows();
+    const Index n2 = two_inputs ? second.values.rows() : n1;
+    const double one = static_cast<double>(n1) * static_cast<double>(n2) * sizeof(double);
+    require_memory(function, with_ntk ? 2 * one : one,
+                   "the " + std::to_string(n1) + " × " + std::to_string(n2) +
+                       (with_ntk ? " NNGP and NTK" : " NNGP"));
+    if (two_inputs) plan_activations(function, plan, static_cast<double>(n1 + n2), with_ntk);
     const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
     const ForwardCache a2_storage =
         two_inputs ? forward_all<Kind>(net, params, plan, std::move(second.values), seed2)
@@ -230,6 +242,39 @@ auto init_shape(const Input& x) {
   }
 }
 
+/// Refuses, after the first draw has checked the inputs, draws in parallel that cannot fit in
+/// memory together: each thread holds one network's parameters, activations and gradients, and
+/// every chunk its running sums.
+template <class Net, class Input1, class Input2>
+void plan_draws(const Net& net, const Input1& x1, const Input2* x2, Index chunks) {
+  using Kind = typename input_kind<Input1>::type;
+  const Geometry shape = [&] {
+    if constexpr (requires { x1.geometry; }) {
+      return x1.geometry;
+    } else {
+      return features_shape(x1.cols());
+    }
+  }();
+  const FinitePlan plan = checked_plan<Kind>(as_serial(net), shape);
+#if defined(_OPENMP)
+  const auto threads = static_cast<double>(std::min<Index>(chunks, omp_get_max_threads()));
+#else
+  const double threads = 1;
+#endif
+  const auto n1 = static_cast<double>(x1.rows());
+  const double n2 = x2 != nullptr ? static_cast<double>(x2->rows()) : n1;
+  const double samples = x2 != nullptr ? n1 + n2 : n1;
+  const double sums = static_cast<double>(chunks) * 2 * n1 * n2 * sizeof(double);
+  const double per_thread =
+      plan.parameters * sizeof(double) + 2 * samples * plan.activations * sizeof(double);
+  require_memory("monte_carlo_kernels", sums + threads * per_thread,
+                 std::to_string(static_cast<long long>(threads)) +
+                     " networks drawn at once (parameters, activations and gradients: " +
+                     show_bytes(per_thread) + " each) and the sums of " + std::to_string(chunks) +
+                     " chunks of draws (" + show_bytes(sums) + ")",
+                 "narrower layers, fewer samples, or fewer threads (OMP_NUM_THREADS)");
+}
+
 template <class Net, class URBG, class Input1, class Input2>
 Kernels monte_carlo_of(const Net& net, URBG& rng, const Input1& x1, const Input2* x2,
                        Index n_samples) {
@@ -252,6 +297,7 @@ Kernels monte_carlo_of(const Net& net, URBG& rng, const Input1& x1, const Input2
   };
   // The first draw runs alone, so bad input throws here, outside the parallel region.
   partial[0] = draw(0);
+  plan_draws(net, x1, x2, chunks);
   // A draw may still throw (a layer that fails for some parameters): the first failing draw's
   // exception comes out, as from a sequential loop, since chunks hold consecutive draws.
   LoopErrors errors;

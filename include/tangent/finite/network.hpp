@@ -32,6 +32,7 @@
 #include "tangent/core/errors.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/layer_concepts.hpp"
+#include "tangent/core/memory.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
 #include "tangent/core/spatial_input.hpp"
@@ -135,6 +136,10 @@ struct FinitePlan {
   std::vector<FiniteShapes> shapes;
   std::vector<FanInShape> fan_in;
   Geometry out;
+  /// Weights and biases of the affine layers (Dense, Conv): what init() allocates.
+  double parameters = 0;
+  /// Entries of every layer's output for one sample: what a forward pass keeps for backprop.
+  double activations = 0;
 
   Index slots() const { return static_cast<Index>(shapes.size()); }
 };
@@ -147,7 +152,15 @@ struct FinitePlanVisitor {
     validate_layer(layer, site);
     plan.shapes.push_back(finite_shapes(layer, shape, site));
     plan.fan_in.emplace_back();
-    shape = plan.shapes.back().out;
+    const FiniteShapes& s = plan.shapes.back();
+    shape = s.out;
+    const auto out_channels = static_cast<double>(s.out.channels);
+    if constexpr (std::is_same_v<layer_params_t<L>, AffineParams>) {
+      plan.parameters +=
+          static_cast<double>(s.window) * static_cast<double>(s.in.channels) * out_channels +
+          out_channels;
+    }
+    plan.activations += static_cast<double>(s.out.positions()) * out_channels;
   }
   template <std::size_t K>
   std::array<Geometry, K> fork(const Geometry& shape) {
@@ -355,12 +368,26 @@ struct PreparedInput {
   FinitePlan plan;
 };
 
+/// Refuses, before the forward pass, activations of every layer for `samples` samples (and, with
+/// `backward`, their gradients, as large) that cannot fit in memory.
+inline void plan_activations(std::string_view function, const FinitePlan& plan, double samples,
+                             bool backward) {
+  const double bytes = (backward ? 2 : 1) * samples * plan.activations * sizeof(double);
+  require_memory(function, bytes,
+                 std::string(backward ? "the activations and their gradients" : "the activations") +
+                     " of every layer for " + std::to_string(static_cast<long long>(samples)) +
+                     " samples",
+                 "fewer samples per call, or narrower layers");
+}
+
 template <class Net, class P, class Input>
 PreparedInput prepare_input(std::string_view function, const Net& net, const P& params,
-                            const Input& x) {
+                            const Input& x, bool backward = true) {
   PreparedInput prepared{finite_input(function, x), {}};
   prepared.plan = checked_plan<typename input_kind<Input>::type>(net, prepared.input.shape);
   check_input_shape(function, params, prepared.input.shape);
+  plan_activations(function, prepared.plan, static_cast<double>(prepared.input.values.rows()),
+                   backward);
   CheckParamsVisitor visitor{prepared.plan};
   visit_leaves<InputStage<typename input_kind<Input>::type>>(net, params, visitor);
   return prepared;
@@ -392,6 +419,10 @@ Params<Net> init_for(std::string_view function, const Net& network, URBG& rng,
       fail(function, "the input shape " + shape.str() + std::string(kUncountable));
     }
     const FinitePlan plan = checked_plan<Kind>(net, shape);
+    require_memory(
+        function, plan.parameters * sizeof(double),
+        "the parameters (" + std::to_string(static_cast<long long>(plan.parameters)) + " numbers)",
+        "narrower layers");
     params.input = shape;
     InitVisitor<URBG> visitor{plan, rng};
     visit_leaves<InputStage<Kind>>(net, params, visitor);
@@ -411,7 +442,7 @@ Matrix<double> apply_with(const Net& network, const Params<Net>& params, const I
                           RandomSeed seed) {
   const auto net = as_serial(network);
   if constexpr (finite_fits<Input, std::remove_const_t<decltype(net)>>()) {
-    PreparedInput prepared = prepare_input("apply", net, params, x);
+    PreparedInput prepared = prepare_input("apply", net, params, x, false);
     return std::move(forward_all<typename input_kind<Input>::type>(
                          net, params, prepared.plan, std::move(prepared.input.values), seed)
                          .output);

@@ -264,8 +264,6 @@ void feature_kernels(std::string_view function, const Net& net, const KernelPlan
   const RowLabels labels = label_rows(x1, x2);
   const std::vector<Index>& label1 = labels.first;
   const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
-  // One input with itself, or x2 equal to x1 as a whole: entry (i, i) is a sample with itself.
-  const bool one_input = same_input || equal_inputs(x1, *x2);
 
   if (nngp_out != nullptr) nngp_out->resize(n1, n2);
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
@@ -300,7 +298,7 @@ void feature_kernels(std::string_view function, const Net& net, const KernelPlan
         // Inside the parallel region Eigen runs this product on the calling thread.
         q.noalias() = x1.middleRows(r0, h) * yt.middleCols(c0, w);
         if constexpr (WithNtk) t.resize(h, w);
-        sweep_tile<WithNtk>(net, visitor, q, t, r0, c0, inv_d, label1, label2, one_input);
+        sweep_tile<WithNtk>(net, visitor, q, t, r0, c0, inv_d, label1, label2, same_input);
         if (!q.allFinite() || (WithNtk && !t.allFinite())) {
           fail(function, out_of_range_message<S>());
         }

@@ -5,6 +5,7 @@
 /// shape entering it, the passes of window layers and the shapes of fan-ins, each checked against
 /// the layer (the errors name the layer and the shapes). The per-pair code then cannot fail.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string>
@@ -28,6 +29,9 @@ struct KernelPlan {
   std::vector<WindowPlan> window;
   std::vector<FanInShape> fan_in;
   Geometry out;
+  /// Entries of the largest block a spatial sweep holds per pair of samples: P² for a stage that
+  /// needs every pair of positions, P for one that needs only their diagonal.
+  double largest_block = 0;
 
   Index slots() const { return static_cast<Index>(in.size()); }
 };
@@ -35,6 +39,11 @@ struct KernelPlan {
 /// Walks the network on shapes, filling a KernelPlan.
 struct PlanVisitor {
   KernelPlan& plan;
+
+  void hold_block(const Geometry& shape, bool full) {
+    const auto p = static_cast<double>(shape.positions());
+    plan.largest_block = std::max(plan.largest_block, full ? p * p : p);
+  }
 
   void claim(Index slot, const Geometry& in) {
     plan.in.push_back(in);
@@ -56,6 +65,8 @@ struct PlanVisitor {
         shape = spatial_output(layer, shape, site);
       }
       require_countable(site, shape);
+      hold_block(plan.in[static_cast<std::size_t>(slot)], InFull);
+      hold_block(shape, OutFull);
     } else {
       shape = feature_output(layer, shape, site);
     }
@@ -73,6 +84,7 @@ struct PlanVisitor {
     FanInShape s = fan_in_shape(f, shape, others, site);
     claim(slot, shape);
     shape = s.out;
+    if constexpr (is_spatial<typename In::kind>::value) hold_block(shape, OutFull);
     plan.fan_in[static_cast<std::size_t>(slot)] = std::move(s);
   }
 };

@@ -269,20 +269,30 @@ void sample_matrix(const SpatialInput<S, D>& x, Index i, Matrix<S>& out) {
 
 /// The input block of a pair: Σ⁰[p1, p2] = (1/C)·Σ_c x1[p1, c]·x2[p2, c] (neural-tangents'
 /// input kernel: channels are averaged, positions are not), full or its diagonal.
+///
+/// Both forms sum the channels of every entry in the same order, c = 0, 1, …, so the diagonal of
+/// the full block is bit for bit the diagonal form whatever the vector width: a GEMM and a dot
+/// product would each sum in an order of their own, which depends on the instruction set, and a
+/// network that needs full blocks only after a `repeat(…, 0)` would differ from the same network
+/// written without it. Input channels are few (3 for RGB) and the block is made once per pair,
+/// so a GEMM would gain little.
 template <bool Full, class S>
 void input_block(const Matrix<S>& a, const Matrix<S>& b, std::vector<S>& out) {
   const Index positions = a.rows();
-  const S inv_channels = S(1) / static_cast<S>(a.cols());
+  const Index channels = a.cols();
+  const S inv_channels = S(1) / static_cast<S>(channels);
   if constexpr (Full) {
     out.resize(static_cast<std::size_t>(positions * positions));
     Eigen::Map<Matrix<S>> block(out.data(), positions, positions);
-    block.noalias() = a * b.transpose();
+    block.noalias() = a.col(0) * b.col(0).transpose();
+    for (Index c = 1; c < channels; ++c) block.noalias() += a.col(c) * b.col(c).transpose();
     block *= inv_channels;
   } else {
     out.resize(static_cast<std::size_t>(positions));
-    for (Index p = 0; p < positions; ++p) {
-      out[static_cast<std::size_t>(p)] = a.row(p).dot(b.row(p)) * inv_channels;
-    }
+    Eigen::Map<Vector<S>> diagonal(out.data(), positions);
+    diagonal = a.col(0).cwiseProduct(b.col(0));
+    for (Index c = 1; c < channels; ++c) diagonal += a.col(c).cwiseProduct(b.col(c));
+    diagonal *= inv_channels;
   }
 }
 
@@ -350,8 +360,6 @@ void spatial_kernels(std::string_view function, const Net& net, const KernelPlan
   const RowLabels labels = label_rows(x1.flat, same_input ? nullptr : &y.flat);
   const std::vector<Index>& label1 = labels.first;
   const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
-  // One input with itself, or x2 equal to x1 as a whole: pair (i, i) is a sample with itself.
-  const bool one_input = same_input || (x1.geometry == y.geometry && equal_inputs(x1.flat, y.flat));
 
   if (nngp_out != nullptr) nngp_out->resize(n1, n2);
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
@@ -384,7 +392,7 @@ void spatial_kernels(std::string_view function, const Net& net, const KernelPlan
         state.block.geometry = x1.geometry;
         state.block.equal =
             label1[static_cast<std::size_t>(i)] == label2[static_cast<std::size_t>(j)];
-        state.block.same_sample = one_input && i == j;
+        state.block.same_sample = same_input && i == j;
         state.q = state.t = 0;
         visitor->i = i;
         visitor->j = j;
