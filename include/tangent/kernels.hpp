@@ -15,6 +15,8 @@
 /// NTK is 0; the NTK returned is the kernel of one output unit (the full kernel is Θ ⊗ I over
 /// outputs). Results are concrete matrices, never expressions.
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,10 +33,6 @@
 #include "tangent/kernels/feature_sweep.hpp"
 #include "tangent/kernels/plan.hpp"
 #include "tangent/kernels/spatial_sweep.hpp"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 namespace tangent {
 
@@ -78,9 +76,10 @@ void plan_outputs(std::string_view function, Index n1, Index n2) {
                  W == Want::both ? "nngp() or ntk() alone needs " + show_bytes(one) : "");
 }
 
-/// Refuses, before any work, spatial kernels whose outputs, per-sample traces (every stage's
-/// variances, P per layer per sample) and per-thread position-pair blocks (P² entries where a
-/// layer needs every pair of positions: pooling, GlobalAvgPool) cannot fit in memory together.
+/// Refuses, before any work, spatial kernels whose outputs, per-sample traces (every layer's
+/// input variances, P per sample) and per-thread blocks (P² entries where a layer needs every
+/// pair of positions: pooling, GlobalAvgPool; P where it needs their diagonal) cannot fit in
+/// memory together. A lower bound: the sweep holds more (window passes, branches).
 template <Want W, class S, class O>
 void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, Index n2,
                   bool two_inputs) {
@@ -88,23 +87,22 @@ void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, I
       static_cast<double>(n1) * static_cast<double>(n2) * sizeof(O) * (W == Want::both ? 2 : 1);
   double per_sample = 0;
   for (Index slot = 0; slot < plan.slots(); ++slot) {
-    per_sample += static_cast<double>(plan.in[static_cast<std::size_t>(slot)].positions());
+    per_sample += static_cast<double>(plan.traced_positions(slot));
   }
   const double traces = per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * sizeof(S);
-#if defined(_OPENMP)
-  const auto threads = static_cast<double>(omp_get_max_threads());
-#else
-  const double threads = 1;
-#endif
-  // At least the NNGP block, and the NTK's beside it, in each thread.
+  // Threads take pairs four at a time (spatial_sweep.hpp): no more of them hold a block.
+  const double pairs = two_inputs ? static_cast<double>(n1) * static_cast<double>(n2)
+                                  : static_cast<double>(n1) * static_cast<double>(n1 + 1) / 2;
+  const double threads = std::min(static_cast<double>(max_threads()), std::ceil(pairs / 4));
+  // The NNGP block, and the NTK's beside it.
   const double block = plan.largest_block * sizeof(S) * (W == Want::nngp ? 1 : 2);
   const std::string shape = std::to_string(n1) + " × " + std::to_string(n2);
   require_memory(function, outputs + traces + threads * block,
                  "the " + shape + (W == Want::both ? " NNGP and NTK (" : " kernel (") +
                      show_bytes(outputs) + "), the samples' traces (" + show_bytes(traces) +
                      ") and " + std::to_string(static_cast<long long>(threads)) +
-                     " threads' blocks of position pairs (" + show_bytes(threads * block) + ")",
-                 block * threads > outputs + traces
+                     " threads' blocks of positions (" + show_bytes(threads * block) + ")",
+                 threads * block > outputs + traces
                      ? "smaller images, or fewer threads (OMP_NUM_THREADS)"
                      : (W == Want::both ? "nngp() or ntk() alone needs less" : ""));
 }
@@ -128,7 +126,6 @@ BasicKernels<Stored<Store, typename D1::Scalar>> feature_kernels(std::string_vie
     const KernelPlan plan = make_plan<InputStage<Features>>(net, features_shape(x1.cols()));
     const Eigen::Ref<const Matrix<S>> a(x1.derived());
     check_kernel_input(function, "x1", a);
-    plan_outputs<W, O>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
     std::optional<Eigen::Ref<const Matrix<S>>> b;
     if (x2 != nullptr) {
       b.emplace(x2->derived());
@@ -138,6 +135,7 @@ BasicKernels<Stored<Store, typename D1::Scalar>> feature_kernels(std::string_vie
       // work (a cross sweep would sum some terms in another order).
       if (equal_inputs(a, *b)) b.reset();
     }
+    plan_outputs<W, O>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
     feature_kernels<W != Want::nngp, S, O>(function, net, plan, a, b ? &*b : nullptr, out.nngp(),
                                            out.ntk(), progress);
   }

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
-/// Basic vocabulary shared by every tangent header: index and matrix types, and the OpenMP
-/// pragma wrapper that keeps `-Wunknown-pragmas` quiet when OpenMP is off.
+/// Basic vocabulary shared by every tangent header: index and matrix types, the OpenMP pragma
+/// wrapper that keeps `-Wunknown-pragmas` quiet when OpenMP is off, and the thread count.
 
 #include <Eigen/Core>
 
@@ -49,3 +49,21 @@ using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 #else
 #define TANGENT_OMP(...)
 #endif
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace tangent::detail {
+
+/// The threads a parallel loop started here can run on: OpenMP's maximum, or 1 inside a parallel
+/// region (a caller's own; tangent never nests). What memory plans multiply per-thread blocks by.
+inline Index max_threads() {
+#if defined(_OPENMP)
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace tangent::detail

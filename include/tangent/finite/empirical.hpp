@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tangent/combinators/composition.hpp"
@@ -31,10 +32,6 @@
 #include "tangent/core/memory.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/finite/network.hpp"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 namespace tangent {
 namespace detail {
@@ -78,7 +75,7 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
   if constexpr (!finite_fits<Input1, std::remove_const_t<decltype(net)>>()) {
     return {};
   } else {
-    PreparedInput prepared = prepare_input(function, net, params, x1, with_ntk);
+    PreparedInput prepared = prepare_input(function, net, params, x1);
     FiniteInput& first = prepared.input;
     const FinitePlan& plan = prepared.plan;
     FiniteInput second;
@@ -100,7 +97,7 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
     require_memory(function, with_ntk ? 2 * one : one,
                    "the " + std::to_string(n1) + " × " + std::to_string(n2) +
                        (with_ntk ? " NNGP and NTK" : " NNGP"));
-    if (two_inputs) plan_activations(function, plan, static_cast<double>(n1 + n2), with_ntk);
+    plan_activations(function, plan, static_cast<double>(two_inputs ? n1 + n2 : n1), with_ntk);
     const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
     const ForwardCache a2_storage =
         two_inputs ? forward_all<Kind>(net, params, plan, std::move(second.values), seed2)
@@ -242,36 +239,37 @@ auto init_shape(const Input& x) {
   }
 }
 
-/// Refuses, after the first draw has checked the inputs, draws in parallel that cannot fit in
-/// memory together: each thread holds one network's parameters, activations and gradients, and
-/// every chunk its running sums.
+/// Refuses, after the first draw has checked the inputs, the draws still to run in parallel when
+/// they cannot fit in memory together: each drawing thread holds one network's parameters, its
+/// activations and gradients and the draw's kernels, and every drawing chunk its running sums
+/// (`new_sums` of them: the first chunk's is the first draw's kernels, already allocated).
+/// `drawing` is the number of chunks that draw.
 template <class Net, class Input1, class Input2>
-void plan_draws(const Net& net, const Input1& x1, const Input2* x2, Index chunks) {
+void plan_draws(const Net& net, const Input1& x1, const Input2* x2, Index drawing, Index new_sums) {
   using Kind = typename input_kind<Input1>::type;
-  const Geometry shape = [&] {
+  const auto [shape, one_input] = [&] {
     if constexpr (requires { x1.geometry; }) {
-      return x1.geometry;
+      return std::pair{x1.geometry, x2 == nullptr || equal_inputs(x1.flat, x2->flat)};
     } else {
-      return features_shape(x1.cols());
+      return std::pair{features_shape(x1.cols()), x2 == nullptr || equal_inputs(x1, *x2)};
     }
   }();
   const FinitePlan plan = checked_plan<Kind>(as_serial(net), shape);
-#if defined(_OPENMP)
-  const auto threads = static_cast<double>(std::min<Index>(chunks, omp_get_max_threads()));
-#else
-  const double threads = 1;
-#endif
+  const auto threads = static_cast<double>(std::min(drawing, max_threads()));
   const auto n1 = static_cast<double>(x1.rows());
-  const double n2 = x2 != nullptr ? static_cast<double>(x2->rows()) : n1;
-  const double samples = x2 != nullptr ? n1 + n2 : n1;
-  const double sums = static_cast<double>(chunks) * 2 * n1 * n2 * sizeof(double);
+  const double n2 = one_input ? n1 : static_cast<double>(x2->rows());
+  const double one_draw = 2 * n1 * n2 * sizeof(double);
+  const double sums = static_cast<double>(new_sums) * one_draw;
   const double per_thread =
-      plan.parameters * sizeof(double) + 2 * samples * plan.activations * sizeof(double);
+      (plan.parameters +
+       (one_input ? n1 : n1 + n2) * (plan.activations + 2 * plan.largest_activation)) *
+          sizeof(double) +
+      one_draw;
   require_memory("monte_carlo_kernels", sums + threads * per_thread,
                  std::to_string(static_cast<long long>(threads)) +
-                     " networks drawn at once (parameters, activations and gradients: " +
-                     show_bytes(per_thread) + " each) and the sums of " + std::to_string(chunks) +
-                     " chunks of draws (" + show_bytes(sums) + ")",
+                     " networks drawn at once (parameters, activations, gradients and kernels: " +
+                     show_bytes(per_thread) + " each) and the sums of " + std::to_string(new_sums) +
+                     " more chunks of draws (" + show_bytes(sums) + ")",
                  "narrower layers, fewer samples, or fewer threads (OMP_NUM_THREADS)");
 }
 
@@ -297,7 +295,11 @@ Kernels monte_carlo_of(const Net& net, URBG& rng, const Input1& x1, const Input2
   };
   // The first draw runs alone, so bad input throws here, outside the parallel region.
   partial[0] = draw(0);
-  plan_draws(net, x1, x2, chunks);
+  const auto first_of = [&](Index c) { return std::max<Index>(1, c * n_samples / chunks); };
+  const auto end_of = [&](Index c) { return (c + 1) * n_samples / chunks; };
+  Index drawing = 0;
+  for (Index c = 0; c < chunks; ++c) drawing += first_of(c) < end_of(c) ? 1 : 0;
+  plan_draws(net, x1, x2, drawing, first_of(0) < end_of(0) ? drawing - 1 : drawing);
   // A draw may still throw (a layer that fails for some parameters): the first failing draw's
   // exception comes out, as from a sequential loop, since chunks hold consecutive draws.
   LoopErrors errors;
@@ -306,8 +308,7 @@ Kernels monte_carlo_of(const Net& net, URBG& rng, const Input1& x1, const Input2
     errors.run(c, [&] {
       const SerialEigenScope serial_products;
       Kernels& sum = partial[static_cast<std::size_t>(c)];
-      for (Index s = std::max<Index>(1, c * n_samples / chunks); s < (c + 1) * n_samples / chunks;
-           ++s) {
+      for (Index s = first_of(c); s < end_of(c); ++s) {
         Kernels k = draw(s);
         if (sum.nngp.size() == 0) {
           sum = std::move(k);

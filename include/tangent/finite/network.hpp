@@ -11,6 +11,7 @@
 /// walks the tree in reverse, a branching node handing each branch the gradient of its output
 /// and summing the branches' input gradients.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -136,10 +137,13 @@ struct FinitePlan {
   std::vector<FiniteShapes> shapes;
   std::vector<FanInShape> fan_in;
   Geometry out;
-  /// Weights and biases of the affine layers (Dense, Conv): what init() allocates.
+  /// Weights of the affine layers (Dense, Conv): most of what init() allocates.
   double parameters = 0;
   /// Entries of every layer's output for one sample: what a forward pass keeps for backprop.
   double activations = 0;
+  /// Entries of the largest layer output for one sample: a backward pass holds two gradients
+  /// of at most that size at a time.
+  double largest_activation = 0;
 
   Index slots() const { return static_cast<Index>(shapes.size()); }
 };
@@ -157,10 +161,11 @@ struct FinitePlanVisitor {
     const auto out_channels = static_cast<double>(s.out.channels);
     if constexpr (std::is_same_v<layer_params_t<L>, AffineParams>) {
       plan.parameters +=
-          static_cast<double>(s.window) * static_cast<double>(s.in.channels) * out_channels +
-          out_channels;
+          static_cast<double>(s.window) * static_cast<double>(s.in.channels) * out_channels;
     }
-    plan.activations += static_cast<double>(s.out.positions()) * out_channels;
+    const double out = static_cast<double>(s.out.positions()) * out_channels;
+    plan.activations += out;
+    plan.largest_activation = std::max(plan.largest_activation, out);
   }
   template <std::size_t K>
   std::array<Geometry, K> fork(const Geometry& shape) {
@@ -368,13 +373,14 @@ struct PreparedInput {
   FinitePlan plan;
 };
 
-/// Refuses, before the forward pass, activations of every layer for `samples` samples (and, with
-/// `backward`, their gradients, as large) that cannot fit in memory.
+/// Refuses, before the forward pass, what a pass over `samples` samples cannot do without: every
+/// layer's activations and, with `backward`, two gradients of the widest layer's size. Called
+/// after the arguments are checked, so that a wrong argument is named first.
 inline void plan_activations(std::string_view function, const FinitePlan& plan, double samples,
                              bool backward) {
-  const double bytes = (backward ? 2 : 1) * samples * plan.activations * sizeof(double);
-  require_memory(function, bytes,
-                 std::string(backward ? "the activations and their gradients" : "the activations") +
+  const double per_sample = plan.activations + (backward ? 2 * plan.largest_activation : 0);
+  require_memory(function, samples * per_sample * sizeof(double),
+                 std::string(backward ? "the activations and gradients" : "the activations") +
                      " of every layer for " + std::to_string(static_cast<long long>(samples)) +
                      " samples",
                  "fewer samples per call, or narrower layers");
@@ -382,12 +388,10 @@ inline void plan_activations(std::string_view function, const FinitePlan& plan, 
 
 template <class Net, class P, class Input>
 PreparedInput prepare_input(std::string_view function, const Net& net, const P& params,
-                            const Input& x, bool backward = true) {
+                            const Input& x) {
   PreparedInput prepared{finite_input(function, x), {}};
   prepared.plan = checked_plan<typename input_kind<Input>::type>(net, prepared.input.shape);
   check_input_shape(function, params, prepared.input.shape);
-  plan_activations(function, prepared.plan, static_cast<double>(prepared.input.values.rows()),
-                   backward);
   CheckParamsVisitor visitor{prepared.plan};
   visit_leaves<InputStage<typename input_kind<Input>::type>>(net, params, visitor);
   return prepared;
@@ -442,7 +446,9 @@ Matrix<double> apply_with(const Net& network, const Params<Net>& params, const I
                           RandomSeed seed) {
   const auto net = as_serial(network);
   if constexpr (finite_fits<Input, std::remove_const_t<decltype(net)>>()) {
-    PreparedInput prepared = prepare_input("apply", net, params, x, false);
+    PreparedInput prepared = prepare_input("apply", net, params, x);
+    plan_activations("apply", prepared.plan, static_cast<double>(prepared.input.values.rows()),
+                     false);
     return std::move(forward_all<typename input_kind<Input>::type>(
                          net, params, prepared.plan, std::move(prepared.input.values), seed)
                          .output);
@@ -464,6 +470,7 @@ Params<Net> gradients_with(const Net& network, const Params<Net>& params, const 
                           std::to_string(output_gradient.cols()) + " but the outputs are " +
                           std::to_string(n) + "×" + std::to_string(outputs));
   }
+  plan_activations("gradients", plan, static_cast<double>(n), true);
   const ForwardCache cache = forward_all<typename input_kind<Input>::type>(
       net, params, plan, std::move(prepared.input.values), seed);
   Params<Net> grad = params;

@@ -34,6 +34,13 @@ struct KernelPlan {
   double largest_block = 0;
 
   Index slots() const { return static_cast<Index>(in.size()); }
+
+  /// Positions a spatial trace keeps per sample at `slot`: every layer's input variances; none
+  /// at a fan-in, whose branches keep theirs.
+  Index traced_positions(Index slot) const {
+    const auto k = static_cast<std::size_t>(slot);
+    return fan_in[k].branches.empty() ? in[k].positions() : 0;
+  }
 };
 
 /// Walks the network on shapes, filling a KernelPlan.
