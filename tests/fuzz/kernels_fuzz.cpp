@@ -19,8 +19,8 @@
 // images and sequences, that are collinear without being equal (x and 2x; the angle between them
 // is known only to about √ε, which ReLU's kink, Sign's and Erf's square-root singularities at
 // angle 0 turn into errors far above ε, compounding through layers), and a nonzero row or window
-// whose variance ‖x‖²/d underflows to 0 while its covariances do not (the kernel then sees a
-// zero sample).
+// whose variance underflows to 0 in some layer while its covariances do not (the kernel then sees
+// a zero sample).
 //
 // Every choice is one byte taken with FuzzedDataProvider::ConsumeIntegral<uint8_t>(), which reads
 // from the end of the data: a file read backwards is the list of choices, so
@@ -294,14 +294,37 @@ std::vector<Eigen::VectorXd> floor_vectors(const Case& c) {
   return vectors;
 }
 
+/// Whether the variance of a sample `v` may underflow to 0 in some layer (in long double, which
+/// does not underflow here): the input's ‖v‖²/d, after the first layer w1²·q + b1², and after
+/// each repetition w2²·φ(q) + b2², with φ(q) ≈ min(q, 1)/10 standing for every activation (ReLU
+/// halves q, Sign and Erf saturate at O(1)). A margin of 1e10 above the smallest normal double
+/// counts near misses too: a tiny w_std (1.3e-108 squared twice is 3e-432) zeroes one sample
+/// while its covariances with others stay, as an underflowing input does.
+bool underflows_in_some_layer(const Case& c, const Eigen::VectorXd& v) {
+  constexpr long double kSmall =
+      1e10L * static_cast<long double>(std::numeric_limits<double>::min());
+  const auto square = [](double x) {
+    const auto l = static_cast<long double>(x);
+    return l * l;
+  };
+  long double q = static_cast<long double>(v.squaredNorm()) / static_cast<long double>(v.size());
+  if (q < kSmall) return true;
+  q = square(c.w1) * q + (c.b1 ? square(*c.b1) : 0);
+  if (q < kSmall) return true;
+  for (Index layer = 0; layer < c.depth; ++layer) {
+    q = square(c.w2) * std::min(q, 1.0L) / 10 + (c.b2 ? square(*c.b2) : 0);
+    if (q < kSmall) return true;
+  }
+  return false;
+}
+
 /// Which documented rounding floor (see the top) a case sits on, or nullptr.
 const char* known_floor(const Case& c) {
   if (c.x1.cols() == 0) return nullptr;
   const std::vector<Eigen::VectorXd> vectors = floor_vectors(c);
   for (const Eigen::VectorXd& v : vectors) {
-    if (v.cwiseAbs().maxCoeff() > 0 &&
-        v.squaredNorm() / static_cast<double>(v.size()) < std::numeric_limits<double>::min()) {
-      return "a nonzero row or window whose variance underflows";
+    if (v.cwiseAbs().maxCoeff() > 0 && underflows_in_some_layer(c, v)) {
+      return "a nonzero row or window whose variance underflows in some layer";
     }
   }
   for (std::size_t i = 0; i < vectors.size(); ++i) {

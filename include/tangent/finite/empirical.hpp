@@ -247,17 +247,26 @@ auto init_shape(const Input& x) {
 template <class Net, class Input1, class Input2>
 void plan_draws(const Net& net, const Input1& x1, const Input2* x2, Index drawing, Index new_sums) {
   using Kind = typename input_kind<Input1>::type;
-  const auto [shape, one_input] = [&] {
-    if constexpr (requires { x1.geometry; }) {
-      return std::pair{x1.geometry, x2 == nullptr || equal_inputs(x1.flat, x2->flat)};
+  // Samples are the rows of a feature matrix, or of the flat matrix of images and sequences.
+  const auto rows = [](const auto& x) -> const auto& {
+    if constexpr (requires { x.geometry; }) {
+      return x.flat;
     } else {
-      return std::pair{features_shape(x1.cols()), x2 == nullptr || equal_inputs(x1, *x2)};
+      return x;
+    }
+  };
+  const Geometry shape = [&] {
+    if constexpr (requires { x1.geometry; }) {
+      return x1.geometry;
+    } else {
+      return features_shape(x1.cols());
     }
   }();
+  const bool one_input = x2 == nullptr || equal_inputs(rows(x1), rows(*x2));
   const FinitePlan plan = checked_plan<Kind>(as_serial(net), shape);
   const auto threads = static_cast<double>(std::min(drawing, max_threads()));
-  const auto n1 = static_cast<double>(x1.rows());
-  const double n2 = one_input ? n1 : static_cast<double>(x2->rows());
+  const auto n1 = static_cast<double>(rows(x1).rows());
+  const double n2 = one_input ? n1 : static_cast<double>(rows(*x2).rows());
   const double one_draw = 2 * n1 * n2 * sizeof(double);
   const double sums = static_cast<double>(new_sums) * one_draw;
   const double per_thread =
