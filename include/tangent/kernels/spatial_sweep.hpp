@@ -269,30 +269,33 @@ void sample_matrix(const SpatialInput<S, D>& x, Index i, Matrix<S>& out) {
 /// The input block of a pair: Σ⁰[p1, p2] = (1/C)·Σ_c x1[p1, c]·x2[p2, c] (neural-tangents'
 /// input kernel: channels are averaged, positions are not), full or its diagonal.
 ///
-/// The diagonal entries of both forms sum their channels in one order, c = 0, 1, …, so that the
-/// full block's diagonal is bit for bit the diagonal form whatever the vector width: a GEMM sums
-/// in an order of its own, which depends on the instruction set, and a network that needs full
-/// blocks only after a `repeat(…, 0)` would differ from the same network written without it.
-/// Off the diagonal nothing else computes the same entries, and the GEMM stays.
+/// Every entry sums its channels in one order, c = 0, 1, …, one channel per pass over the block:
+/// - the full block's diagonal is then bit for bit the diagonal form, whatever the vector width
+///   (a GEMM and a dot product each sum in an order of their own, which depends on the
+///   instruction set, and a network that needs full blocks only after `repeat(…, 0)` would differ
+///   from the same network written without it);
+/// - no entry depends on where the block's storage starts: Eigen's small products take a
+///   different path for the first entries up to an alignment boundary, and with AVX-512 (64-byte
+///   packets) a std::vector's 16-byte-aligned storage made `ntk(net, x)` and
+///   `kernels(net, x).ntk` differ in their last bits.
+/// Input channels are few (3 for RGB), and the block is made once per pair.
 template <bool Full, class S>
 void input_block(const Matrix<S>& a, const Matrix<S>& b, std::vector<S>& out) {
   const Index positions = a.rows();
   const Index channels = a.cols();
   const S inv_channels = S(1) / static_cast<S>(channels);
-  const auto diagonal = [&](Index p) {
-    S sum = a(p, 0) * b(p, 0);
-    for (Index c = 1; c < channels; ++c) sum += a(p, c) * b(p, c);
-    return sum * inv_channels;
-  };
   if constexpr (Full) {
     out.resize(static_cast<std::size_t>(positions * positions));
     Eigen::Map<Matrix<S>> block(out.data(), positions, positions);
-    block.noalias() = a * b.transpose();
+    block.noalias() = a.col(0) * b.col(0).transpose();
+    for (Index c = 1; c < channels; ++c) block.noalias() += a.col(c) * b.col(c).transpose();
     block *= inv_channels;
-    for (Index p = 0; p < positions; ++p) block(p, p) = diagonal(p);
   } else {
     out.resize(static_cast<std::size_t>(positions));
-    for (Index p = 0; p < positions; ++p) out[static_cast<std::size_t>(p)] = diagonal(p);
+    Eigen::Map<Vector<S>> diagonal(out.data(), positions);
+    diagonal = a.col(0).cwiseProduct(b.col(0));
+    for (Index c = 1; c < channels; ++c) diagonal += a.col(c).cwiseProduct(b.col(c));
+    diagonal *= inv_channels;
   }
 }
 
