@@ -66,16 +66,6 @@ struct Outputs {
   Matrix<O>* ntk() { return W == Want::nngp ? nullptr : &kernels.ntk; }
 };
 
-/// Refuses, before any work, kernels whose N1 × N2 outputs cannot fit in memory.
-template <Want W, class S>
-void plan_outputs(std::string_view function, Index n1, Index n2) {
-  const double one = static_cast<double>(n1) * static_cast<double>(n2) * sizeof(S);
-  const std::string shape = std::to_string(n1) + " × " + std::to_string(n2);
-  require_memory(function, W == Want::both ? 2 * one : one,
-                 W == Want::both ? "the " + shape + " NNGP and NTK" : "the " + shape + " kernel",
-                 W == Want::both ? "nngp() or ntk() alone needs " + show_bytes(one) : "");
-}
-
 /// Refuses, before any work, spatial kernels whose outputs, per-sample traces (every layer's
 /// input variances, P per sample) and per-thread blocks (P² entries where a layer needs every
 /// pair of positions: pooling, GlobalAvgPool; P where it needs their diagonal) cannot fit in
@@ -90,10 +80,11 @@ void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, I
     per_sample += static_cast<double>(plan.traced_positions(slot));
   }
   const double traces = per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * sizeof(S);
-  // Threads take pairs four at a time (spatial_sweep.hpp): no more of them hold a block.
+  // Threads take pairs kSpatialPairsPerChunk at a time: no more of them hold a block.
   const double pairs = two_inputs ? static_cast<double>(n1) * static_cast<double>(n2)
                                   : static_cast<double>(n1) * static_cast<double>(n1 + 1) / 2;
-  const double threads = std::min(static_cast<double>(max_threads()), std::ceil(pairs / 4));
+  const double threads =
+      std::min(static_cast<double>(max_threads()), std::ceil(pairs / kSpatialPairsPerChunk));
   // The NNGP block, and the NTK's beside it.
   const double block = plan.largest_block * sizeof(S) * (W == Want::nngp ? 1 : 2);
   const std::string shape = std::to_string(n1) + " × " + std::to_string(n2);
@@ -135,7 +126,8 @@ BasicKernels<Stored<Store, typename D1::Scalar>> feature_kernels(std::string_vie
       // work (a cross sweep would sum some terms in another order).
       if (equal_inputs(a, *b)) b.reset();
     }
-    plan_outputs<W, O>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows());
+    plan_kernel_outputs(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows(), sizeof(O),
+                        W == Want::both);
     feature_kernels<W != Want::nngp, S, O>(function, net, plan, a, b ? &*b : nullptr, out.nngp(),
                                            out.ntk(), progress);
   }

@@ -96,6 +96,27 @@ SpatialInput<typename std::remove_cvref_t<Arg>::Scalar, D> spatial_input_of_rval
   }
 }
 
+/// The matrix whose rows are the samples of any input: a feature matrix itself, or the flat
+/// matrix of images and sequences.
+template <class Input>
+const auto& sample_rows(const Input& x) {
+  if constexpr (requires { x.geometry; }) {
+    return x.flat;
+  } else {
+    return x;
+  }
+}
+
+/// The shape of one sample of any input.
+template <class Input>
+Geometry sample_geometry(const Input& x) {
+  if constexpr (requires { x.geometry; }) {
+    return x.geometry;
+  } else {
+    return features_shape(x.cols());
+  }
+}
+
 template <class T>
 concept MatrixRvalue =
     !std::is_lvalue_reference_v<T> &&

@@ -93,10 +93,7 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
     const RandomSeed seed2{seed.given, std::mt19937_64(seed.value)()};
     const Index n1 = first.values.rows();
     const Index n2 = two_inputs ? second.values.rows() : n1;
-    const double one = static_cast<double>(n1) * static_cast<double>(n2) * sizeof(double);
-    require_memory(function, with_ntk ? 2 * one : one,
-                   "the " + std::to_string(n1) + " × " + std::to_string(n2) +
-                       (with_ntk ? " NNGP and NTK" : " NNGP"));
+    plan_kernel_outputs(function, n1, n2, sizeof(double), with_ntk);
     plan_activations(function, plan, static_cast<double>(two_inputs ? n1 + n2 : n1), with_ntk);
     const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
     const ForwardCache a2_storage =
@@ -247,26 +244,11 @@ auto init_shape(const Input& x) {
 template <class Net, class Input1, class Input2>
 void plan_draws(const Net& net, const Input1& x1, const Input2* x2, Index drawing, Index new_sums) {
   using Kind = typename input_kind<Input1>::type;
-  // Samples are the rows of a feature matrix, or of the flat matrix of images and sequences.
-  const auto rows = [](const auto& x) -> const auto& {
-    if constexpr (requires { x.geometry; }) {
-      return x.flat;
-    } else {
-      return x;
-    }
-  };
-  const Geometry shape = [&] {
-    if constexpr (requires { x1.geometry; }) {
-      return x1.geometry;
-    } else {
-      return features_shape(x1.cols());
-    }
-  }();
-  const bool one_input = x2 == nullptr || equal_inputs(rows(x1), rows(*x2));
-  const FinitePlan plan = checked_plan<Kind>(as_serial(net), shape);
+  const bool one_input = x2 == nullptr || equal_inputs(sample_rows(x1), sample_rows(*x2));
+  const FinitePlan plan = checked_plan<Kind>(as_serial(net), sample_geometry(x1));
   const auto threads = static_cast<double>(std::min(drawing, max_threads()));
-  const auto n1 = static_cast<double>(rows(x1).rows());
-  const double n2 = one_input ? n1 : static_cast<double>(rows(*x2).rows());
+  const auto n1 = static_cast<double>(sample_rows(x1).rows());
+  const double n2 = one_input ? n1 : static_cast<double>(sample_rows(*x2).rows());
   const double one_draw = 2 * n1 * n2 * sizeof(double);
   const double sums = static_cast<double>(new_sums) * one_draw;
   const double per_thread =

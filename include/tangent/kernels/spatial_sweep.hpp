@@ -42,6 +42,10 @@
 namespace tangent::detail {
 inline namespace TANGENT_PARALLEL_ABI {
 
+/// Pairs of samples a thread takes at a time in the spatial sweep: few, since one pair of
+/// images can cost milliseconds; also the bound on threads that hold a block (plan_spatial).
+inline constexpr Index kSpatialPairsPerChunk = 4;
+
 /// Per-sample variances entering every slot: P values for a layer on spatial data (one per
 /// position), 1 for a layer on feature vectors, none for a fan-in.
 template <class S>
@@ -380,7 +384,7 @@ void spatial_kernels(std::string_view function, const Net& net, const KernelPlan
     SpatialState<S> state;
     Matrix<S> a;
     Matrix<S> b;
-    TANGENT_OMP(for schedule(dynamic, 4))
+    TANGENT_OMP(for schedule(dynamic, kSpatialPairsPerChunk))
     for (Index k = 0; k < pairs; ++k) {
       if (meter.stopped()) continue;
       errors.run(k, [&] {
