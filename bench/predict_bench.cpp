@@ -4,6 +4,8 @@
 //   - gp_inference means at t = ∞ (NNGP and NTK, one ridge), against two Cholesky solves of the
 //     same systems, and against the same predictor on the eigendecomposition route;
 //   - test outputs for 20 ridges, against one eigendecomposition;
+//   - the log marginal likelihood (alone, and with its gradient) against a Cholesky solve, and
+//     leave-one-out for 20 ridges against one eigendecomposition;
 //   - conjugate gradients on a float-stored kernel: one product against the double kernel's
 //     dgemm, and a whole solve against the Cholesky route;
 //   - the ensemble's mean and covariance at N = 10,000 and NTK regression at N = 30,000 (time
@@ -134,6 +136,56 @@ void ridge_sweep_20(benchmark::State& state) {
     const auto predictor = tangent::gradient_descent_mse(p.k_train_train, p.y);
     const auto out = predictor.test_ridges(ridges, tangent::infinite_time, p.k_test_train);
     benchmark::DoNotOptimize(out.back().data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(bench::label());
+}
+
+/// The floor of a marginal likelihood: copy K + r·I, factorise it and solve for y (one kernel).
+void likelihood_floor(benchmark::State& state) {
+  const Problem p = problem(state.range(0));
+  for (auto _ : state) {
+    Eigen::MatrixXd a = p.k_train_train;
+    a.diagonal().array() += kRidge * a.trace() / static_cast<double>(a.rows());
+    tangent::detail::cholesky_in_place(a, nullptr);
+    Eigen::MatrixXd alpha = p.y;
+    tangent::detail::cholesky_solve_in_place(tangent::CholeskyFactor{std::move(a), 0}, alpha);
+    benchmark::DoNotOptimize(alpha.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
+}
+
+/// log p(Y) of the NTK with a ridge (10 outputs), and with its gradient (K̃⁻¹ too).
+void log_marginal_likelihood(benchmark::State& state) {
+  const Problem p = problem(state.range(0));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        tangent::log_marginal_likelihood(p.k_train_train, p.y, {.diag_reg = kRidge}));
+  }
+  state.SetLabel(bench::label());
+}
+
+void log_marginal_likelihood_gradient(benchmark::State& state) {
+  const Problem p = problem(state.range(0));
+  for (auto _ : state) {
+    const tangent::MarginalLikelihoodGradient g =
+        tangent::log_marginal_likelihood_gradient(p.k_train_train, p.y, {.diag_reg = kRidge});
+    benchmark::DoNotOptimize(g.kernel.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(bench::label());
+}
+
+/// Leave-one-out, GCV and the marginal likelihood for 20 ridges from 1e-6 to 1 (relative): one
+/// eigendecomposition where refitting by Cholesky would cost 20 likelihood floors.
+void leave_one_out_20(benchmark::State& state) {
+  const Problem p = problem(state.range(0));
+  std::vector<double> ridges;
+  for (int i = 0; i < 20; ++i) ridges.push_back(std::pow(10.0, -6.0 + 6.0 * i / 19.0));
+  for (auto _ : state) {
+    const tangent::LeaveOneOut loo = tangent::leave_one_out(p.k_train_train, p.y, ridges);
+    benchmark::DoNotOptimize(loo.error.data());
     benchmark::ClobberMemory();
   }
   state.SetLabel(bench::label());
@@ -286,6 +338,10 @@ void register_all(bool smoke) {
   add("gp_inference_means", gp_inference_means, smoke);
   add("gp_inference_means_eigen_route", gp_inference_means_eigen_route, smoke);
   add("ridge_sweep_20", ridge_sweep_20, smoke);
+  add("likelihood_floor", likelihood_floor, smoke);
+  add("log_marginal_likelihood", log_marginal_likelihood, smoke);
+  add("log_marginal_likelihood_gradient", log_marginal_likelihood_gradient, smoke);
+  add("leave_one_out_20", leave_one_out_20, smoke);
   add("cg_product_float", cg_product_float, smoke);
   add("conjugate_gradient_float", conjugate_gradient_float, smoke);
   // Run alone (its memory counter is the process's peak): --benchmark_filter=ensemble_cov

@@ -210,6 +210,14 @@ TEST_CASE("LAPACK's and Eigen's Cholesky factorisations agree", "[predict][route
   detail::lapacke_cholesky_solve_in_place(a, rhs_a, false);
   detail::eigen_cholesky_solve_in_place(b, rhs_b, false);
   CHECK(relative_error(rhs_a, rhs_b) < 1e-12);
+  // K̃⁻¹ by dpotri and by Eigen's solves, against an LU inverse; both exactly symmetric.
+  const Eigen::MatrixXd lu = regularized(p.train.ntk, 1e-2).partialPivLu().inverse();
+  detail::lapacke_cholesky_inverse_in_place(a);
+  detail::eigen_cholesky_inverse_in_place(b);
+  CHECK(relative_error(a, lu) < 1e-10);
+  CHECK(relative_error(b, lu) < 1e-10);
+  CHECK(a == a.transpose());
+  CHECK(b == b.transpose());
 }
 #endif
 

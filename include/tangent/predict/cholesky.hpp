@@ -146,23 +146,70 @@ inline bool factor_if_safe(Matrix<double>& a, double relative, double& reciproca
   return reciprocal_condition > kCholeskyMargin * relative;
 }
 
-/// Writes the symmetric matrix whose strict upper triangle `a` holds, with diagonal `diagonal`,
-/// over all of `a`. In 64 × 64 tiles: a transposed copy entry by entry would stride through
-/// memory.
-inline void restore_from_upper(Matrix<double>& a, const Eigen::VectorXd& diagonal) {
+/// Copies one strict triangle of the square `a` over the other (the upper over the lower when
+/// `from_upper`), making it symmetric. In 64 × 64 tiles: a transposed copy entry by entry would
+/// stride through memory.
+inline void mirror_triangle(Matrix<double>& a, bool from_upper) {
   constexpr Index tile = 64;
   const Index n = a.rows();
   for (Index c0 = 0; c0 < n; c0 += tile) {
     const Index cols = std::min(tile, n - c0);
     for (Index r0 = c0 + tile; r0 < n; r0 += tile) {
       const Index rows = std::min(tile, n - r0);
-      a.block(r0, c0, rows, cols) = a.block(c0, r0, cols, rows).transpose();
+      if (from_upper) {
+        a.block(r0, c0, rows, cols) = a.block(c0, r0, cols, rows).transpose();
+      } else {
+        a.block(c0, r0, cols, rows) = a.block(r0, c0, rows, cols).transpose();
+      }
     }
     for (Index c = c0; c < c0 + cols; ++c) {
-      for (Index r = c + 1; r < c0 + cols; ++r) a(r, c) = a(c, r);
+      for (Index r = c + 1; r < c0 + cols; ++r) {
+        if (from_upper) {
+          a(r, c) = a(c, r);
+        } else {
+          a(c, r) = a(r, c);
+        }
+      }
     }
   }
+}
+
+/// Writes the symmetric matrix whose strict upper triangle `a` holds, with diagonal `diagonal`,
+/// over all of `a`.
+inline void restore_from_upper(Matrix<double>& a, const Eigen::VectorXd& diagonal) {
+  mirror_triangle(a, true);
   a.diagonal() = diagonal;
+}
+
+/// K̃⁻¹ = L⁻ᵀ·L⁻¹ over the whole of `factor`, which holds L in its lower triangle, by Eigen's
+/// triangular solves against the identity (one N × N matrix more); its lower triangle mirrored,
+/// so that it is exactly symmetric.
+inline void eigen_cholesky_inverse_in_place(Matrix<double>& factor) {
+  Matrix<double> inverse = Matrix<double>::Identity(factor.rows(), factor.cols());
+  eigen_cholesky_solve_in_place(factor, inverse, false);
+  factor = std::move(inverse);
+  mirror_triangle(factor, false);
+}
+
+#if defined(TANGENT_HAS_LAPACKE)
+extern "C" int LAPACKE_dpotri_work(int matrix_layout, char uplo, int n, double* a, int lda);
+
+/// The same in place by LAPACK's dpotri (a third of the flops of solving against the identity).
+inline void lapacke_cholesky_inverse_in_place(Matrix<double>& factor) {
+  const int info = LAPACKE_dpotri_work(kLapackColumnMajor, 'L', static_cast<int>(factor.rows()),
+                                       factor.data(), static_cast<int>(factor.outerStride()));
+  if (info != 0) fail("Cholesky inverse", "LAPACK dpotri failed with info " + show(info));
+  mirror_triangle(factor, false);
+}
+#endif
+
+/// K̃⁻¹ over the whole of `factor` (L in its lower triangle).
+inline void cholesky_inverse_in_place(Matrix<double>& factor) {
+#if defined(TANGENT_HAS_LAPACKE)
+  lapacke_cholesky_inverse_in_place(factor);
+#else
+  eigen_cholesky_inverse_in_place(factor);
+#endif
 }
 
 /// The factor of `regularized` = K + r·I, which it consumes, when the route is safe; nullopt

@@ -385,15 +385,21 @@ inline Spectrum consume_into_spectrum(Matrix<double>&& regularized, double relat
 inline constexpr std::string_view kTrainTrain = "the train-train kernel";
 
 /// K + r·I for the public factorisations: `k` evaluated once (whatever expression it is),
-/// checked, regularised; `relative` gets the pseudoinverse cutoff, `ridge` r.
+/// checked, regularised; `relative` gets the pseudoinverse cutoff, `ridge` r. With
+/// `kernel_diagonal`, K's diagonal is also checked non-negative before r is formed from it, and
+/// returned there.
 template <class Derived>
 Matrix<double> checked_regularized(std::string_view function, const Eigen::MatrixBase<Derived>& k,
                                    double diag_reg, bool absolute, double cutoff, double& relative,
-                                   double& ridge) {
+                                   double& ridge, Eigen::VectorXd* kernel_diagonal = nullptr) {
   Matrix<double> regularized = k;
   require_symmetric(function, kTrainTrain, regularized);
   require_kernel_scale(function, kTrainTrain, regularized.diagonal());
   relative = relative_cutoff(function, cutoff, regularized.rows());
+  if (kernel_diagonal != nullptr) {
+    *kernel_diagonal = regularized.diagonal();
+    require_nonnegative_diagonal(function, kTrainTrain, *kernel_diagonal, relative);
+  }
   ridge = regulariser(function, regularized, diag_reg, absolute);
   regularized.diagonal().array() += ridge;
   return regularized;
