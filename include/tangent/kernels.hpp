@@ -127,7 +127,7 @@ BasicKernels<Stored<Store, typename D1::Scalar>> feature_kernels(std::string_vie
       if (equal_inputs(a, *b)) b.reset();
     }
     plan_kernel_outputs(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows(), sizeof(O),
-                        W == Want::both);
+                        W == Want::both, "nngp() or ntk()");
     feature_kernels<W != Want::nngp, S, O>(function, net, plan, a, b ? &*b : nullptr, out.nngp(),
                                            out.ntk(), progress);
   }

@@ -179,7 +179,8 @@ TEST_CASE("finite networks plan their parameters, activations and Monte Carlo dr
   const Eigen::MatrixXd x = test::random_inputs(3000, 2, 319);
   CHECK_THAT(
       test::message_of<MemoryError>([&] { (void)empirical_kernels(narrow, narrow_params, x); }),
-      Catch::Contains("144 MB needed for the 3000 × 3000 NNGP and NTK"));
+      Catch::Contains("144 MB needed for the 3000 × 3000 NNGP and NTK") &&
+          Catch::Contains("empirical_nngp() alone needs 72 MB"));
 
   // Monte Carlo: one draw of 1,500 samples fits (2 × 18 MB), but the sums of the seven chunks
   // that draw after it do not.

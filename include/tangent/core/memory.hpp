@@ -182,14 +182,16 @@ inline void require_memory(std::string_view function, double bytes, std::string_
 }
 
 /// Refuses, before any work, an n1 × n2 kernel of `entry_bytes` per entry (the NNGP and the NTK
-/// when `both`) that cannot fit in memory.
+/// when `both`) that cannot fit in memory. `single` names the call that computes one kernel
+/// instead ("nngp() or ntk()"), for the advice; empty where there is none.
 inline void plan_kernel_outputs(std::string_view function, long long n1, long long n2,
-                                double entry_bytes, bool both) {
+                                double entry_bytes, bool both, std::string_view single) {
   const double one = static_cast<double>(n1) * static_cast<double>(n2) * entry_bytes;
   const std::string shape = std::to_string(n1) + " × " + std::to_string(n2);
   require_memory(function, both ? 2 * one : one,
                  both ? "the " + shape + " NNGP and NTK" : "the " + shape + " kernel",
-                 both ? "nngp() or ntk() alone needs " + show_bytes(one) : "");
+                 both && !single.empty() ? std::string(single) + " alone needs " + show_bytes(one)
+                                         : std::string());
 }
 
 }  // namespace detail

@@ -93,7 +93,9 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
     const RandomSeed seed2{seed.given, std::mt19937_64(seed.value)()};
     const Index n1 = first.values.rows();
     const Index n2 = two_inputs ? second.values.rows() : n1;
-    plan_kernel_outputs(function, n1, n2, sizeof(double), with_ntk);
+    // empirical_ntk needs the NNGP on the way; only empirical_nngp computes less.
+    plan_kernel_outputs(function, n1, n2, sizeof(double), with_ntk,
+                        function == "empirical_kernels" ? "empirical_nngp()" : "");
     plan_activations(function, plan, static_cast<double>(two_inputs ? n1 + n2 : n1), with_ntk);
     const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
     const ForwardCache a2_storage =
