@@ -12,6 +12,7 @@
 //   ./kernel_bench --benchmark_filter='N:2000'      one size
 //   ./kernel_bench --smoke                           every benchmark once at a tiny size
 //   ./kernel_bench --benchmark_filter='activation'   the activations against each other
+//   ./kernel_bench --benchmark_filter='derivatives'  kernel_derivatives against kernels()
 
 #include <cmath>
 #include <cstdint>
@@ -181,6 +182,35 @@ struct UserErfScalar : UserErf {
   static constexpr bool lanes = false;
 };
 
+/// kernel_derivatives (NNGP, NTK and their derivatives in every hyperparameter) of the chain of
+/// `fc` (Depth ReLU layers, Depth + 1 Dense layers with biases: 2·(Depth + 1) hyperparameters),
+/// same-input, on N×Features inputs, against kernels() of the same network measured right
+/// before it. Counters: x_kernels (time over the kernels' time) and target, the bound
+/// 2 + 0.5·(number of hyperparameters) for it. With 784 features the input GEMM is a large part
+/// of both; with 16 the layer recursion is nearly all of it.
+template <std::size_t Depth, Eigen::Index Features>
+void fc_derivatives(benchmark::State& state) {
+  const Eigen::Index n = state.range(0);
+  const Eigen::MatrixXd x = inputs<double>(n, Features, 7);
+  const auto net = network<Depth, false>();
+  const double kernel_seconds = bench::fastest_seconds([&] {
+    tangent::Kernels k = tangent::kernels(net, x);
+    benchmark::DoNotOptimize(k.ntk.data());
+  });
+  std::size_t count = 0;
+  for (auto _ : state) {
+    tangent::KernelDerivatives d = tangent::kernel_derivatives(net, x);
+    count = d.hyperparameters.size();
+    benchmark::DoNotOptimize(d.d_ntk.back().data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["hyperparameters"] = static_cast<double>(count);
+  state.counters["x_kernels"] = bench::ratio_to(kernel_seconds);
+  state.counters["target"] = 2 + 0.5 * static_cast<double>(count);
+  state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
+  state.SetLabel(bench::label());
+}
+
 void add_activations(const std::vector<Eigen::Index>& ns) {
   bench::add("fc3_activation<ReLU>", fc3_activation<tangent::ReLU, -1>, ns);
   bench::add("fc3_activation<Erf>", fc3_activation<tangent::Erf, -1>, ns);
@@ -214,6 +244,10 @@ void register_all(bool smoke) {
   // Per layer, a residual block should cost what a chain's (ReLU, Dense) pair costs.
   bench::add("fc_residual<10, double, same>", fc<10, double, true, true>, ns);
   add_activations(bench::sizes(smoke, 64, {1000, 4000}));
+  const auto derivative_ns = bench::sizes(smoke, 64, {1000, 2000, 4000});
+  bench::add("fc_derivatives<3, d = 784>", fc_derivatives<3, kFeatures>, derivative_ns);
+  bench::add("fc_derivatives<3, d = 16>", fc_derivatives<3, 16>, derivative_ns);
+  bench::add("fc_derivatives<10, d = 784>", fc_derivatives<10, kFeatures>, derivative_ns);
 }
 
 }  // namespace

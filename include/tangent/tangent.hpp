@@ -31,6 +31,7 @@
 #include "tangent/finite/empirical.hpp"
 #include "tangent/finite/network.hpp"
 #include "tangent/finite/train.hpp"
+#include "tangent/kernel_derivatives.hpp"
 #include "tangent/kernels.hpp"
 #include "tangent/layers/conv.hpp"
 #include "tangent/layers/dense.hpp"

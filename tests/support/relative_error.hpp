@@ -1,5 +1,5 @@
 #pragma once
-// The error measure of the prediction tests: max |a − b| / max |b|, after checking the shapes.
+// The error measures of the prediction and model-selection tests, after checking the shapes.
 
 #include <algorithm>
 
@@ -12,6 +12,17 @@ inline double relative_error(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b)
   REQUIRE(a.rows() == b.rows());
   REQUIRE(a.cols() == b.cols());
   return (a - b).cwiseAbs().maxCoeff() / std::max(b.cwiseAbs().maxCoeff(), 1e-300);
+}
+
+/// max |a − b| ≤ tolerance·max(max |b|, scale): relative to the matrix's largest entry, or to
+/// `scale` where that is ~0 (a derivative that vanishes identically).
+inline void require_close(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, double tolerance,
+                          double scale = 0) {
+  REQUIRE(a.rows() == b.rows());
+  REQUIRE(a.cols() == b.cols());
+  const double bound = tolerance * std::max(b.cwiseAbs().maxCoeff(), scale);
+  INFO("max |a − b| = " << (a - b).cwiseAbs().maxCoeff() << ", bound " << bound);
+  CHECK((a - b).cwiseAbs().maxCoeff() <= bound);
 }
 
 }  // namespace tangent::test

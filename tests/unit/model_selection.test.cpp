@@ -22,27 +22,19 @@
 
 #include "support/fixtures.hpp"
 #include "support/inputs.hpp"
+#include "support/relative_error.hpp"
 
 namespace {
 
 using namespace tangent;
 using tangent::test::Fixture;
 using tangent::test::random_inputs;
+using tangent::test::require_close;
 
 const std::map<std::string, Fixture>& fixtures() {
   static const auto all = tangent::test::read_fixtures(
       std::string(TANGENT_TEST_DATA_DIR).append("/model_selection.txt"));
   return all;
-}
-
-/// |a − b| ≤ tolerance·max(|b|, scale) entry by entry.
-void require_close(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, double tolerance,
-                   double scale = 0) {
-  REQUIRE(a.rows() == b.rows());
-  REQUIRE(a.cols() == b.cols());
-  const double bound = tolerance * std::max(b.cwiseAbs().maxCoeff(), scale);
-  INFO("max |a − b| = " << (a - b).cwiseAbs().maxCoeff() << ", bound " << bound);
-  CHECK((a - b).cwiseAbs().maxCoeff() <= bound);
 }
 
 /// A PSD kernel with condition number `spread`: Q·diag(λ)·Qᵀ, Q a random orthogonal matrix and

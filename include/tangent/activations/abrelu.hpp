@@ -12,10 +12,12 @@
 /// The θ = π/2 fill for a zero-variance input and the atan2 form follow neural-tangents.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string_view>
 
 #include "tangent/core/errors.hpp"
+#include "tangent/core/hyperparameters.hpp"
 #include "tangent/core/math.hpp"
 #include "tangent/core/moments.hpp"
 
@@ -24,21 +26,22 @@ namespace detail {
 
 /// `V` is a scalar or a group of lanes (simd_math.hpp); θ comes from atan2_v, the same
 /// arithmetic for both. `root11`, `root22` are √q11, √q22.
-template <class V>
-Moments<V> abrelu_moments(double a, double b, const V& q11, const V& q12, const V& q22,
+/// `a` and `b` are doubles, or dual numbers carrying their derivatives (core/dual.hpp).
+template <class T, class V>
+Moments<V> abrelu_moments(const T& a, const T& b, const V& q11, const V& q12, const V& q22,
                           const V& root11, const V& root22) {
   using S = scalar_t<V>;
   const V s = covariance_sqrt_determinant(q11, q12, q22, root11, root22);
   // atan2_v(0, 0) is 0; neural-tangents fills π/2 there (a zero-variance input).
   const V theta = select(s == S(0) && q12 == S(0), splat<V>(pi<S> / S(2)), atan2_v(s, q12));
-  const S jump = static_cast<S>((a - b) * (a - b)) / (S(2) * pi<S>);
-  const S slope = static_cast<S>((a * a + b * b) / 2);
+  const auto jump = param<V>((a - b) * (a - b)) / (S(2) * pi<S>);
+  const auto slope = param<V>((a * a + b * b) / 2);
   const V expect_derivative = slope - jump * theta;
   return {V(jump * s + expect_derivative * q12), expect_derivative};
 }
 
-template <class V>
-Moments<V> abrelu_moments(double a, double b, const V& q11, const V& q12, const V& q22) {
+template <class T, class V>
+Moments<V> abrelu_moments(const T& a, const T& b, const V& q11, const V& q12, const V& q22) {
   return abrelu_moments(a, b, q11, q12, q22, sqrt_v(q11), sqrt_v(q22));
 }
 
@@ -74,6 +77,11 @@ struct ABReLU {
   S derivative(S x) const {
     return detail::abrelu_derivative(a, b, x);
   }
+  // Differentiable hyperparameters (core/hyperparameters.hpp).
+  static constexpr std::array<std::string_view, 2> hyperparameter_names{"a", "b"};
+  std::array<double, 2> hyperparameter_values() const { return {a, b}; }
+  ABReLU with_hyperparameters(const std::array<double, 2>& h) const { return {h[0], h[1]}; }
+
   template <class S>
   Moments<S> moments(S q11, S q12, S q22) const {
     return detail::abrelu_moments(a, b, q11, q12, q22);
@@ -83,9 +91,18 @@ struct ABReLU {
   Moments<S> moments_rooted(S q11, S q12, S q22, S root11, S root22) const {
     return detail::abrelu_moments(a, b, q11, q12, q22, root11, root22);
   }
+  template <class T, class S>
+  Moments<S> moments_with(const std::array<T, 2>& h, S q11, S q12, S q22, S root11,
+                          S root22) const {
+    return detail::abrelu_moments(h[0], h[1], q11, q12, q22, root11, root22);
+  }
   template <class S>
   S variance(S q) const {
-    return static_cast<S>((a * a + b * b) / 2) * q;
+    return variance_with(hyperparameter_values(), q);
+  }
+  template <class T, class S>
+  S variance_with(const std::array<T, 2>& h, S q) const {
+    return detail::param<S>((h[0] * h[0] + h[1] * h[1]) / 2) * q;
   }
   void validate(const LayerSite& site) const {
     detail::require_finite(site, "a", a);
@@ -131,6 +148,11 @@ struct LeakyReLU {
   static constexpr std::string_view name = "LeakyReLU";
   static constexpr bool lanes = true;  ///< moments also take lane groups
 
+  // Differentiable hyperparameters (core/hyperparameters.hpp).
+  static constexpr std::array<std::string_view, 1> hyperparameter_names{"alpha"};
+  std::array<double, 1> hyperparameter_values() const { return {alpha}; }
+  LeakyReLU with_hyperparameters(const std::array<double, 1>& h) const { return {h[0]}; }
+
   template <class S>
   S value(S x) const {
     return detail::abrelu_value(alpha, 1.0, x);
@@ -148,9 +170,18 @@ struct LeakyReLU {
   Moments<S> moments_rooted(S q11, S q12, S q22, S root11, S root22) const {
     return detail::abrelu_moments(alpha, 1.0, q11, q12, q22, root11, root22);
   }
+  template <class T, class S>
+  Moments<S> moments_with(const std::array<T, 1>& h, S q11, S q12, S q22, S root11,
+                          S root22) const {
+    return detail::abrelu_moments(h[0], T(1.0), q11, q12, q22, root11, root22);
+  }
   template <class S>
   S variance(S q) const {
-    return static_cast<S>((alpha * alpha + 1.0) / 2) * q;
+    return variance_with(hyperparameter_values(), q);
+  }
+  template <class T, class S>
+  S variance_with(const std::array<T, 1>& h, S q) const {
+    return detail::param<S>((h[0] * h[0] + 1.0) / 2) * q;
   }
   void validate(const LayerSite& site) const { detail::require_finite(site, "alpha", alpha); }
   bool operator==(const LeakyReLU&) const = default;

@@ -13,10 +13,12 @@
 /// the cancellation (1 + 2q)² − 4q² suffers for large q (neural-tangents loses ~1e-4 there at
 /// q ≈ 1e12), and D as a hypotenuse, free of overflow.
 
+#include <array>
 #include <cmath>
 #include <string_view>
 
 #include "tangent/core/errors.hpp"
+#include "tangent/core/hyperparameters.hpp"
 #include "tangent/core/math.hpp"
 #include "tangent/core/moments.hpp"
 
@@ -44,29 +46,44 @@ struct Erf {
     const S bx = static_cast<S>(b) * x;
     return static_cast<S>(a * b) * (S(2) / sqrt(detail::pi<S>)) * exp(-bx * bx);
   }
+  // Differentiable hyperparameters (core/hyperparameters.hpp).
+  static constexpr std::array<std::string_view, 3> hyperparameter_names{"a", "b", "c"};
+  static constexpr std::array<bool, 3> hyperparameter_log_scale{true, true, true};
+  std::array<double, 3> hyperparameter_values() const { return {a, b, c}; }
+  Erf with_hyperparameters(const std::array<double, 3>& h) const { return {h[0], h[1], h[2]}; }
+
   /// `S` is a scalar or a group of lanes (core/simd_math.hpp).
   template <class S>
   Moments<S> moments(S q11, S q12, S q22) const {
+    return moments_with(hyperparameter_values(), q11, q12, q22);
+  }
+  template <class T, class S>
+  Moments<S> moments_with(const std::array<T, 3>& h, S q11, S q12, S q22) const {
     using E = detail::scalar_t<S>;
-    const E b2 = static_cast<E>(b * b);
+    const auto b2 = detail::param<S>(h[1] * h[1]);
     q11 *= b2;
     q12 *= b2;
     q22 *= b2;
     // D = √(1 + 2(q11 + q22) + 4s²) as a hypotenuse, so that it cannot overflow.
     const S d = detail::hypot_v(S(detail::sqrt_v(S(E(1) + E(2) * (q11 + q22)))),
                                 S(E(2) * detail::covariance_sqrt_determinant(q11, q12, q22)));
-    const E a2 = static_cast<E>(a * a);
-    return {
-        S(a2 * (E(2) / detail::pi<E>)*detail::atan2_v(S(E(2) * q12), d) + static_cast<E>(c * c)),
-        S(a2 * b2 * (E(4) / detail::pi<E>) / d)};
+    const auto a2 = detail::param<S>(h[0] * h[0]);
+    return {S(a2 * (E(2) / detail::pi<E>)*detail::atan2_v(S(E(2) * q12), d) +
+              detail::param<S>(h[2] * h[2])),
+            S(a2 * b2 * (E(4) / detail::pi<E>) / d)};
   }
   template <class S>
   S variance(S q) const {
+    return variance_with(hyperparameter_values(), q);
+  }
+  template <class T, class S>
+  S variance_with(const std::array<T, 3>& h, S q) const {
     using std::atan2;
     using std::sqrt;
-    q *= static_cast<S>(b * b);
-    return static_cast<S>(a * a) * (S(2) / detail::pi<S>)*atan2(q, sqrt(q + S(0.25))) +
-           static_cast<S>(c * c);
+    using E = detail::scalar_t<S>;
+    q *= detail::param<S>(h[1] * h[1]);
+    return detail::param<S>(h[0] * h[0]) * (E(2) / detail::pi<E>)*atan2(q, sqrt(q + E(0.25))) +
+           detail::param<S>(h[2] * h[2]);
   }
   void validate(const LayerSite& site) const {
     detail::require_finite(site, "a", a);

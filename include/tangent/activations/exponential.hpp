@@ -69,8 +69,8 @@ struct Exp {
   template <class S>
   void check_variance(S q) const {
     constexpr double limit = std::is_same_v<S, float> ? 44.0 : 354.0;
-    if (static_cast<double>(q) * b * b > limit) {
-      detail::fail("Exp", "a variance of " + detail::show(q) +
+    if (static_cast<double>(detail::value_of(q)) * b * b > limit) {
+      detail::fail("Exp", "a variance of " + detail::show(detail::value_of(q)) +
                               " reaches Exp{.b = " + detail::show(b) +
                               "}, whose kernel overflows above q = " + detail::show(limit) +
                               "/b² = " + detail::show(limit / (b * b)) +
@@ -121,8 +121,8 @@ struct Gaussian {
   /// Throws unless E[φ(u)²] is finite: b·q < 1/4 when b > 0.
   template <class S>
   void check_variance(S q) const {
-    if (b > 0 && !(4 * b * static_cast<double>(q) < 1)) {
-      detail::fail("Gaussian", "a variance of " + detail::show(q) +
+    if (b > 0 && !(4 * b * static_cast<double>(detail::value_of(q)) < 1)) {
+      detail::fail("Gaussian", "a variance of " + detail::show(detail::value_of(q)) +
                                    " reaches Gaussian{.b = " + detail::show(b) +
                                    "}, whose E[φ(u)²] is infinite for b·q ≥ 1/4 (q ≥ " +
                                    detail::show(0.25 / b) +

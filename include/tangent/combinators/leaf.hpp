@@ -162,6 +162,17 @@ mask_t<V> still_equal(const L& layer, const EntryContext<V>& pair) {
   }
 }
 
+/// The elementwise rule of an activation whose `moments(q12)` are given (for the pair's own
+/// q11 and q22): Σ' = E[φ(u)φ(v)], Θ' = Θ·E[φ'(u)φ'(v)]. Equal inputs take their covariance from
+/// their variance, so their angle is exactly 0.
+template <bool WithNtk, class V, class MomentsOf>
+TANGENT_INLINE void apply_activation(V& q, V& t, const EntryContext<V>& pair, MomentsOf&& moments) {
+  const V q12 = pair.maybe_equal ? select(pair.equal, pair.q11, q) : q;
+  const Moments<V> m = moments(q12);
+  q = m.expect;
+  if constexpr (WithNtk) t *= m.expect_derivative;
+}
+
 /// One entry (or a group of lanes) through a layer on feature vectors. A layer without a lane
 /// form runs lane by lane inside the vectorised sweep, so the rest of the network keeps its
 /// packets.
@@ -179,19 +190,16 @@ void propagate_entry(const L& layer, V& q, V& t, const EntryContext<V>& pair) {
     q = V::load(qs.data());
     if constexpr (WithNtk) t = V::load(ts.data());
   } else if constexpr (Activation<L>) {
-    // Equal inputs take their covariance from their variance, so their angle is exactly 0.
-    const V q12 = pair.maybe_equal ? select(pair.equal, pair.q11, q) : q;
-    Moments<V> m;
-    if constexpr (requires {
-                    layer.moments_rooted(pair.q11, q12, pair.q22, pair.root11, pair.root22);
-                  }) {
-      // Activations that accept √q11 and √q22 skip two square roots per entry.
-      m = layer.moments_rooted(pair.q11, q12, pair.q22, pair.root11, pair.root22);
-    } else {
-      m = layer.moments(pair.q11, q12, pair.q22);
-    }
-    q = m.expect;
-    if constexpr (WithNtk) t *= m.expect_derivative;
+    apply_activation<WithNtk>(q, t, pair, [&](const V& q12) {
+      if constexpr (requires {
+                      layer.moments_rooted(pair.q11, q12, pair.q22, pair.root11, pair.root22);
+                    }) {
+        // Activations that accept √q11 and √q22 skip two square roots per entry.
+        return layer.moments_rooted(pair.q11, q12, pair.q22, pair.root11, pair.root22);
+      } else {
+        return layer.moments(pair.q11, q12, pair.q22);
+      }
+    });
   } else {
     layer.template propagate_entry<WithNtk>(q, t, pair);
   }

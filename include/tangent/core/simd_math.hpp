@@ -376,3 +376,7 @@ V hypot_v(const V& a, const V& b) {
 }
 
 }  // namespace tangent::detail
+
+// The dual numbers' overloads of these functions, declared wherever these are, so that a rule
+// calling them qualified (detail::sqrt_v) also differentiates (core/dual.hpp).
+#include "tangent/core/dual.hpp"  // IWYU pragma: export

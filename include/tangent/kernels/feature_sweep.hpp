@@ -90,20 +90,25 @@ struct VarianceVisitor {
   }
 };
 
+/// The input NNGP of row r with itself, ‖x_r‖²/d. The same loop for every row (and for the
+/// kernels' derivatives) keeps the rounding of identical rows identical.
+template <class S>
+S input_variance(const Eigen::Ref<const Matrix<S>>& x, Index r) {
+  S q = 0;
+  for (Index c = 0; c < x.cols(); ++c) q += x(r, c) * x(r, c);
+  return q / static_cast<S>(x.cols());
+}
+
 template <class S, class Net>
 FeatureTrace<S> feature_trace(const Net& net, const KernelPlan& plan,
                               const Eigen::Ref<const Matrix<S>>& x) {
   const Index n = x.rows();
-  const Index d = x.cols();
   FeatureTrace<S> trace;
   trace.samples = n;
   trace.variance.assign(static_cast<std::size_t>(plan.slots() * n), S(0));
   trace.input.resize(static_cast<std::size_t>(n));
   for (Index r = 0; r < n; ++r) {
-    // The same loop for every row keeps the rounding of identical rows identical.
-    S q = 0;
-    for (Index c = 0; c < d; ++c) q += x(r, c) * x(r, c);
-    q /= static_cast<S>(d);
+    S q = input_variance(x, r);
     trace.input[static_cast<std::size_t>(r)] = q;
     VarianceVisitor<S> visitor{plan, trace, r};
     Cursor cursor;
@@ -137,19 +142,32 @@ void store_lanes(const Lanes<S>& lanes, S* to, Index count) {
 }
 
 /// The NNGP and NTK entries of a packet of pairs (rows i … i + count − 1 of x1, row j of x2),
-/// and which of the pairs are equal inputs not told apart yet.
-template <class S>
+/// and which of the pairs are equal inputs not told apart yet. `V` is `Lanes<S>`, or a dual
+/// number over it (kernels/derivative_sweep.hpp).
+template <class V>
 struct EntryState {
-  Lanes<S> q;
-  Lanes<S> t;
-  LaneMask<S> equal;
+  V q;
+  V t;
+  mask_t<V> equal;
 };
+
+/// A fan-in's rule on a packet's branches; equal inputs stay equal only if no branch told them
+/// apart.
+template <bool WithNtk, class F, class V, std::size_t K>
+void combine_entries(const F& f, const FanInShape& shape, EntryState<V>& state,
+                     std::array<EntryState<V>, K>& others) {
+  combine<WithNtk>(f, shape, state.q, state.t, others, [](EntryState<V>& o) {
+    return std::pair<V&, V&>{o.q, o.t};
+  });
+  for (const EntryState<V>& o : others) state.equal = state.equal && o.equal;
+}
 
 /// Runs a packet of entries through the network: every layer reads its pair context from the
 /// two traces at its slot.
 template <bool WithNtk, class S>
 struct EntryVisitor {
   using V = Lanes<S>;
+  using Value = V;  ///< what an entry is (sweep_tile)
   const KernelPlan& plan;
   const FeatureTrace<S>& trace1;
   const FeatureTrace<S>& trace2;
@@ -161,7 +179,7 @@ struct EntryVisitor {
   bool maybe_equal = false;  ///< whether any pair of the group is equal (see EntryContext)
 
   template <class In, bool InFull, bool OutFull, class L, class P>
-  TANGENT_INLINE void leaf(const L& layer, P&, EntryState<S>& state, Index slot, const LayerSite&) {
+  TANGENT_INLINE void leaf(const L& layer, P&, EntryState<V>& state, Index slot, const LayerSite&) {
     const EntryContext<V> pair{load_lanes<S>(trace1.at(slot) + i, count, S(1)),
                                V::splat(trace2.at(slot)[j]),
                                load_lanes<S>(trace1.root_at(slot) + i, count, S(1)),
@@ -176,31 +194,28 @@ struct EntryVisitor {
     }
   }
   template <std::size_t K>
-  std::array<EntryState<S>, K> fork(const EntryState<S>& state) {
+  std::array<EntryState<V>, K> fork(const EntryState<V>& state) {
     return copies_of<K>(state);
   }
-  void to_diagonal(EntryState<S>&) {}
+  void to_diagonal(EntryState<V>&) {}
   template <class In, class Outs, bool OutFull, class F, std::size_t K>
-  void fan_in(const F& f, EntryState<S>& state, std::array<EntryState<S>, K>& others, Index slot,
+  void fan_in(const F& f, EntryState<V>& state, std::array<EntryState<V>, K>& others, Index slot,
               const LayerSite&) {
-    combine<WithNtk>(f, plan.fan_in[static_cast<std::size_t>(slot)], state.q, state.t, others,
-                     [](EntryState<S>& o) {
-                       return std::pair<V&, V&>{o.q, o.t};
-                     });
-    // Equal inputs stay equal only if no branch told them apart.
-    for (const EntryState<S>& o : others) state.equal = state.equal && o.equal;
+    combine_entries<WithNtk>(f, plan.fan_in[static_cast<std::size_t>(slot)], state, others);
   }
 };
 
 /// The network over an h×w tile `q` of x1·x2ᵀ (rows from r0, columns from c0), a column at a
 /// time in groups of kLanes<S> rows: every entry of a group goes through the same lane
-/// arithmetic (rows past h are padded), so no result depends on where an entry falls. Writes
-/// the NNGP into `q` and the NTK into `t`.
-template <bool WithNtk, class S, class Net>
-void sweep_tile(const Net& net, EntryVisitor<WithNtk, S>& visitor, Matrix<S>& q, Matrix<S>& t,
-                Index r0, Index c0, S inv_d, const std::vector<Index>& label1,
-                const std::vector<Index>& label2, bool one_input) {
+/// arithmetic (rows past h are padded), so no result depends on where an entry falls. Hands
+/// each group's final state to `store(state, r, c, count)` (tile row r, column c, count rows),
+/// which may overwrite that group's entries of `q`: they have been read.
+template <class S, class Net, class Visitor, class Store>
+void sweep_tile(const Net& net, Visitor& visitor, Matrix<S>& q, Index r0, Index c0, S inv_d,
+                const std::vector<Index>& label1, const std::vector<Index>& label2, bool one_input,
+                Store&& store) {
   using V = Lanes<S>;
+  using Value = typename Visitor::Value;
   const Index h = q.rows();
   const Index w = q.cols();
   for (Index c = 0; c < w; ++c) {
@@ -227,18 +242,45 @@ void sweep_tile(const Net& net, EntryVisitor<WithNtk, S>& visitor, Matrix<S>& q,
       const LaneMask<S> equal = V::load(equal_flags.data()) == S(1);
       // Equal inputs start from their variance, so every entry of theirs is bitwise the same.
       const V input = load_lanes<S>(&q(r, c), count, S(0)) * inv_d;
-      EntryState<S> state{
+      const V start =
           any_equal
               ? select(equal, load_lanes<S>(visitor.trace1.input.data() + i, count, S(1)), input)
-              : input,
-          V::splat(S(0)), equal};
+              : input;
+      EntryState<Value> state{Value(start), Value(V::splat(S(0))), equal};
       Cursor cursor;
       Unused params;
       fold<InputStage<Features>, false>(net, params, state, cursor, visitor);
-      store_lanes<S>(state.q, &q(r, c), count);
-      if constexpr (WithNtk) store_lanes<S>(state.t, &t(r, c), count);
+      store(state, r, c, count);
     }
   }
+}
+
+/// The tiles of an n1×n2 Gram matrix, (row, column) of their first entries; for one input
+/// (`same_input`) only those on or above the diagonal.
+inline std::vector<std::pair<Index, Index>> tile_origins(Index n1, Index n2, Index side,
+                                                         bool same_input) {
+  std::vector<std::pair<Index, Index>> tiles;
+  for (Index r0 = 0; r0 < n1; r0 += side) {
+    for (Index c0 = same_input ? r0 : 0; c0 < n2; c0 += side) tiles.emplace_back(r0, c0);
+  }
+  return tiles;
+}
+
+/// Writes a computed tile into `out` at (r0, c0), in `out`'s scalar. For one input, a tile on
+/// the diagonal (which computed both triangles) gets its upper triangle copied over its lower
+/// one, so the result is exactly symmetric, and a tile above it is also written to its mirror
+/// below, while it is in cache.
+template <class S, class O>
+void write_tile(Matrix<S>& tile, Matrix<O>& out, Index r0, Index c0, bool same_input) {
+  const Index h = tile.rows();
+  const Index w = tile.cols();
+  if (same_input && r0 == c0) {
+    for (Index c = 0; c < w; ++c) {
+      for (Index r = c + 1; r < h; ++r) tile(r, c) = tile(c, r);
+    }
+  }
+  out.block(r0, c0, h, w) = tile.template cast<O>();
+  if (same_input && r0 != c0) out.block(c0, r0, w, h) = tile.transpose().template cast<O>();
 }
 
 /// Fills `nngp_out` and/or `ntk_out` (either may be null; each is resized) with the N1×N2 Gram
@@ -269,10 +311,7 @@ void feature_kernels(std::string_view function, const Net& net, const KernelPlan
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
 
   const Index side = tile_side(n1, n2);
-  std::vector<std::pair<Index, Index>> tiles;
-  for (Index r0 = 0; r0 < n1; r0 += side) {
-    for (Index c0 = same_input ? r0 : 0; c0 < n2; c0 += side) tiles.emplace_back(r0, c0);
-  }
+  const std::vector<std::pair<Index, Index>> tiles = tile_origins(n1, n2, side, same_input);
   const Index tile_count = static_cast<Index>(tiles.size());
   // x2ᵀ (d × N2) once, so that each tile's GEMM packs contiguous columns of its right-hand side.
   const Matrix<S> yt = y.transpose();
@@ -298,7 +337,12 @@ void feature_kernels(std::string_view function, const Net& net, const KernelPlan
         // Inside the parallel region Eigen runs this product on the calling thread.
         q.noalias() = x1.middleRows(r0, h) * yt.middleCols(c0, w);
         if constexpr (WithNtk) t.resize(h, w);
-        sweep_tile<WithNtk>(net, visitor, q, t, r0, c0, inv_d, label1, label2, same_input);
+        // Each group's NNGP overwrites its inputs in `q`, which it has read.
+        sweep_tile(net, visitor, q, r0, c0, inv_d, label1, label2, same_input,
+                   [&](const EntryState<Lanes<S>>& state, Index r, Index c, Index count) {
+                     store_lanes<S>(state.q, &q(r, c), count);
+                     if constexpr (WithNtk) store_lanes<S>(state.t, &t(r, c), count);
+                   });
         if (!q.allFinite() || (WithNtk && !t.allFinite())) {
           fail(function, out_of_range_message<S>());
         }
@@ -308,17 +352,7 @@ void feature_kernels(std::string_view function, const Net& net, const KernelPlan
           if constexpr (sizeof(O) < sizeof(S)) {
             if (!fits_storage<O>(tile->cwiseAbs().maxCoeff())) fail(function, kStorageOverflow);
           }
-          if (same_input && r0 == c0) {
-            // A tile on the diagonal computed both triangles; copying its upper one over its lower
-            // one makes the result exactly symmetric.
-            for (Index c = 0; c < w; ++c) {
-              for (Index r = c + 1; r < h; ++r) (*tile)(r, c) = (*tile)(c, r);
-            }
-          }
-          out->block(r0, c0, h, w) = tile->template cast<O>();
-          // Same-input: the mirror tile below the diagonal, while this one is in cache.
-          if (same_input && r0 != c0)
-            out->block(c0, r0, w, h) = tile->transpose().template cast<O>();
+          write_tile(*tile, *out, r0, c0, same_input);
         }
         meter.finished(h * w);
       });

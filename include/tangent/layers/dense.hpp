@@ -2,7 +2,9 @@
 /// @file
 /// The fully connected layer.
 
+#include <array>
 #include <cmath>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/gemm.hpp"
+#include "tangent/core/hyperparameters.hpp"
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/parameterization.hpp"
 #include "tangent/core/params.hpp"
@@ -66,26 +69,47 @@ struct Dense {
 
   Index output_width(Index) const { return width; }
 
+  // Differentiable hyperparameters (core/hyperparameters.hpp): w_std, and b_std with a bias.
+  static constexpr std::array<std::string_view, 2> hyperparameter_names{"w_std", "b_std"};
+  static constexpr std::array<bool, 2> hyperparameter_log_scale{true, true};
+  std::array<double, 2> hyperparameter_values() const { return {w_std, b_std.value_or(0.0)}; }
+  bool has_hyperparameter(std::size_t k) const { return k == 0 || b_std.has_value(); }
+  Dense with_hyperparameters(const std::array<double, 2>& h) const {
+    Dense d = *this;
+    d.w_std = h[0];
+    if (b_std) d.b_std = h[1];
+    return d;
+  }
+
   template <class S>
   S variance(S q) const {
-    return affine(q);
+    return variance_with(hyperparameter_values(), q);
+  }
+  template <class T, class S>
+  S variance_with(const std::array<T, 2>& h, S q) const {
+    return affine(h, q);
   }
 
   /// `S` is a scalar or a group of lanes (core/simd_math.hpp).
   template <bool WithNtk, class S>
   void propagate_entry(S& q, S& t, const EntryContext<S>& pair) const {
+    propagate_entry_with<WithNtk>(hyperparameter_values(), q, t, pair);
+  }
+  template <bool WithNtk, class T, class S>
+  void propagate_entry_with(const std::array<T, 2>& h, S& q, S& t,
+                            const EntryContext<S>& pair) const {
     using E = detail::scalar_t<S>;
     if constexpr (WithNtk) {
-      const E w2 = static_cast<E>(w_std * w_std);
+      const auto w2 = detail::param<S>(h[0] * h[0]);
       if (parameterization == Parameterization::ntk) {
-        q = affine(q);
+        q = affine(h, q);
         t = q + w2 * t;
         return;
       }
       t = pair.width * q + w2 * t;
       if (b_std) t += E(1);
     }
-    q = affine(q);
+    q = affine(h, q);
   }
 
   // Finite network (parameters fan-in × width; see AffineParams).
@@ -149,11 +173,10 @@ struct Dense {
   }
   double bias_scale() const { return parameterization == Parameterization::ntk ? *b_std : 1.0; }
 
-  template <class S>
-  S affine(S q) const {
-    using E = detail::scalar_t<S>;
-    q *= static_cast<E>(w_std * w_std);
-    if (b_std) q += static_cast<E>(*b_std * *b_std);
+  template <class T, class S>
+  S affine(const std::array<T, 2>& h, S q) const {
+    q *= detail::param<S>(h[0] * h[0]);
+    if (b_std) q += detail::param<S>(h[1] * h[1]);
     return q;
   }
 };

@@ -1,0 +1,289 @@
+// Derivatives of the NNGP and NTK with respect to the hyperparameters (kernel_derivatives):
+// - against neural-tangents 0.6.5 + jax.jacfwd of kernel_fn for the FC networks of
+//   tests/data/nt_kernel_derivative_cases.inc (generator:
+//   tools/reference/generate_kernel_derivative_fixtures.py), cross and same-input, at 1e-10 of
+//   each matrix's largest entry; the same-input diagonals, where jacfwd is noisy (~1e-8), against
+//   the fixture's exact derivatives (mpmath);
+// - against central differences (h = 1e-6·|θ|, truncation O(h²) ≈ 1e-12 relative, rounding
+//   ≈ 1e-16/h = 1e-10 of the kernel's scale: tolerance 1e-6) for branches, a repeated block
+//   whose hyperparameters are shared by its repetitions, the standard parameterization and
+//   more hyperparameters than one pass differentiates;
+// - degenerate inputs (zero rows, duplicate rows) give finite derivatives, those of the
+//   diagonal for equal rows.
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <tangent/tangent.hpp>
+
+#include "support/fixtures.hpp"
+#include "support/inputs.hpp"
+#include "support/relative_error.hpp"
+
+namespace {
+
+using namespace tangent;
+using tangent::test::Fixture;
+using tangent::test::random_inputs;
+using tangent::test::require_close;
+
+const std::map<std::string, Fixture>& fixtures() {
+  static const auto all = tangent::test::read_fixtures(
+      std::string(TANGENT_TEST_DATA_DIR).append("/nt_kernel_derivatives.txt"));
+  return all;
+}
+
+/// The same-input fixture off its diagonal, where jax.jacfwd is accurate, and its diagonal
+/// against the exact column.
+void require_same_input(const Eigen::MatrixXd& ours, const Eigen::MatrixXd& jacfwd,
+                        const Eigen::VectorXd& exact_diagonal, double tolerance) {
+  Eigen::MatrixXd expected = jacfwd;
+  expected.diagonal() = exact_diagonal;
+  require_close(ours, expected, tolerance);
+}
+
+template <class Net>
+void check_fixture(const std::string& name, int parameters, const Net& net) {
+  const Fixture& f = fixtures().at(name);
+  INFO(name << f.description);
+  const Eigen::MatrixXd& x1 = f.at("x1");
+  const Eigen::MatrixXd& x2 = f.at("x2");
+  const KernelDerivatives cross = kernel_derivatives(net, x1, x2);
+  const KernelDerivatives same = kernel_derivatives(net, x1);
+  REQUIRE(cross.hyperparameters.size() == static_cast<std::size_t>(parameters));
+  REQUIRE(same.hyperparameters.size() == static_cast<std::size_t>(parameters));
+  REQUIRE(cross.d_nngp.size() == cross.hyperparameters.size());
+  REQUIRE(cross.d_ntk.size() == cross.hyperparameters.size());
+  for (int p = 0; p < parameters; ++p) {
+    CHECK(cross.hyperparameters[static_cast<std::size_t>(p)].value == f.at("theta")(0, p));
+  }
+  require_close(cross.nngp, f.at("nngp"), 1e-12);
+  require_close(cross.ntk, f.at("ntk"), 1e-12);
+  // neural-tangents' same-input diagonals of the arc-cosine kernels carry its angle noise
+  // (~1e-8; tests/unit/nt_fixtures.test.cpp holds ours there to the exact value): off the
+  // diagonal against neural-tangents, on it against kernels().
+  const Kernels plain = kernels(net, x1);
+  require_same_input(same.nngp, f.at("nngp_same"), plain.nngp.diagonal(), 1e-12);
+  require_same_input(same.ntk, f.at("ntk_same"), plain.ntk.diagonal(), 1e-12);
+  for (int p = 0; p < parameters; ++p) {
+    const std::string k = std::to_string(p);
+    const auto at = static_cast<std::size_t>(p);
+    INFO("hyperparameter " << p << ": layer " << cross.hyperparameters[at].position << " "
+                           << cross.hyperparameters[at].layer << " "
+                           << cross.hyperparameters[at].name);
+    // Matrices that are identically zero (an NTK that a readout's bias does not move) are
+    // compared at an absolute 1e-14.
+    require_close(cross.d_nngp[at], f.at("d_nngp_" + k), 1e-10, 1e-4);
+    require_close(cross.d_ntk[at], f.at("d_ntk_" + k), 1e-10, 1e-4);
+    require_same_input(same.d_nngp[at], f.at("d_nngp_same_" + k),
+                       f.at("exact_d_nngp_same_diag").col(p), 1e-10);
+    require_same_input(same.d_ntk[at], f.at("d_ntk_same_" + k),
+                       f.at("exact_d_ntk_same_diag").col(p), 1e-10);
+  }
+}
+
+struct Case {
+  const char* name;
+  std::function<void(const char*)> run;
+};
+
+#define TANGENT_NT_DERIVATIVE_CASE(NAME, P, NETWORK) \
+  {NAME, [](const char* n) { check_fixture(n, P, NETWORK); }},
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all{
+#include "nt_kernel_derivative_cases.inc"
+  };
+  return all;
+}
+#undef TANGENT_NT_DERIVATIVE_CASE
+
+/// Central differences of `make(θ)`'s kernels in every hyperparameter against kernel_derivatives
+/// at θ, between x1 and x2 and of x1 with itself. With h = 1e-6·max(|θ|, 1) the truncation error
+/// is O(h²)·|K‴|/6 ≈ 1e-12 of the kernel's scale and the rounding error ε·|K|/h ≈ 1e-10: the
+/// tolerance 1e-8 of the kernel's scale leaves a margin of 100.
+template <class Make>
+void check_central_differences(const Make& make, const std::vector<double>& theta,
+                               const Eigen::MatrixXd& x1, const Eigen::MatrixXd& x2) {
+  for (const bool same : {false, true}) {
+    INFO((same ? "same input" : "two inputs"));
+    const KernelDerivatives d =
+        same ? kernel_derivatives(make(theta), x1) : kernel_derivatives(make(theta), x1, x2);
+    REQUIRE(d.hyperparameters.size() == theta.size());
+    for (std::size_t p = 0; p < theta.size(); ++p) {
+      INFO("hyperparameter " << p << ": layer " << d.hyperparameters[p].position << " "
+                             << d.hyperparameters[p].layer << " " << d.hyperparameters[p].name);
+      CHECK(d.hyperparameters[p].value == theta[p]);
+      const double h = 1e-6 * std::max(std::abs(theta[p]), 1.0);
+      std::vector<double> up = theta;
+      std::vector<double> down = theta;
+      up[p] += h;
+      down[p] -= h;
+      const Kernels ku = same ? kernels(make(up), x1) : kernels(make(up), x1, x2);
+      const Kernels kd = same ? kernels(make(down), x1) : kernels(make(down), x1, x2);
+      const double scale = std::max(d.nngp.cwiseAbs().maxCoeff(), d.ntk.cwiseAbs().maxCoeff());
+      require_close(d.d_nngp[p], (ku.nngp - kd.nngp) / (2 * h), 1e-8, scale);
+      require_close(d.d_ntk[p], (ku.ntk - kd.ntk) / (2 * h), 1e-8, scale);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("kernel derivatives equal neural-tangents 0.6.5 + jax.jacfwd",
+          "[kernels][derivatives][reference]") {
+  REQUIRE(cases().size() == fixtures().size());
+  REQUIRE(cases().size() >= 8);
+  for (const Case& c : cases()) {
+    SECTION(c.name) {
+      c.run(c.name);
+    }
+  }
+}
+
+TEST_CASE("kernel derivatives: the kernels are those of kernels()", "[kernels][derivatives]") {
+  const auto net = serial(Dense{.width = 64, .w_std = 1.3, .b_std = 0.2}, Erf{.a = 1.1, .b = 0.7},
+                          Dense{.width = 32, .w_std = 0.9, .b_std = 0.4}, ReLU{},
+                          Dense{.w_std = 1.1, .b_std = 0.1});
+  const Eigen::MatrixXd x1 = random_inputs(37, 5, 3);
+  const Eigen::MatrixXd x2 = random_inputs(21, 5, 4);
+  const KernelDerivatives cross = kernel_derivatives(net, x1, x2);
+  const Kernels k = kernels(net, x1, x2);
+  require_close(cross.nngp, k.nngp, 1e-15);
+  require_close(cross.ntk, k.ntk, 1e-15);
+  const KernelDerivatives same = kernel_derivatives(net, x1);
+  const Kernels ks = kernels(net, x1);
+  require_close(same.nngp, ks.nngp, 1e-15);
+  require_close(same.ntk, ks.ntk, 1e-15);
+  for (std::size_t p = 0; p < same.d_nngp.size(); ++p) {
+    CHECK(same.d_nngp[p] == same.d_nngp[p].transpose());
+    CHECK(same.d_ntk[p] == same.d_ntk[p].transpose());
+  }
+}
+
+TEST_CASE(
+    "kernel derivatives against central differences: branches, repeat, standard "
+    "parameterization, many hyperparameters",
+    "[kernels][derivatives]") {
+  const Eigen::MatrixXd x1 = random_inputs(9, 4, 11);
+  const Eigen::MatrixXd x2 = random_inputs(6, 4, 12);
+
+  SECTION("a residual block and parallel branches") {
+    const auto make = [](const std::vector<double>& t) {
+      return serial(Dense{.width = 8, .w_std = t[0], .b_std = t[1]},
+                    residual(serial(LeakyReLU{.alpha = t[2]}, Dense{.width = 8, .w_std = t[3]})),
+                    parallel(serial(Erf{.a = t[4], .b = t[5], .c = t[6]}, Dense{.w_std = t[7]}),
+                             serial(ABReLU{.a = t[8], .b = t[9]}, Dense{.w_std = t[10]})),
+                    FanInSum{});
+    };
+    check_central_differences(make, {1.2, 0.3, 0.2, 0.8, 1.1, 0.6, 0.25, 1.4, -0.3, 0.9, 0.7}, x1,
+                              x2);
+  }
+  SECTION("a repeated block shares its hyperparameters") {
+    const auto make = [](const std::vector<double>& t) {
+      return serial(Dense{.width = 8, .w_std = t[0], .b_std = t[1]},
+                    repeat(serial(Erf{.a = t[2], .b = t[3], .c = t[4]},
+                                  Dense{.width = 8, .w_std = t[5], .b_std = t[6]}),
+                           4),
+                    ReLU{}, Dense{.w_std = t[7]});
+    };
+    check_central_differences(make, {1.1, 0.2, 1.3, 0.8, 0.1, 1.2, 0.1, 0.9}, x1, x2);
+  }
+  SECTION("activations without hyperparameters of their own carry the derivatives through") {
+    const auto make = [](const std::vector<double>& t) {
+      return serial(Dense{.width = 8, .w_std = t[0], .b_std = t[1]}, Gelu{},
+                    Dense{.width = 8, .w_std = t[2], .b_std = t[3]}, Exp{},
+                    Dense{.width = 8, .w_std = t[4]}, Sin{}, Dense{.w_std = t[5], .b_std = t[6]});
+    };
+    check_central_differences(make, {1.1, 0.2, 0.7, 0.1, 0.9, 1.3, 0.4}, x1, x2);
+  }
+  SECTION("standard parameterization") {
+    const auto make = [](const std::vector<double>& t) {
+      return serial(Dense{.width = 6,
+                          .w_std = t[0],
+                          .b_std = t[1],
+                          .parameterization = Parameterization::standard},
+                    LeakyReLU{.alpha = t[2]},
+                    Dense{.width = 1,
+                          .w_std = t[3],
+                          .b_std = t[4],
+                          .parameterization = Parameterization::standard});
+    };
+    check_central_differences(make, {0.7, 0.4, -0.2, 1.5, 0.3}, x1, x2);
+  }
+}
+
+TEST_CASE("kernel derivatives: a filter chooses which, the others held fixed",
+          "[kernels][derivatives]") {
+  // 14 hyperparameters: two passes of 8; the filter keeps the activations' 6, in one pass.
+  const auto net =
+      serial(Dense{.width = 8, .w_std = 1.2, .b_std = 0.3}, Erf{.a = 1.1, .b = 0.8},
+             Dense{.width = 8, .w_std = 0.9, .b_std = 0.1}, ABReLU{.a = -0.4, .b = 1.1},
+             Dense{.width = 8, .w_std = 1.3, .b_std = 0.2}, LeakyReLU{.alpha = 0.2},
+             Dense{.w_std = 1.1, .b_std = 0.5});
+  const Eigen::MatrixXd x1 = random_inputs(11, 4, 61);
+  const Eigen::MatrixXd x2 = random_inputs(7, 4, 62);
+  const KernelDerivatives all = kernel_derivatives(net, x1, x2);
+  REQUIRE(all.hyperparameters.size() == 14);
+  const KernelDerivatives some =
+      kernel_derivatives(net, x1, x2, [](const Hyperparameter& h) { return h.layer != "Dense"; });
+  REQUIRE(some.hyperparameters.size() == 6);
+  require_close(some.nngp, all.nngp, 0);
+  require_close(some.ntk, all.ntk, 0);
+  std::size_t matched = 0;
+  for (std::size_t p = 0; p < some.hyperparameters.size(); ++p) {
+    for (std::size_t q = 0; q < all.hyperparameters.size(); ++q) {
+      const Hyperparameter& a = some.hyperparameters[p];
+      const Hyperparameter& b = all.hyperparameters[q];
+      if (a.position != b.position || a.name != b.name) continue;
+      ++matched;
+      // Each derivative's arithmetic is its own, whichever pass it falls in.
+      require_close(some.d_nngp[p], all.d_nngp[q], 1e-15);
+      require_close(some.d_ntk[p], all.d_ntk[q], 1e-15);
+    }
+  }
+  CHECK(matched == 6);
+}
+
+TEST_CASE("kernel derivatives: zero and duplicate rows give the diagonal's derivatives",
+          "[kernels][derivatives][degenerate]") {
+  const auto net = serial(Dense{.width = 8, .w_std = 1.2, .b_std = 0.3}, ReLU{},
+                          Dense{.width = 8, .w_std = 0.9, .b_std = 0.1},
+                          ABReLU{.a = -0.4, .b = 1.1}, Dense{.w_std = 1.1});
+  Eigen::MatrixXd x = random_inputs(6, 3, 5);
+  x.row(2).setZero();
+  x.row(4) = x.row(1);
+  const KernelDerivatives d = kernel_derivatives(net, x);
+  for (std::size_t p = 0; p < d.hyperparameters.size(); ++p) {
+    INFO("hyperparameter " << p);
+    CHECK(d.d_nngp[p].allFinite());
+    CHECK(d.d_ntk[p].allFinite());
+    CHECK(d.d_nngp[p](1, 4) == d.d_nngp[p](1, 1));
+    CHECK(d.d_ntk[p](1, 4) == d.d_ntk[p](1, 1));
+    CHECK(d.d_nngp[p](4, 4) == d.d_nngp[p](1, 1));
+  }
+  // Without biases a zero row's kernels are 0 for every hyperparameter: so are their
+  // derivatives.
+  const auto no_bias = serial(Dense{.width = 8, .w_std = 1.2}, ReLU{}, Dense{.w_std = 0.7});
+  const KernelDerivatives z = kernel_derivatives(no_bias, x);
+  for (std::size_t p = 0; p < z.hyperparameters.size(); ++p) {
+    CHECK(z.d_nngp[p].row(2).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(z.d_ntk[p].row(2).cwiseAbs().maxCoeff() == 0.0);
+  }
+}
+
+TEST_CASE("kernel derivatives: bad input is refused", "[kernels][derivatives][errors]") {
+  const auto net = serial(Dense{.width = 8, .w_std = 1.2, .b_std = 0.3}, ReLU{}, Dense{});
+  Eigen::MatrixXd x = random_inputs(4, 3, 5);
+  CHECK_THROWS_WITH(kernel_derivatives(net, x, random_inputs(4, 2, 6)),
+                    Catch::Contains("kernel_derivatives"));
+  x(1, 1) = std::nan("");
+  CHECK_THROWS_WITH(kernel_derivatives(net, x), Catch::Contains("kernel_derivatives"));
+  CHECK_THROWS_WITH(kernel_derivatives(serial(Dense{.width = 0}, ReLU{}), random_inputs(3, 2, 1)),
+                    Catch::Contains("width must be positive"));
+}
