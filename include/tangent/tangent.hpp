@@ -32,6 +32,10 @@
 #include "tangent/finite/network.hpp"
 #include "tangent/finite/train.hpp"
 #include "tangent/kernel_derivatives.hpp"
+// fit_hyperparameters needs LBFGS++ (header-only, Debian liblbfgspp-dev): included when present.
+#if __has_include(<LBFGS.h>)
+#include "tangent/fit_hyperparameters.hpp"
+#endif
 #include "tangent/kernels.hpp"
 #include "tangent/layers/conv.hpp"
 #include "tangent/layers/dense.hpp"

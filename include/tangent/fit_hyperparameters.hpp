@@ -1,0 +1,338 @@
+#pragma once
+/// @file
+/// `fit_hyperparameters(net, x, y, options)`: the hyperparameters (and the ridge) that maximise
+/// the log marginal likelihood of GP regression with the network's NNGP or NTK, by L-BFGS
+/// (LBFGS++, Debian `liblbfgspp-dev`, header-only on Eigen) on exact gradients: ∂log p/∂θₚ =
+/// Σᵢⱼ (∂log p/∂Kᵢⱼ)·(∂Kᵢⱼ/∂θₚ), the first factor from `log_marginal_likelihood_gradient`, the
+/// second from `kernel_derivatives`. Hyperparameters that the kernels see only through their
+/// square (Dense w_std, b_std; Erf a, b, c) and the ridge are fitted as log|θ|, which keeps their
+/// sign; the others (ABReLU a, b, LeakyReLU alpha) as they are. The objective minimised is
+/// −log p/(N·k) (k outputs), so that the gradient tolerance does not depend on the size of the
+/// problem.
+
+#if !__has_include(<LBFGS.h>)
+#error "tangent/fit_hyperparameters.hpp needs LBFGS++ (Debian: liblbfgspp-dev), header-only"
+#endif
+
+#include <LBFGS.h>
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <exception>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tangent/combinators/composition.hpp"
+#include "tangent/combinators/leaf.hpp"
+#include "tangent/combinators/node.hpp"
+#include "tangent/core/config.hpp"
+#include "tangent/core/errors.hpp"
+#include "tangent/core/hyperparameters.hpp"
+#include "tangent/core/stage.hpp"
+#include "tangent/kernel_derivatives.hpp"
+#include "tangent/predict/marginal_likelihood.hpp"
+#include "tangent/predict/posterior.hpp"
+
+namespace tangent {
+
+/// What `fit_hyperparameters` fits, from where, and when it stops.
+struct FitOptions {
+  Get kernel = Get::nngp;  ///< the GP's kernel: Get::nngp or Get::ntk
+  /// The hyperparameters to fit (all differentiable ones when empty), chosen once from the
+  /// starting network by layer, position and name; the others keep their values.
+  HyperparameterFilter which = {};
+  double diag_reg = 1e-4;                ///< the ridge, and its start when it is fitted
+  bool diag_reg_absolute_scale = false;  ///< as in MarginalLikelihoodOptions
+  bool fit_diag_reg = true;              ///< fit the ridge too
+  /// Evaluations of the kernels with their derivatives (the cost of a fit), line searches and
+  /// restarts included.
+  int max_evaluations = 200;
+  /// Converged when the gradient of −log p/(N·k) with respect to the fitted parameters (log|θ|
+  /// where log-scaled) has a Euclidean norm at most this.
+  double gradient_tolerance = 1e-6;
+};
+
+/// One evaluation of the objective: the fitted hyperparameters' values (in the order of
+/// `FitResult::hyperparameters`), the ridge and the log marginal likelihood there (−∞ where the
+/// kernel could not be used: `error` says why).
+struct FitStep {
+  std::vector<double> values;
+  double diag_reg = 0;
+  double log_marginal_likelihood = 0;
+  std::string error;
+};
+
+/// The fitted network (same type, new hyperparameters), the fitted hyperparameters' values and
+/// ridge, the log marginal likelihood there, and how the optimisation went. The result is the
+/// best point evaluated, also when the optimiser did not converge.
+template <class Net>
+struct FitResult {
+  Net network;
+  std::vector<Hyperparameter> hyperparameters;
+  double diag_reg = 0;
+  double log_marginal_likelihood = 0;
+  std::vector<FitStep> trace;  ///< every evaluation, in order (line searches included)
+  bool converged = false;
+  std::string message;  ///< how it stopped
+};
+
+namespace detail {
+
+/// Writes `values` into the hyperparameters of `net` that `chosen` selects, in the order of the
+/// hyperparameter list; a layer met again in repeat(...) is written once. The walk sees the
+/// layers as const; they belong to `net`, a non-const object of the caller's, so writing them is
+/// sound.
+struct HyperparameterWriter : LeafOnlyWalk {
+  const std::vector<double>& values;
+  const HyperparameterFilter& chosen;
+  std::size_t next = 0;
+  std::vector<const void*> seen;
+
+  HyperparameterWriter(const std::vector<double>& v, const HyperparameterFilter& c)
+      : values(v), chosen(c) {}
+
+  template <class In, bool InFull, bool OutFull, class L, class P>
+  void leaf(const L& layer, P&, int&, Index, const LayerSite& site) {
+    if constexpr (HasHyperparameters<L>) {
+      if (std::find(seen.begin(), seen.end(), &layer) != seen.end()) return;
+      seen.push_back(&layer);
+      auto current = layer.hyperparameter_values();
+      for (std::size_t k = 0; k < current.size(); ++k) {
+        if (has_hyperparameter(layer, k) && chosen(describe_hyperparameter(layer, k, site))) {
+          current[k] = values[next++];
+        }
+      }
+      const_cast<L&>(layer) = layer.with_hyperparameters(current);
+    }
+  }
+};
+
+template <class Net>
+Net with_hyperparameter_values(Net net, const std::vector<double>& values,
+                               const HyperparameterFilter& chosen) {
+  HyperparameterWriter writer(values, chosen);
+  Cursor cursor;
+  Unused params;
+  int state = 0;
+  fold<InputStage<Features>, false>(net, params, state, cursor, writer);
+  if (writer.next != values.size()) {
+    throw std::logic_error("tangent::fit_hyperparameters: wrote " + std::to_string(writer.next) +
+                           " of " + std::to_string(values.size()) + " hyperparameters");
+  }
+  return net;
+}
+
+/// Thrown by the objective when options.max_evaluations is spent, to stop LBFGS++.
+struct EvaluationBudgetSpent {};
+
+}  // namespace detail
+
+inline namespace TANGENT_PARALLEL_ABI {
+
+/// Maximises the log marginal likelihood of the targets `y` (N×k) given the inputs `x` (N×d)
+/// over the hyperparameters that `options.which` chooses (and the ridge), from those of `net`.
+/// Throws `std::invalid_argument` for bad input (as `kernels` and `log_marginal_likelihood`
+/// do), bad options, nothing to fit, a log-scaled hyperparameter that starts at 0 (its
+/// derivative vanishes there), and a kernel that cannot be used at the start. A point the
+/// optimiser tries where the kernel is singular or overflows counts as −∞ and the line search
+/// steps back from it. A run that does not converge returns its best point with `converged`
+/// false and a message saying why.
+template <Network Net, class DX, class DY>
+FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& x,
+                                   const Eigen::MatrixBase<DY>& y, const FitOptions& options = {}) {
+  constexpr std::string_view function = "fit_hyperparameters";
+  if (options.kernel != Get::nngp && options.kernel != Get::ntk) {
+    detail::fail(function, "options.kernel must be Get::nngp or Get::ntk");
+  }
+  if (!(options.diag_reg > 0) || !std::isfinite(options.diag_reg)) {
+    detail::fail(function, "options.diag_reg must be positive and finite, got " +
+                               detail::show(options.diag_reg));
+  }
+  if (options.max_evaluations < 1) {
+    detail::fail(function, "options.max_evaluations must be at least 1, got " +
+                               std::to_string(options.max_evaluations));
+  }
+  if (!(options.gradient_tolerance >= 0) || !std::isfinite(options.gradient_tolerance)) {
+    detail::fail(function, "options.gradient_tolerance must be finite and ≥ 0, got " +
+                               detail::show(options.gradient_tolerance));
+  }
+  static_assert(
+      std::is_same_v<typename DX::Scalar, double> && std::is_same_v<typename DY::Scalar, double>,
+      "TANGENT: fit_hyperparameters WORKS IN double: cast x and y with .cast<double>().");
+  const DX& inputs = x.derived();
+  const DY& targets = y.derived();
+  detail::check_kernel_input(function, "x", inputs);
+  if (targets.rows() != inputs.rows()) {
+    detail::fail(function, "x has " + std::to_string(inputs.rows()) + " rows but y has " +
+                               std::to_string(targets.rows()) +
+                               "; give one row of targets per input row");
+  }
+  if (targets.cols() == 0) detail::fail(function, "y has no columns");
+  detail::require_all_finite(function, "y", targets);
+
+  // The hyperparameters to fit, chosen once, from the starting values.
+  const std::vector<Hyperparameter> chosen =
+      kernel_derivatives(net, inputs.topRows(1), options.which).hyperparameters;
+  const std::size_t count = chosen.size();
+  if (count == 0 && !options.fit_diag_reg) {
+    detail::fail(function,
+                 "nothing to fit: options.which chooses no hyperparameter and fit_diag_reg is "
+                 "false");
+  }
+  for (const Hyperparameter& h : chosen) {
+    if (h.log_scale && h.value == 0) {
+      detail::fail(function, std::string(h.name) + " of " + std::string(h.layer) + " (layer " +
+                                 std::to_string(h.position) +
+                                 ") starts at 0, where the kernels' derivative in it vanishes "
+                                 "(they depend on its square): start it away from 0 or leave it "
+                                 "out of options.which");
+    }
+  }
+  const HyperparameterFilter is_chosen = [&chosen](const Hyperparameter& h) {
+    return std::any_of(chosen.begin(), chosen.end(), [&](const Hyperparameter& c) {
+      return c.position == h.position && c.name == h.name;
+    });
+  };
+  const std::size_t dimension = count + (options.fit_diag_reg ? 1 : 0);
+  const double scale = static_cast<double>(targets.size());
+  const bool ntk = options.kernel == Get::ntk;
+  const Eigen::MatrixBase<DX>* const no_second_input = nullptr;
+
+  FitResult<Net> result{
+      net, chosen, options.diag_reg, -std::numeric_limits<double>::infinity(), {}, false, {}};
+  Eigen::VectorXd best_u;
+  // The last point evaluated and its gradient: L-BFGS ends on the last point it evaluated.
+  Eigen::VectorXd last_u;
+  Eigen::VectorXd last_gradient;
+  std::exception_ptr fatal;
+
+  // The fitted parameters u: log|θ| for log-scaled hyperparameters (θ = ±e^u, the sign of the
+  // start) and log r for the ridge, θ otherwise.
+  const auto to_values = [&](const Eigen::VectorXd& u) {
+    std::vector<double> values(count);
+    for (std::size_t p = 0; p < count; ++p) {
+      const double v = u[static_cast<Index>(p)];
+      values[p] = chosen[p].log_scale ? std::copysign(std::exp(v), chosen[p].value) : v;
+    }
+    return values;
+  };
+  const auto to_ridge = [&](const Eigen::VectorXd& u) {
+    return options.fit_diag_reg ? std::exp(u[static_cast<Index>(count)]) : options.diag_reg;
+  };
+  const auto objective = [&](const Eigen::VectorXd& u, Eigen::VectorXd& gradient) {
+    if (result.trace.size() >= static_cast<std::size_t>(options.max_evaluations)) {
+      throw detail::EvaluationBudgetSpent{};
+    }
+    FitStep step{to_values(u), to_ridge(u), -std::numeric_limits<double>::infinity(), {}};
+    gradient.setZero(u.size());
+    double value = std::numeric_limits<double>::infinity();
+    try {
+      if (!u.allFinite()) detail::fail(function, "the optimiser proposed a non-finite point");
+      const Net candidate = detail::with_hyperparameter_values(net, step.values, is_chosen);
+      const KernelDerivatives d =
+          ntk ? detail::kernel_derivatives<true>("kernel_derivatives", candidate, inputs,
+                                                 no_second_input, is_chosen)
+              : detail::kernel_derivatives<false>("kernel_derivatives", candidate, inputs,
+                                                  no_second_input, is_chosen);
+      const MarginalLikelihoodGradient g = log_marginal_likelihood_gradient(
+          ntk ? d.ntk : d.nngp, targets,
+          {.diag_reg = step.diag_reg, .diag_reg_absolute_scale = options.diag_reg_absolute_scale});
+      step.log_marginal_likelihood = g.value;
+      value = -g.value / scale;
+      for (std::size_t p = 0; p < count; ++p) {
+        const double dtheta = g.kernel.cwiseProduct(ntk ? d.d_ntk[p] : d.d_nngp[p]).sum();
+        // dθ/du = θ on a log scale.
+        const double chain = chosen[p].log_scale ? step.values[p] : 1.0;
+        gradient[static_cast<Index>(p)] = -dtheta * chain / scale;
+      }
+      if (options.fit_diag_reg) {
+        gradient[static_cast<Index>(count)] = -g.diag_reg * step.diag_reg / scale;
+      }
+      if (step.log_marginal_likelihood > result.log_marginal_likelihood) {
+        result.log_marginal_likelihood = step.log_marginal_likelihood;
+        best_u = u;
+      }
+    } catch (const std::invalid_argument& e) {
+      step.error = e.what();
+    } catch (...) {
+      // Not a point to step back from (memory, a user's layer failing): out of the optimiser.
+      fatal = std::current_exception();
+      throw;
+    }
+    result.trace.push_back(std::move(step));
+    last_u = u;
+    last_gradient = gradient;
+    return value;
+  };
+
+  Eigen::VectorXd u(static_cast<Index>(dimension));
+  for (std::size_t p = 0; p < count; ++p) {
+    const double v = chosen[p].value;
+    u[static_cast<Index>(p)] = chosen[p].log_scale ? std::log(std::abs(v)) : v;
+  }
+  if (options.fit_diag_reg) u[static_cast<Index>(count)] = std::log(options.diag_reg);
+
+  LBFGSpp::LBFGSParam<double> param;
+  param.epsilon = options.gradient_tolerance;
+  param.epsilon_rel = 0;
+  param.max_iterations = 0;  // no limit of its own: options.max_evaluations stops it
+  param.max_linesearch = 40;
+  // Backtracking (halving on +∞ and NaN, so it steps back from points where the kernel cannot
+  // be used) until the strong Wolfe conditions hold.
+  param.linesearch = LBFGSpp::LBFGS_LINESEARCH_BACKTRACKING_STRONG_WOLFE;
+  const auto evaluations = [&] {
+    return " after " + std::to_string(result.trace.size()) + " evaluations";
+  };
+  // A line search that finds no acceptable step (LBFGS++ throws) restarts L-BFGS, its curvature
+  // memory cleared, from the best point so far, as long as the restarts improve it.
+  double best_before = -std::numeric_limits<double>::infinity();
+  for (;;) {
+    try {
+      LBFGSpp::LBFGSSolver<double> solver(param);
+      double fx = 0;
+      solver.minimize(objective, u, fx);
+      if (last_u != u) objective(u, last_gradient);
+      const double norm = last_gradient.norm();
+      const std::string& error = result.trace.back().error;
+      result.converged = error.empty() && norm <= options.gradient_tolerance;
+      result.message =
+          result.converged ? "converged: gradient norm " + detail::show(norm) + evaluations()
+          : !error.empty()
+              ? "not converged: it stopped at a point where the kernel cannot be used" +
+                    evaluations() + " (" + error + ")"
+              : "not converged: gradient norm " + detail::show(norm) + evaluations();
+      break;
+    } catch (const detail::EvaluationBudgetSpent&) {
+      result.converged = false;
+      result.message = "not converged: options.max_evaluations (" +
+                       std::to_string(options.max_evaluations) + ") spent";
+      break;
+    } catch (const std::exception& e) {
+      if (fatal) std::rethrow_exception(fatal);
+      // LBFGS++ gave up: no acceptable step, or a direction that does not descend (rounding on
+      // a flat objective).
+      result.converged = false;
+      result.message = std::string("not converged: the line search failed") + evaluations() + " (" +
+                       e.what() + ")";
+      if (!(result.log_marginal_likelihood > best_before) || best_u.size() == 0) break;
+      best_before = result.log_marginal_likelihood;
+      u = best_u;
+    }
+  }
+  if (best_u.size() == 0) {
+    detail::fail(function, "the kernel could not be used at the starting hyperparameters: " +
+                               result.trace.front().error);
+  }
+  const std::vector<double> values = to_values(best_u);
+  result.network = detail::with_hyperparameter_values(net, values, is_chosen);
+  for (std::size_t p = 0; p < count; ++p) result.hyperparameters[p].value = values[p];
+  result.diag_reg = to_ridge(best_u);
+  return result;
+}
+
+}  // namespace TANGENT_PARALLEL_ABI
+}  // namespace tangent

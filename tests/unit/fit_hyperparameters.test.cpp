@@ -1,0 +1,187 @@
+// fit_hyperparameters: the fitted point is a maximum of the log marginal likelihood, checked
+// without the derivatives the fit used: central differences of log_marginal_likelihood(kernels())
+// (itself checked against scikit-learn in model_selection.test.cpp) vanish there, and no point
+// of a grid around it is higher. Also: only the chosen hyperparameters move, a repeated block's
+// shared hyperparameters fit as one, non-convergence is reported, bad input is refused.
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <tangent/tangent.hpp>
+
+#include "support/inputs.hpp"
+
+namespace {
+
+using namespace tangent;
+using tangent::test::random_inputs;
+
+/// Targets from a smooth function of the inputs plus noise of standard deviation 0.1, offset so
+/// that the readout's bias (the kernel's constant part) has an interior optimum.
+Eigen::MatrixXd targets_for(const Eigen::MatrixXd& x, unsigned seed) {
+  const Eigen::MatrixXd noise = random_inputs(static_cast<int>(x.rows()), 2, seed);
+  Eigen::MatrixXd y(x.rows(), 2);
+  for (Index i = 0; i < x.rows(); ++i) {
+    y(i, 0) = 1.5 + std::sin(1.5 * x(i, 0)) + 0.5 * x(i, 1) * x(i, 2);
+    y(i, 1) = -1.0 + std::abs(x(i, 1)) - 0.3 * x(i, 0);
+  }
+  return y + 0.1 * noise;
+}
+
+auto relu_net(double w1, double b1, double w2, double b2) {
+  return serial(Dense{.width = 16, .w_std = w1, .b_std = b1}, ReLU{},
+                Dense{.w_std = w2, .b_std = b2});
+}
+
+double lml(const Eigen::MatrixXd& k, const Eigen::MatrixXd& y, double ridge) {
+  return log_marginal_likelihood(k, y, {.diag_reg = ridge});
+}
+
+}  // namespace
+
+TEST_CASE("fit_hyperparameters finds a maximum of the marginal likelihood",
+          "[model_selection][fit]") {
+  const Eigen::MatrixXd x = random_inputs(40, 3, 21);
+  const Eigen::MatrixXd y = targets_for(x, 22);
+  const auto start = relu_net(1.0, 0.5, 1.0, 0.5);
+  const FitResult fit = fit_hyperparameters(start, x, y, {.kernel = Get::nngp});
+  INFO(fit.message);
+  REQUIRE(fit.converged);
+  REQUIRE(fit.hyperparameters.size() == 4);
+  const double w1 = fit.hyperparameters[0].value;
+  const double b1 = fit.hyperparameters[1].value;
+  const double w2 = fit.hyperparameters[2].value;
+  const double b2 = fit.hyperparameters[3].value;
+  CHECK(fit.network == relu_net(w1, b1, w2, b2));
+  const double best = lml(nngp(fit.network, x), y, fit.diag_reg);
+  CHECK(best == Approx(fit.log_marginal_likelihood).epsilon(1e-12));
+  CHECK(best > lml(nngp(start, x), y, 1e-4));
+  CHECK(fit.trace.size() <= 200);
+
+  // Central differences in log θ per unit of N·k, the fit's own units: the fit stopped where the
+  // gradient's norm is ≤ 1e-6; h = 1e-4 adds a truncation error h²·|f‴|/6 ≈ 1e-9 and a rounding
+  // error ε·|log p|/(N·k)/h ≈ 1e-12, so 1e-5 leaves a margin of 10.
+  const double scale = static_cast<double>(y.size());
+  const std::vector<double> theta{w1, b1, w2, b2, fit.diag_reg};
+  const auto at = [&](const std::vector<double>& t) {
+    return lml(nngp(relu_net(t[0], t[1], t[2], t[3]), x), y, t[4]);
+  };
+  for (std::size_t p = 0; p < theta.size(); ++p) {
+    std::vector<double> up = theta;
+    std::vector<double> down = theta;
+    up[p] *= std::exp(1e-4);
+    down[p] *= std::exp(-1e-4);
+    const double slope = (at(up) - at(down)) / 2e-4 / scale;
+    INFO("parameter " << p << " = " << theta[p]);
+    CHECK(std::abs(slope) < 1e-5);
+  }
+  // No point of a grid of ±10% and ±30% around it is higher.
+  for (const double f : {0.7, 0.9, 1.1, 1.3}) {
+    for (std::size_t p = 0; p < theta.size(); ++p) {
+      std::vector<double> moved = theta;
+      moved[p] *= f;
+      INFO("parameter " << p << " = " << theta[p] << " times " << f);
+      CHECK(at(moved) < best);
+    }
+  }
+}
+
+TEST_CASE("fit_hyperparameters moves only what it is asked to", "[model_selection][fit]") {
+  const Eigen::MatrixXd x = random_inputs(30, 3, 31);
+  const Eigen::MatrixXd y = targets_for(x, 32);
+  const auto start = relu_net(1.0, 0.5, 1.0, 0.5);
+  const FitResult fit =
+      fit_hyperparameters(start, x, y,
+                          {.kernel = Get::ntk,
+                           .which = [](const Hyperparameter& h) { return h.name == "w_std"; },
+                           .diag_reg = 1e-2,
+                           .fit_diag_reg = false});
+  INFO(fit.message);
+  CHECK(fit.converged);
+  REQUIRE(fit.hyperparameters.size() == 2);
+  CHECK(fit.diag_reg == 1e-2);
+  CHECK(fit.network ==
+        relu_net(fit.hyperparameters[0].value, 0.5, fit.hyperparameters[1].value, 0.5));
+  CHECK(fit.log_marginal_likelihood > lml(ntk(start, x), y, 1e-2));
+
+  SECTION("a repeated block's hyperparameters are fitted once, shared by its repetitions") {
+    const auto deep =
+        serial(Dense{.width = 8, .w_std = 1.0, .b_std = 0.3},
+               repeat(serial(Erf{}, Dense{.width = 8, .w_std = 1.2, .b_std = 0.2}), 3));
+    const FitResult r = fit_hyperparameters(
+        deep, x, y,
+        {.which = [](const Hyperparameter& h) { return h.name != "c"; }, .max_evaluations = 40});
+    INFO(r.message);
+    // Dense (2), Erf a and b, the repeated Dense (2), once each: Erf's c starts at 0.
+    CHECK(r.hyperparameters.size() == 6);
+    CHECK(r.log_marginal_likelihood > lml(nngp(deep, x), y, 1e-4));
+    CHECK(lml(nngp(r.network, x), y, r.diag_reg) ==
+          Approx(r.log_marginal_likelihood).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("fit_hyperparameters steps back from points where the kernel cannot be used",
+          "[model_selection][fit]") {
+  // Duplicate inputs with equal targets: as the ridge goes to 0 the likelihood grows until K̃ is
+  // singular, which is refused; the fit must step back, never trying non-finite values.
+  Eigen::MatrixXd x = random_inputs(25, 3, 51);
+  Eigen::MatrixXd y = targets_for(x, 52);
+  for (const Index i : {5, 9, 14}) {
+    x.row(i + 1) = x.row(i);
+    y.row(i + 1) = y.row(i);
+  }
+  const auto start = relu_net(1.0, 0.5, 1.0, 0.5);
+  const FitResult fit = fit_hyperparameters(start, x, y, {.max_evaluations = 120});
+  INFO(fit.message);
+  CHECK_FALSE(fit.message.empty());
+  std::size_t refused = 0;
+  for (const FitStep& step : fit.trace) {
+    if (!step.error.empty()) ++refused;
+    for (const double v : step.values) CHECK(std::isfinite(v));
+    CHECK(std::isfinite(step.diag_reg));
+  }
+  INFO(refused << " of " << fit.trace.size() << " points refused");
+  CHECK(refused > 0);
+  CHECK(std::isfinite(fit.log_marginal_likelihood));
+  CHECK(fit.log_marginal_likelihood > lml(nngp(start, x), y, 1e-4));
+  CHECK(lml(nngp(fit.network, x), y, fit.diag_reg) ==
+        Approx(fit.log_marginal_likelihood).epsilon(1e-12));
+}
+
+TEST_CASE("fit_hyperparameters says when it did not converge, and refuses bad input",
+          "[model_selection][fit][errors]") {
+  const Eigen::MatrixXd x = random_inputs(20, 3, 41);
+  const Eigen::MatrixXd y = targets_for(x, 42);
+  const auto start = relu_net(1.0, 0.5, 1.0, 0.5);
+  const FitResult few = fit_hyperparameters(start, x, y, {.max_evaluations = 3});
+  CHECK_FALSE(few.converged);
+  CHECK_THAT(few.message, Catch::Contains("max_evaluations"));
+  CHECK(few.trace.size() == 3);
+  CHECK(few.log_marginal_likelihood >= lml(nngp(start, x), y, 1e-4));
+
+  CHECK_THROWS_WITH(fit_hyperparameters(start, x, y, {.max_evaluations = 0}),
+                    Catch::Contains("max_evaluations"));
+  CHECK_THROWS_WITH(fit_hyperparameters(start, x, y, {.gradient_tolerance = std::nan("")}),
+                    Catch::Contains("gradient_tolerance"));
+  CHECK_THROWS_WITH(
+      fit_hyperparameters(serial(Dense{.w_std = 1.0, .b_std = 0.1}, Erf{}, Dense{.w_std = 1.0}), x,
+                          y),
+      Catch::Contains("c of Erf (layer 2) starts at 0"));
+
+  CHECK_THROWS_WITH(fit_hyperparameters(start, x, y, {.kernel = Get::ntkgp}),
+                    Catch::Contains("Get::nngp or Get::ntk"));
+  CHECK_THROWS_WITH(fit_hyperparameters(start, x, y.topRows(10)), Catch::Contains("rows"));
+  CHECK_THROWS_WITH(fit_hyperparameters(relu_net(1.0, 0.0, 1.0, 0.5), x, y),
+                    Catch::Contains("starts at 0"));
+  CHECK_THROWS_WITH(fit_hyperparameters(start, x, y,
+                                        {.which = [](const Hyperparameter&) { return false; },
+                                         .fit_diag_reg = false}),
+                    Catch::Contains("nothing to fit"));
+  Eigen::MatrixXd bad = y;
+  bad(3, 1) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH(fit_hyperparameters(start, x, bad), Catch::Contains("finite"));
+}
