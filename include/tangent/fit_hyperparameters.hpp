@@ -81,6 +81,8 @@ struct FitResult {
 };
 
 namespace detail {
+// Inside the parallel ABI namespace with the walk it derives from (kernels/derivative_sweep.hpp).
+inline namespace TANGENT_PARALLEL_ABI {
 
 /// Writes `values` into the hyperparameters of `net` that `chosen` selects, in the order of the
 /// hyperparameter list; a layer met again in repeat(...) is written once. The walk sees the
@@ -129,6 +131,7 @@ Net with_hyperparameter_values(Net net, const std::vector<double>& values,
 /// Thrown by the objective when options.max_evaluations is spent, to stop LBFGS++.
 struct EvaluationBudgetSpent {};
 
+}  // namespace TANGENT_PARALLEL_ABI
 }  // namespace detail
 
 inline namespace TANGENT_PARALLEL_ABI {
