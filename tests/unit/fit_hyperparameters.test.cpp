@@ -148,8 +148,11 @@ TEST_CASE("fit_hyperparameters steps back from points where the kernel cannot be
   CHECK(refused > 0);
   CHECK(std::isfinite(fit.log_marginal_likelihood));
   CHECK(fit.log_marginal_likelihood > lml(nngp(start, x), y, 1e-4));
-  CHECK(lml(nngp(fit.network, x), y, fit.diag_reg) ==
-        Approx(fit.log_marginal_likelihood).epsilon(1e-12));
+  // The fit ends near a singular K̃, whose likelihood amplifies the kernels' last bits by κ(K̃):
+  // compared through the kernels the fit used (kernel_derivatives), not nngp(), whose rounding
+  // differs by an ulp where the compiler contracts other multiply-adds to FMA (-march=native).
+  CHECK(lml(kernel_derivatives(fit.network, x).nngp, y, fit.diag_reg) ==
+        fit.log_marginal_likelihood);
 }
 
 TEST_CASE("fit_hyperparameters says when it did not converge, and refuses bad input",
