@@ -1,17 +1,17 @@
-# The compile-budget verdict (tests/CMakeLists.txt): recompiles the 3-layer and the 201-layer
-# objects SHALLOW and DEEP in BUILD_DIR through tangent_compile_measure, then requires the deep
-# compile's peak memory and object size to stay within MAX_MEMORY_PERMILLE and
-# MAX_OBJECT_PERMILLE thousandths of the shallow one's. A cost that grew faster than the depth (a
-# quadratic pack expansion, a recursive instantiation) shows in both long before 201 layers.
-foreach(object IN ITEMS "${SHALLOW}" "${DEEP}")
+# The compile-budget verdicts (tests/CMakeLists.txt): recompiles the objects BASE and SUBJECTS
+# (building TARGETS in BUILD_DIR, each through tangent_compile_measure), then requires each
+# subject's peak compiler memory, and its object size where MAX_OBJECT_PERMILLE is not 0, to stay
+# within that many thousandths of BASE's:
+#   cmake -DBUILD_DIR=... -DCONFIG=... "-DTARGETS=a;b" -DBASE=<object> "-DSUBJECTS=<object>;..."
+#         -DMAX_MEMORY_PERMILLE=... -DMAX_OBJECT_PERMILLE=... -P TangentCompileBudget.cmake
+# Memory and object size are units that no load on the machine can change.
+foreach(object IN LISTS BASE SUBJECTS)
   file(REMOVE "${object}" "${object}.budget")
 endforeach()
-execute_process(
-  COMMAND "${CMAKE_COMMAND}" --build "${BUILD_DIR}" --config "${CONFIG}"
-          --target compile_budget_blocks_1 compile_budget_blocks_100
-  RESULT_VARIABLE built)
+execute_process(COMMAND "${CMAKE_COMMAND}" --build "${BUILD_DIR}" --config "${CONFIG}" --target ${TARGETS}
+                RESULT_VARIABLE built)
 if(NOT built EQUAL 0)
-  message(FATAL_ERROR "compile budget: the networks did not compile (${built})")
+  message(FATAL_ERROR "compile budget: ${TARGETS} did not compile (${built})")
 endif()
 
 function(read_budget object prefix)
@@ -28,17 +28,31 @@ function(read_budget object prefix)
   file(SIZE "${object}" size)
   set(${prefix}_object "${size}" PARENT_SCOPE)
 endfunction()
-read_budget("${SHALLOW}" shallow)
-read_budget("${DEEP}" deep)
 
-# Ratios in thousandths: CMake's math() has integers only.
-math(EXPR memory_permille "${deep_peak_kib} * 1000 / ${shallow_peak_kib}")
-math(EXPR object_permille "${deep_object} * 1000 / ${shallow_object}")
-message(STATUS "3 layers: ${shallow_peak_kib} KiB peak, ${shallow_object} B object, "
-               "${shallow_cpu_s} s CPU; 201 layers: ${deep_peak_kib} KiB, ${deep_object} B, "
-               "${deep_cpu_s} s (memory ×${memory_permille}‰, object ×${object_permille}‰)")
-if(memory_permille GREATER MAX_MEMORY_PERMILLE OR object_permille GREATER MAX_OBJECT_PERMILLE)
-  message(FATAL_ERROR "compile budget exceeded: 201 layers took ${memory_permille}‰ of the "
-                      "3-layer compile's peak memory (at most ${MAX_MEMORY_PERMILLE}‰) and "
-                      "${object_permille}‰ of its object size (at most ${MAX_OBJECT_PERMILLE}‰)")
+read_budget("${BASE}" base)
+get_filename_component(base_name "${BASE}" NAME_WE)
+message(STATUS "${base_name}: ${base_peak_kib} KiB peak, ${base_object} B object, ${base_cpu_s} s CPU")
+set(exceeded)
+foreach(subject IN LISTS SUBJECTS)
+  read_budget("${subject}" subject)
+  get_filename_component(name "${subject}" NAME_WE)
+  # Ratios in thousandths: CMake's math() has integers only.
+  math(EXPR memory_permille "${subject_peak_kib} * 1000 / ${base_peak_kib}")
+  set(object_note "")
+  if(NOT MAX_OBJECT_PERMILLE EQUAL 0)
+    math(EXPR object_permille "${subject_object} * 1000 / ${base_object}")
+    set(object_note ", object ×${object_permille}‰")
+    if(object_permille GREATER MAX_OBJECT_PERMILLE)
+      list(APPEND exceeded "${name}: object ${object_permille}‰ of ${base_name}'s (at most ${MAX_OBJECT_PERMILLE}‰)")
+    endif()
+  endif()
+  message(STATUS "${name}: ${subject_peak_kib} KiB peak, ${subject_object} B object, "
+                 "${subject_cpu_s} s CPU (memory ×${memory_permille}‰${object_note})")
+  if(memory_permille GREATER MAX_MEMORY_PERMILLE)
+    list(APPEND exceeded "${name}: peak memory ${memory_permille}‰ of ${base_name}'s (at most ${MAX_MEMORY_PERMILLE}‰)")
+  endif()
+endforeach()
+if(exceeded)
+  string(REPLACE ";" "\n  " exceeded "${exceeded}")
+  message(FATAL_ERROR "compile budget exceeded:\n  ${exceeded}")
 endif()

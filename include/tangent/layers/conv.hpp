@@ -117,6 +117,8 @@ struct Conv {
   }
 
   // Finite network (parameters (|f|·C_in) × channels in HWIO order; see AffineParams).
+  // forward, backward and add_ntk are templates on the scalar (always double): as inline members
+  // their GEMMs would be compiled in every translation unit that includes the header.
   using params_type = AffineParams;
 
   detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
@@ -138,14 +140,15 @@ struct Conv {
   }
   /// z[a] = (w_std/√(C·|f|))·Σ_d W_d·x[s·a + d] + b_std·b (ntk), or without the scales
   /// (standard), per sample, by patches (im2col) and one product per block of samples.
-  void forward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-               Matrix<double>& z) const {
+  template <class S>
+  void forward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<S>& x,
+               Matrix<S>& z) const {
     const Index positions = shapes.out.positions();
     const Index n = x.rows();
     z.resize(n, positions * channels);
     const Index block = detail::patch_block(shapes);
-    Matrix<double> patches;
-    Matrix<double> out;
+    Matrix<S> patches;
+    Matrix<S> out;
     for (Index first = 0; first < n; first += block) {
       const Index count = std::min(block, n - first);
       detail::gather_patches(x, first, count, shapes, patches);
@@ -158,8 +161,9 @@ struct Conv {
       }
     }
   }
-  void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-                const Matrix<double>& dz, Matrix<double>* dx, AffineParams* grad) const {
+  template <class S>
+  void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<S>& x,
+                const Matrix<S>& dz, Matrix<S>* dx, AffineParams* grad) const {
     const Index positions = shapes.out.positions();
     const Index n = x.rows();
     const double scale = weight_scale(shapes);
@@ -169,9 +173,9 @@ struct Conv {
     }
     if (dx != nullptr) dx->setZero(n, x.cols());
     const Index block = detail::patch_block(shapes);
-    Matrix<double> patches;
-    Matrix<double> dout;
-    Matrix<double> part;
+    Matrix<S> patches;
+    Matrix<S> dout;
+    Matrix<S> part;
     for (Index first = 0; first < n; first += block) {
       const Index count = std::min(block, n - first);
       detail::gather_patches(x, first, count, shapes, patches);
@@ -195,14 +199,15 @@ struct Conv {
   /// This layer's part of the empirical NTK by blocked per-sample gradients: for blocks of
   /// samples of each input, the gradients ∂z/∂θ·g of this layer's parameters (block × |θ|) are
   /// formed and contracted, so memory is bounded by the block, never N × (parameter count).
-  void add_ntk(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x1,
-               const Matrix<double>& g1, const Matrix<double>& x2, const Matrix<double>& g2,
-               Matrix<double>& theta, Matrix<double>&) const {
+  template <class S>
+  void add_ntk(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<S>& x1,
+               const Matrix<S>& g1, const Matrix<S>& x2, const Matrix<S>& g2, Matrix<S>& theta,
+               Matrix<S>&) const {
     const Index count = p.weight.size() + p.bias.size();
     const Index block = std::max<Index>(1, (Index{1} << 22) / std::max<Index>(count, 1));
-    Matrix<double> d1;
-    Matrix<double> d2;
-    Matrix<double> part;
+    Matrix<S> d1;
+    Matrix<S> d2;
+    Matrix<S> part;
     for (Index i0 = 0; i0 < x1.rows(); i0 += block) {
       const Index n1 = std::min(block, x1.rows() - i0);
       sample_gradients(p, shapes, x1, g1, i0, n1, d1);
@@ -226,15 +231,16 @@ struct Conv {
   double bias_scale() const { return parameterization == Parameterization::ntk ? *b_std : 1.0; }
 
   /// Row i: the gradient of Σ_a g_i[a]·z_i[a] with respect to (weight, bias), flattened.
+  template <class S>
   void sample_gradients(const AffineParams& p, const detail::FiniteShapes& shapes,
-                        const Matrix<double>& x, const Matrix<double>& g, Index first, Index count,
-                        Matrix<double>& out) const {
+                        const Matrix<S>& x, const Matrix<S>& g, Index first, Index count,
+                        Matrix<S>& out) const {
     const Index positions = shapes.out.positions();
     const double scale = weight_scale(shapes);
     out.resize(count, p.weight.size() + p.bias.size());
-    Matrix<double> patches;
-    Matrix<double> gi(positions, channels);
-    Matrix<double> dw;
+    Matrix<S> patches;
+    Matrix<S> gi(positions, channels);
+    Matrix<S> dw;
     for (Index i = 0; i < count; ++i) {
       detail::gather_patches(x, first + i, 1, shapes, patches);
       for (Index a = 0; a < positions; ++a) {

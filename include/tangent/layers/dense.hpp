@@ -113,6 +113,8 @@ struct Dense {
   }
 
   // Finite network (parameters fan-in × width; see AffineParams).
+  // forward, backward and add_ntk are templates on the scalar (always double): as inline members
+  // their GEMMs would be compiled in every translation unit that includes the header.
   using params_type = AffineParams;
 
   detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite&) const {
@@ -132,15 +134,17 @@ struct Dense {
     detail::require_affine_shape(site, p, shapes.in.channels, width, b_std.has_value(), shapes.in);
   }
   /// z = (w_std/√n)·x·W + b_std·b (ntk) or x·W + b (standard), one sample per row.
-  void forward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-               Matrix<double>& z) const {
+  template <class S>
+  void forward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<S>& x,
+               Matrix<S>& z) const {
     detail::gemm(z, x, p.weight, weight_scale(shapes));
     if (b_std) z.rowwise() += bias_scale() * p.bias.transpose();
   }
   /// Given the loss's gradient `dz` with respect to the outputs: its gradients with respect to
   /// the parameters (into `grad`, if not null) and the inputs (into `dx`, if not null).
-  void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<double>& x,
-                const Matrix<double>& dz, Matrix<double>* dx, AffineParams* grad) const {
+  template <class S>
+  void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<S>& x,
+                const Matrix<S>& dz, Matrix<S>* dx, AffineParams* grad) const {
     const double scale = weight_scale(shapes);
     if (grad != nullptr) {
       detail::gemm(grad->weight, x.transpose(), dz, scale);
@@ -152,10 +156,11 @@ struct Dense {
   /// with the output gradients g1, g2: without forming a per-sample Jacobian,
   /// scale²·(x1·x2ᵀ) ⊙ (g1·g2ᵀ) + bias_scale²·(g1·g2ᵀ). `inputs` keeps x1·x2ᵀ between the calls
   /// for different output units.
-  void add_ntk(const AffineParams&, const detail::FiniteShapes& shapes, const Matrix<double>& x1,
-               const Matrix<double>& g1, const Matrix<double>& x2, const Matrix<double>& g2,
-               Matrix<double>& theta, Matrix<double>& inputs) const {
-    Matrix<double> gg;
+  template <class S>
+  void add_ntk(const AffineParams&, const detail::FiniteShapes& shapes, const Matrix<S>& x1,
+               const Matrix<S>& g1, const Matrix<S>& x2, const Matrix<S>& g2, Matrix<S>& theta,
+               Matrix<S>& inputs) const {
+    Matrix<S> gg;
     detail::gemm(gg, g1, g2.transpose());
     if (inputs.size() == 0) detail::gemm(inputs, x1, x2.transpose());
     const double scale = weight_scale(shapes);

@@ -43,21 +43,26 @@ inline namespace TANGENT_SOLVER_ABI {
 /// a factor of 10 for the estimate, which may be optimistic by a few.
 inline constexpr double kCholeskyMargin = 10.0;
 
+// The functions that reach Eigen's factorisations, solves and block copies are templates (on the
+// scalar, always double) like those of spectrum.hpp: an inline function's body is compiled in
+// every translation unit that includes the header, and with it Eigen's LLT (seconds per unit).
+
 /// L·Lᵀ = a in place (lower triangle read and written) by Eigen's blocked LLT; false when `a` is
 /// not numerically positive definite. With `reciprocal_condition`, also Eigen's estimate of
 /// 1/κ₁(a).
-inline bool eigen_cholesky_in_place(Matrix<double>& a, double* reciprocal_condition) {
-  const Eigen::LLT<Eigen::Ref<Matrix<double>>, Eigen::Lower> llt(a);
+template <class S>
+bool eigen_cholesky_in_place(Matrix<S>& a, double* reciprocal_condition) {
+  const Eigen::LLT<Eigen::Ref<Matrix<S>>, Eigen::Lower> llt(a);
   if (llt.info() != Eigen::Success) return false;
   if (reciprocal_condition != nullptr) *reciprocal_condition = llt.rcond();
   return true;
 }
 
 /// b ← (L·Lᵀ)⁻¹·b, or L⁻¹·b with `half`, by Eigen's triangular solves.
-inline void eigen_cholesky_solve_in_place(const Matrix<double>& lower, Matrix<double>& b,
-                                          bool half) {
-  lower.triangularView<Eigen::Lower>().solveInPlace(b);
-  if (!half) lower.triangularView<Eigen::Lower>().transpose().solveInPlace(b);
+template <class S>
+void eigen_cholesky_solve_in_place(const Matrix<S>& lower, Matrix<S>& b, bool half) {
+  lower.template triangularView<Eigen::Lower>().solveInPlace(b);
+  if (!half) lower.template triangularView<Eigen::Lower>().transpose().solveInPlace(b);
 }
 
 #if defined(TANGENT_HAS_LAPACKE)
@@ -111,7 +116,8 @@ inline void lapacke_cholesky_solve_in_place(const Matrix<double>& lower, Matrix<
 
 /// L·Lᵀ = a in place; false when `a` is not numerically positive definite. With
 /// `reciprocal_condition`, also an estimate of 1/κ₁(a) (a few triangular solves more).
-inline bool cholesky_in_place(Matrix<double>& a, double* reciprocal_condition) {
+template <class S>
+bool cholesky_in_place(Matrix<S>& a, double* reciprocal_condition) {
 #if defined(TANGENT_HAS_LAPACKE)
   return lapacke_cholesky_in_place(a, reciprocal_condition);
 #else
@@ -120,7 +126,8 @@ inline bool cholesky_in_place(Matrix<double>& a, double* reciprocal_condition) {
 }
 
 /// b ← K̃⁻¹·b.
-inline void cholesky_solve_in_place(const CholeskyFactor& f, Matrix<double>& b) {
+template <class S>
+void cholesky_solve_in_place(const CholeskyFactor& f, Matrix<S>& b) {
 #if defined(TANGENT_HAS_LAPACKE)
   lapacke_cholesky_solve_in_place(f.lower, b, false);
 #else
@@ -129,7 +136,8 @@ inline void cholesky_solve_in_place(const CholeskyFactor& f, Matrix<double>& b) 
 }
 
 /// b ← L⁻¹·b, so that (L⁻¹b)ᵀ(L⁻¹b) = bᵀ·K̃⁻¹·b.
-inline void cholesky_half_solve_in_place(const CholeskyFactor& f, Matrix<double>& b) {
+template <class S>
+void cholesky_half_solve_in_place(const CholeskyFactor& f, Matrix<S>& b) {
 #if defined(TANGENT_HAS_LAPACKE)
   lapacke_cholesky_solve_in_place(f.lower, b, true);
 #else
@@ -141,7 +149,8 @@ inline void cholesky_half_solve_in_place(const CholeskyFactor& f, Matrix<double>
 /// `relative` (see the file comment), setting `reciprocal_condition`. False when it is not: `a`'s
 /// lower triangle is then spoiled, its strict upper triangle still holds K (dpotrf and Eigen's
 /// LLT write the lower triangle only), which `restore_from_upper` builds it back from.
-inline bool factor_if_safe(Matrix<double>& a, double relative, double& reciprocal_condition) {
+template <class S>
+bool factor_if_safe(Matrix<S>& a, double relative, double& reciprocal_condition) {
   if (!cholesky_in_place(a, &reciprocal_condition)) return false;
   return reciprocal_condition > kCholeskyMargin * relative;
 }
@@ -149,7 +158,8 @@ inline bool factor_if_safe(Matrix<double>& a, double relative, double& reciproca
 /// Copies one strict triangle of the square `a` over the other (the upper over the lower when
 /// `from_upper`), making it symmetric. In 64 × 64 tiles: a transposed copy entry by entry would
 /// stride through memory.
-inline void mirror_triangle(Matrix<double>& a, bool from_upper) {
+template <class S>
+void mirror_triangle(Matrix<S>& a, bool from_upper) {
   constexpr Index tile = 64;
   const Index n = a.rows();
   for (Index c0 = 0; c0 < n; c0 += tile) {
@@ -176,7 +186,8 @@ inline void mirror_triangle(Matrix<double>& a, bool from_upper) {
 
 /// Writes the symmetric matrix whose strict upper triangle `a` holds, with diagonal `diagonal`,
 /// over all of `a`.
-inline void restore_from_upper(Matrix<double>& a, const Eigen::VectorXd& diagonal) {
+template <class S>
+void restore_from_upper(Matrix<S>& a, const Eigen::VectorXd& diagonal) {
   mirror_triangle(a, true);
   a.diagonal() = diagonal;
 }
@@ -184,8 +195,9 @@ inline void restore_from_upper(Matrix<double>& a, const Eigen::VectorXd& diagona
 /// K̃⁻¹ = L⁻ᵀ·L⁻¹ over the whole of `factor`, which holds L in its lower triangle, by Eigen's
 /// triangular solves against the identity (one N × N matrix more); its lower triangle mirrored,
 /// so that it is exactly symmetric.
-inline void eigen_cholesky_inverse_in_place(Matrix<double>& factor) {
-  Matrix<double> inverse = Matrix<double>::Identity(factor.rows(), factor.cols());
+template <class S>
+void eigen_cholesky_inverse_in_place(Matrix<S>& factor) {
+  Matrix<S> inverse = Matrix<S>::Identity(factor.rows(), factor.cols());
   eigen_cholesky_solve_in_place(factor, inverse, false);
   factor = std::move(inverse);
   mirror_triangle(factor, false);
@@ -195,7 +207,8 @@ inline void eigen_cholesky_inverse_in_place(Matrix<double>& factor) {
 extern "C" int LAPACKE_dpotri_work(int matrix_layout, char uplo, int n, double* a, int lda);
 
 /// The same in place by LAPACK's dpotri (a third of the flops of solving against the identity).
-inline void lapacke_cholesky_inverse_in_place(Matrix<double>& factor) {
+template <class S>
+void lapacke_cholesky_inverse_in_place(Matrix<S>& factor) {
   const int info = LAPACKE_dpotri_work(kLapackColumnMajor, 'L', static_cast<int>(factor.rows()),
                                        factor.data(), static_cast<int>(factor.outerStride()));
   if (info != 0) fail("Cholesky inverse", "LAPACK dpotri failed with info " + show(info));
@@ -204,7 +217,8 @@ inline void lapacke_cholesky_inverse_in_place(Matrix<double>& factor) {
 #endif
 
 /// K̃⁻¹ over the whole of `factor` (L in its lower triangle).
-inline void cholesky_inverse_in_place(Matrix<double>& factor) {
+template <class S>
+void cholesky_inverse_in_place(Matrix<S>& factor) {
 #if defined(TANGENT_HAS_LAPACKE)
   lapacke_cholesky_inverse_in_place(factor);
 #else
@@ -214,8 +228,8 @@ inline void cholesky_inverse_in_place(Matrix<double>& factor) {
 
 /// The factor of `regularized` = K + r·I, which it consumes, when the route is safe; nullopt
 /// otherwise.
-inline std::optional<CholeskyFactor> consume_into_cholesky(Matrix<double>&& regularized,
-                                                           double relative) {
+template <class S>
+std::optional<CholeskyFactor> consume_into_cholesky(Matrix<S>&& regularized, double relative) {
   CholeskyFactor f;
   f.lower = std::move(regularized);
   if (!factor_if_safe(f.lower, relative, f.reciprocal_condition)) return std::nullopt;

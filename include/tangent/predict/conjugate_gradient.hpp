@@ -69,7 +69,8 @@ struct CgSolution {
 namespace detail {
 inline namespace TANGENT_SOLVER_ABI {
 
-inline Eigen::VectorXd column_dots(const Matrix<double>& a, const Matrix<double>& b) {
+template <class S>
+Eigen::VectorXd column_dots(const Matrix<S>& a, const Matrix<S>& b) {
   return a.cwiseProduct(b).colwise().sum().transpose();
 }
 

@@ -23,6 +23,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
@@ -92,11 +93,13 @@ class PivotedCholeskyPreconditioner {
   /// σ: P = L·Lᵀ + σ·I.
   double shift() const { return shift_; }
 
-  /// z ← P⁻¹·v.
-  void apply(const Matrix<double>& v, Matrix<double>& z) const {
+  /// z ← P⁻¹·v. (A template, like the functions of spectrum.hpp: as an inline member its products
+  /// would be compiled in every translation unit that includes the header.)
+  template <class S>
+  void apply(const std::type_identity_t<Matrix<S>>& v, Matrix<S>& z) const {
     z = v / shift_;
     if (rank_ == 0) return;
-    const Matrix<double> projected = basis_.transpose() * v;
+    const Matrix<S> projected = basis_.transpose() * v;
     z.noalias() += basis_ * (shrink_.asDiagonal() * projected);
   }
 

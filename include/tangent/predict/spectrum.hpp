@@ -371,7 +371,8 @@ inline double relative_cutoff(std::string_view function, double cutoff, Index m)
 
 /// The eigendecomposition of `regularized` = K + r·I, which it consumes (with LAPACKE it becomes
 /// the eigenvectors: no second N × N copy), with the pseudoinverse cutoff `relative`.
-inline Spectrum consume_into_spectrum(Matrix<double>&& regularized, double relative) {
+template <class S>
+Spectrum consume_into_spectrum(Matrix<S>&& regularized, double relative) {
   Spectrum s;
   auto vectors = std::make_shared<Matrix<double>>();
   symmetric_eigen_consuming(regularized, s.values, vectors.get());
