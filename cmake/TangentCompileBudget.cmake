@@ -4,7 +4,8 @@
 # within that many thousandths of BASE's:
 #   cmake -DBUILD_DIR=... -DCONFIG=... "-DTARGETS=a;b" -DBASE=<object> "-DSUBJECTS=<object>;..."
 #         -DMAX_MEMORY_PERMILLE=... -DMAX_OBJECT_PERMILLE=... -P TangentCompileBudget.cmake
-# Memory and object size are units that no load on the machine can change.
+# Memory and object size depend on the compiler, its flags and the process limits, not on the
+# load on the machine. Objects are named by their target (the folder CMake builds them in).
 foreach(object IN LISTS BASE SUBJECTS)
   file(REMOVE "${object}" "${object}.budget")
 endforeach()
@@ -30,12 +31,17 @@ function(read_budget object prefix)
 endfunction()
 
 read_budget("${BASE}" base)
-get_filename_component(base_name "${BASE}" NAME_WE)
+function(target_of object out)
+  string(REGEX MATCH "([^/]+)\\.dir/" match "${object}")
+  set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+endfunction()
+
+target_of("${BASE}" base_name)
 message(STATUS "${base_name}: ${base_peak_kib} KiB peak, ${base_object} B object, ${base_cpu_s} s CPU")
 set(exceeded)
 foreach(subject IN LISTS SUBJECTS)
   read_budget("${subject}" subject)
-  get_filename_component(name "${subject}" NAME_WE)
+  target_of("${subject}" name)
   # Ratios in thousandths: CMake's math() has integers only.
   math(EXPR memory_permille "${subject_peak_kib} * 1000 / ${base_peak_kib}")
   set(object_note "")
