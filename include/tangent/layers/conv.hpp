@@ -117,8 +117,9 @@ struct Conv {
   }
 
   // Finite network (parameters (|f|·C_in) × channels in HWIO order; see AffineParams).
-  // forward, backward and add_ntk are templates on the scalar (always double): as inline members
-  // their GEMMs would be compiled in every translation unit that includes the header.
+  // forward, backward, add_ntk and sample_gradients are templates on the scalar (always double):
+  // as inline members their GEMMs would be compiled in every translation unit that includes the
+  // header.
   using params_type = AffineParams;
 
   detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
