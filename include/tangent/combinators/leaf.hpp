@@ -39,9 +39,27 @@ struct activation_stage {
   using type = std::conditional_t<In::gaussian, Stage<typename In::kind, false>, InvalidStage>;
 };
 
+template <bool HasRule, class L, class In>
+struct declared_stage {
+  using type = InvalidStage;
+};
+template <class L, class In>
+struct declared_stage<true, L, In> {
+  using type = typename L::template output_stage<In>;
+};
+
+/// Stage after a layer with its own rule: its `output_stage`, which a user's layer may forget.
 template <class L, class In>
 struct leaf_stage {
-  using type = typename L::template output_stage<In>;
+  static constexpr bool has_rule = requires { typename L::template output_stage<In>; };
+  static_assert(has_rule,
+                "TANGENT: LAYER WITHOUT ITS STAGE RULE, or one that does not accept this stage: "
+                "add `template <class In> using output_stage = In;` to a layer that keeps the "
+                "kind of data and whether it is Gaussian, or name the stage after it "
+                "(`tangent::Stage<typename In::kind, false>` after a nonlinear map). The "
+                "compiler's instantiation notes name the layer and the stage: "
+                "leaf_stage<layer, stage>.");
+  using type = typename declared_stage<has_rule, L, In>::type;
 };
 template <Activation A, class In>
 struct leaf_stage<A, In> {
