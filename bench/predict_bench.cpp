@@ -62,7 +62,7 @@ void eigendecomposition_floor(benchmark::State& state) {
     benchmark::DoNotOptimize(vectors.data());
     benchmark::ClobberMemory();
   }
-  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
+  state.SetLabel(bench::label() + (tangent::build::lapacke ? ", LAPACKE" : ", Eigen"));
 }
 
 /// The whole prediction: decomposition, then test and train outputs at 100 times.
@@ -77,7 +77,7 @@ void gradient_descent_mse_100_times(benchmark::State& state) {
     benchmark::DoNotOptimize(train.back().data());
     benchmark::ClobberMemory();
   }
-  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
+  state.SetLabel(bench::label() + (tangent::build::lapacke ? ", LAPACKE" : ", Eigen"));
 }
 
 constexpr double kRidge = 1e-4;
@@ -99,7 +99,7 @@ void cholesky_floor(benchmark::State& state) {
     }
     benchmark::ClobberMemory();
   }
-  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
+  state.SetLabel(bench::label() + (tangent::build::lapacke ? ", LAPACKE" : ", Eigen"));
 }
 
 /// gp_inference's NNGP and NTK means at t = ∞ with a ridge: the Cholesky route.
@@ -153,7 +153,7 @@ void likelihood_floor(benchmark::State& state) {
     benchmark::DoNotOptimize(alpha.data());
     benchmark::ClobberMemory();
   }
-  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
+  state.SetLabel(bench::label() + (tangent::build::lapacke ? ", LAPACKE" : ", Eigen"));
 }
 
 /// log p(Y) of the NTK with a ridge (10 outputs), and with its gradient (K̃⁻¹ too).
@@ -286,7 +286,7 @@ void ensemble_cov_3_times(benchmark::State& state) {
                                     : std::numeric_limits<double>::quiet_NaN();
   }
   state.counters["eig"] = bench::ratio_to(eig);
-  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
+  state.SetLabel(bench::label() + (tangent::build::lapacke ? ", LAPACKE" : ", Eigen"));
 }
 
 /// NTK regression means at t = ∞ on N training points of 784 features (Fashion-MNIST's size),
@@ -322,7 +322,7 @@ void ntk_regression_at_scale(benchmark::State& state) {
     state.counters["n2"] = measured ? (bench::peak_rss_since_reset() - before) / n2
                                     : std::numeric_limits<double>::quiet_NaN();
   }
-  state.SetLabel(bench::label() + (tangent::detail::kUsesLapacke ? ", LAPACKE" : ", Eigen"));
+  state.SetLabel(bench::label() + (tangent::build::lapacke ? ", LAPACKE" : ", Eigen"));
 }
 
 void add(const char* name, void (*f)(benchmark::State&), bool smoke) {

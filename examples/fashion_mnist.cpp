@@ -29,6 +29,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <string>
 #include <unistd.h>
@@ -36,11 +37,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <tangent/data.hpp>
 #include <tangent/tangent.hpp>
 
 #include "support/cli.hpp"
 #include "support/discrete_time.hpp"
-#include "support/fashion_mnist_data.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -50,7 +51,7 @@ using Eigen::Index;
 using Eigen::MatrixXd;
 
 struct Settings {
-  std::string data_dir = examples::kFashionMnistDir;
+  std::string data_dir = tangent::data::fashion_mnist_dir().string();
   long n_train = 1000;
   long n_test = 1000;
   int downsample = 2;
@@ -125,18 +126,18 @@ void run_architecture(const std::string& name, Make make, Wrap wrap, Shape shape
                                : gradient_descent_mse(train, d.y_train, {.diag_reg = ridge})
                                      .test(infinite_time, test);
         kernel_rows.push_back({name, ntk_kernel ? "NTK" : "NNGP", "inf", ridge,
-                               examples::accuracy(f, d.test_labels)});
+                               tangent::data::accuracy(f, d.test_labels)});
         bar.update(++solved);
       }
     }
   }
   const MatrixXd zero_train = MatrixXd::Zero(d.y_train.rows(), d.y_train.cols());
   const MatrixXd zero_test = MatrixXd::Zero(d.x_test.rows(), d.y_train.cols());
-  kernel_rows.push_back(
-      {name, "NTK", std::to_string(s.steps), 0.0,
-       examples::accuracy(examples::outputs_after_steps(flow.spectrum(), eta, s.steps, k_test.ntk,
-                                                        d.y_train, zero_train, zero_test),
-                          d.test_labels)});
+  kernel_rows.push_back({name, "NTK", std::to_string(s.steps), 0.0,
+                         tangent::data::accuracy(examples::outputs_after_steps(
+                                                     flow.spectrum(), eta, s.steps, k_test.ntk,
+                                                     d.y_train, zero_train, zero_test),
+                                                 d.test_labels)});
 
   for (std::size_t w = 0; w < widths.size(); ++w) {
     const auto net = make(widths[w]);
@@ -157,9 +158,11 @@ void run_architecture(const std::string& name, Make make, Wrap wrap, Shape shape
     const MatrixXd f_test = apply(net, params, wrap(d.x_test));
     const MatrixXd predicted = examples::outputs_after_steps(
         flow.spectrum(), eta, s.steps, k_test.ntk, d.y_train, f0_train, f0_test);
-    r.accuracy = examples::accuracy(f_test, d.test_labels);
-    r.linearised_accuracy = examples::accuracy(predicted, d.test_labels);
-    r.mse_to_ntk = (f_test - predicted).squaredNorm() / static_cast<double>(f_test.size());
+    // A net whose training diverged is reported (NaN), not allowed to end the run.
+    r.accuracy = f_test.allFinite() ? tangent::data::accuracy(f_test, d.test_labels)
+                                    : std::numeric_limits<double>::quiet_NaN();
+    r.linearised_accuracy = tangent::data::accuracy(predicted, d.test_labels);
+    r.mse_to_ntk = tangent::data::mean_squared_error(f_test, predicted);
     r.relative_to_ntk = (f_test - predicted).squaredNorm() / (predicted - f0_test).squaredNorm();
     net_rows.push_back(r);
   }
@@ -264,21 +267,23 @@ int run(const Settings& s) {
   }
 
   const auto start = std::chrono::steady_clock::now();
-  examples::LabelledImages train_data;
-  examples::LabelledImages test_data;
+  tangent::data::LabelledImages train_data;
+  tangent::data::LabelledImages test_data;
   try {
-    train_data = examples::load_fashion_mnist(s.data_dir, "train", s.n_train);
-    test_data = examples::load_fashion_mnist(s.data_dir, "t10k", s.n_test);
+    train_data = tangent::data::downsample(
+        tangent::data::load_fashion_mnist("train", s.n_train, s.data_dir), s.downsample);
+    test_data = tangent::data::downsample(
+        tangent::data::load_fashion_mnist("t10k", s.n_test, s.data_dir), s.downsample);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fashion_mnist: %s\n", e.what());
+    std::fprintf(stderr, "fashion_mnist: %s (or pass --data-dir)\n", e.what());
     return 2;
   }
-  int h = 0;
-  int w = 0;
+  const int h = train_data.height;
+  const int w = train_data.width;
   Data d;
-  d.x_train = examples::preprocess(train_data, s.downsample, h, w);
-  d.x_test = examples::preprocess(test_data, s.downsample, h, w);
-  d.y_train = examples::one_hot(train_data.labels);
+  d.x_train = tangent::data::standardise_rows(train_data.pixels);
+  d.x_test = tangent::data::standardise_rows(test_data.pixels);
+  d.y_train = tangent::data::one_hot(train_data.labels, 10);
   d.test_labels = test_data.labels;
   std::printf(
       "Fashion-MNIST: %ld training and %ld test images, %d×%d pixels; %ld steps of "

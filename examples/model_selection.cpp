@@ -37,10 +37,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <tangent/data.hpp>
 #include <tangent/tangent.hpp>
 
 #include "support/cli.hpp"
-#include "support/fashion_mnist_data.hpp"
 #include "support/plot.hpp"
 
 namespace {
@@ -49,7 +49,7 @@ using Eigen::Index;
 using Eigen::MatrixXd;
 
 struct Settings {
-  std::string data_dir = examples::kFashionMnistDir;
+  std::string data_dir = tangent::data::fashion_mnist_dir().string();
   long n_train = 2000;
   long n_test = 2000;
   int pool = 2;
@@ -102,8 +102,8 @@ template <class Net>
 double test_accuracy(const Net& net, const Data& d, double ridge) {
   const auto flow =
       tangent::gradient_descent_mse(tangent::nngp(net, d.x), d.y, {.diag_reg = ridge});
-  return examples::accuracy(flow.test(tangent::infinite_time, tangent::nngp(net, d.x_test, d.x)),
-                            d.test_labels);
+  return tangent::data::accuracy(
+      flow.test(tangent::infinite_time, tangent::nngp(net, d.x_test, d.x)), d.test_labels);
 }
 
 /// Geometric grid of n points from lo to hi.
@@ -234,15 +234,16 @@ void surface_and_path(int depth, const Row& at, const Data& d, const Settings& s
 }
 
 int run(const Settings& s) {
-  const examples::LabelledImages train =
-      examples::load_fashion_mnist(s.data_dir, "train", s.n_train);
-  const examples::LabelledImages test = examples::load_fashion_mnist(s.data_dir, "t10k", s.n_test);
-  int height = 0;
-  int width = 0;
+  const tangent::data::LabelledImages train = tangent::data::downsample(
+      tangent::data::load_fashion_mnist("train", s.n_train, s.data_dir), s.pool);
+  const tangent::data::LabelledImages test = tangent::data::downsample(
+      tangent::data::load_fashion_mnist("t10k", s.n_test, s.data_dir), s.pool);
+  const int height = train.height;
+  const int width = train.width;
   Data d;
-  d.x = examples::preprocess(train, s.pool, height, width);
-  d.x_test = examples::preprocess(test, s.pool, height, width);
-  d.y = examples::one_hot(train.labels);
+  d.x = tangent::data::standardise_rows(train.pixels);
+  d.x_test = tangent::data::standardise_rows(test.pixels);
+  d.y = tangent::data::one_hot(train.labels, 10);
   d.test_labels = test.labels;
   std::printf(
       "NNGP regression on Fashion-MNIST, %ld training and %ld test images of %dx%d: choosing "

@@ -34,10 +34,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <tangent/data.hpp>
 #include <tangent/tangent.hpp>
 
 #include "support/cli.hpp"
-#include "support/fashion_mnist_data.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -47,7 +47,7 @@ using Eigen::Index;
 using Eigen::MatrixXd;
 
 struct Settings {
-  std::string data_dir = examples::kFashionMnistDir;
+  std::string data_dir = tangent::data::fashion_mnist_dir().string();
   long n_train = 10000;
   long n_test = 2000;
   double ridge = 1e-4;
@@ -148,15 +148,14 @@ Row run_route(const std::string& route, const Net& net, const MatrixXd& x, const
 }
 
 int run(const Settings& s) {
-  const examples::LabelledImages train =
-      examples::load_fashion_mnist(s.data_dir, "train", s.n_train);
-  const examples::LabelledImages test = examples::load_fashion_mnist(s.data_dir, "t10k", s.n_test);
-  int height = 0;
-  int width = 0;
-  const MatrixXd x = examples::preprocess(train, 1, height, width);
-  const MatrixXd x_test = examples::preprocess(test, 1, height, width);
-  const MatrixXd y = examples::one_hot(train.labels);
-  const MatrixXd y_test = examples::one_hot(test.labels);
+  const tangent::data::LabelledImages train =
+      tangent::data::load_fashion_mnist("train", s.n_train, s.data_dir);
+  const tangent::data::LabelledImages test =
+      tangent::data::load_fashion_mnist("t10k", s.n_test, s.data_dir);
+  const MatrixXd x = tangent::data::standardise_rows(train.pixels);
+  const MatrixXd x_test = tangent::data::standardise_rows(test.pixels);
+  const MatrixXd y = tangent::data::one_hot(train.labels, 10);
+  const MatrixXd y_test = tangent::data::one_hot(test.labels, 10);
   const auto net =
       tangent::serial(tangent::Dense{.width = 1, .w_std = 1.4, .b_std = 0.1}, tangent::ReLU{},
                       tangent::Dense{.width = 1, .w_std = 1.4, .b_std = 0.1}, tangent::ReLU{},
@@ -171,8 +170,8 @@ int run(const Settings& s) {
   for (const std::string& route : s.routes) {
     MatrixXd mean;
     Row row = run_route(route, net, x, y, x_test, s, mean);
-    row.accuracy = examples::accuracy(mean, test.labels);
-    row.mse = (mean - y_test).squaredNorm() / static_cast<double>(mean.size());
+    row.accuracy = tangent::data::accuracy(mean, test.labels);
+    row.mse = tangent::data::mean_squared_error(mean, y_test);
     if (first.size() == 0) first = mean;
     row.difference = (mean - first).cwiseAbs().maxCoeff() / first.cwiseAbs().maxCoeff();
     rows.push_back(row);

@@ -30,10 +30,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <tangent/data.hpp>
 #include <tangent/tangent.hpp>
 
 #include "support/cli.hpp"
-#include "support/fashion_mnist_data.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -47,7 +47,7 @@ using Eigen::Index;
 using Eigen::MatrixXd;
 
 struct Settings {
-  std::string data_dir = examples::kFashionMnistDir;
+  std::string data_dir = tangent::data::fashion_mnist_dir().string();
   long n_train = 600;
   long n_test = 300;
   int downsample = 4;
@@ -166,20 +166,22 @@ std::vector<std::string> check_kernels(const Net& net, Wrap wrap, const MatrixXd
 
 int run(const Settings& s) {
   const auto start = std::chrono::steady_clock::now();
-  examples::LabelledImages train_data;
-  examples::LabelledImages test_data;
+  tangent::data::LabelledImages train_data;
+  tangent::data::LabelledImages test_data;
   try {
-    train_data = examples::load_fashion_mnist(s.data_dir, "train", s.n_train);
-    test_data = examples::load_fashion_mnist(s.data_dir, "t10k", s.n_test);
+    train_data = tangent::data::downsample(
+        tangent::data::load_fashion_mnist("train", s.n_train, s.data_dir), s.downsample);
+    test_data = tangent::data::downsample(
+        tangent::data::load_fashion_mnist("t10k", s.n_test, s.data_dir), s.downsample);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "wide_resnet: %s\n", e.what());
+    std::fprintf(stderr, "wide_resnet: %s (or pass --data-dir)\n", e.what());
     return 2;
   }
-  int h = 0;
-  int w = 0;
-  const MatrixXd x_train = examples::preprocess(train_data, s.downsample, h, w);
-  const MatrixXd x_test = examples::preprocess(test_data, s.downsample, h, w);
-  const MatrixXd y_train = examples::one_hot(train_data.labels);
+  const int h = train_data.height;
+  const int w = train_data.width;
+  const MatrixXd x_train = tangent::data::standardise_rows(train_data.pixels);
+  const MatrixXd x_test = tangent::data::standardise_rows(test_data.pixels);
+  const MatrixXd y_train = tangent::data::one_hot(train_data.labels, 10);
   const auto net = wide_resnet(s.block_size, h, w);
   const auto wrap = [h, w](const auto& rows) { return tangent::images(rows, h, w, 1); };
   const long depth = 6 * s.block_size + 4;
@@ -216,7 +218,7 @@ int run(const Settings& s) {
       const MatrixXd f = regression.test(tangent::infinite_time, test);
       const Eigen::VectorXd& eigenvalues = regression.spectrum().values;  // increasing
       results.push_back({ntk_kernel ? "NTK" : "NNGP", ridge,
-                         examples::accuracy(f, test_data.labels),
+                         tangent::data::accuracy(f, test_data.labels),
                          eigenvalues(0) / eigenvalues(eigenvalues.size() - 1)});
     }
   }

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 scripts/setup-debian.sh
 jobs=$(nproc)
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release
+# Asked for explicitly, so that a missing Catch2 or Google Benchmark fails here instead of
+# leaving them out.
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTANGENT_BUILD_TESTS=ON \
+  -DTANGENT_BUILD_BENCHMARKS=ON -DTANGENT_BUILD_EXAMPLES=ON
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" -j "$jobs" --output-on-failure

@@ -32,6 +32,7 @@
 #include "tangent/core/memory.hpp"
 #include "tangent/predict/cholesky.hpp"
 #include "tangent/predict/spectrum.hpp"
+#include "tangent/version.hpp"
 
 namespace tangent {
 inline namespace TANGENT_SOLVER_ABI {
@@ -102,7 +103,7 @@ LikelihoodSolve solve_for_likelihood(std::string_view function, const Eigen::Mat
   const std::string size = std::to_string(n) + " × " + std::to_string(n);
   // The Cholesky route: K̃'s copy, which becomes L and then K̃⁻¹ (dpotri in place; Eigen's
   // solves need a second matrix).
-  require_memory(function, (gradient && !kUsesLapacke ? 2 : 1) * square,
+  require_memory(function, (gradient && !build::lapacke ? 2 : 1) * square,
                  "the Cholesky factor of the " + size + " kernel");
   LikelihoodSolve out;
   double relative = 0;

@@ -87,13 +87,6 @@ struct Spectrum {
 namespace detail {
 inline namespace TANGENT_SOLVER_ABI {
 
-/// Whether `symmetric_eigen` calls LAPACK.
-#if defined(TANGENT_HAS_LAPACKE)
-inline constexpr bool kUsesLapacke = true;
-#else
-inline constexpr bool kUsesLapacke = false;
-#endif
-
 // The functions of this module are templates (on the matrix type) so that including the header
 // costs no instantiation of Eigen's solvers and products in translation units that never predict.
 
