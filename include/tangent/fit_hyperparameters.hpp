@@ -1,14 +1,19 @@
 #pragma once
 /// @file
 /// `fit_hyperparameters(net, x, y, options)`: the hyperparameters (and the ridge) that maximise
-/// the log marginal likelihood of GP regression with the network's NNGP or NTK, by L-BFGS
-/// (LBFGS++, Debian `liblbfgspp-dev`, header-only on Eigen) on exact gradients: ∂log p/∂θₚ =
-/// Σᵢⱼ (∂log p/∂Kᵢⱼ)·(∂Kᵢⱼ/∂θₚ), the first factor from `log_marginal_likelihood_gradient`, the
-/// second from `kernel_derivatives`. Hyperparameters that the kernels see only through their
-/// square (Dense w_std, b_std; Erf a, b, c) and the ridge are fitted as log|θ|, which keeps their
-/// sign; the others (ABReLU a, b, LeakyReLU alpha) as they are. The objective minimised is
-/// −log p/(N·k) (k outputs), so that the gradient tolerance does not depend on the size of the
-/// problem.
+/// the log marginal likelihood of GP regression with the network's NNGP or NTK, or minimise its
+/// leave-one-out error, by L-BFGS (LBFGS++, Debian `liblbfgspp-dev`, header-only on Eigen) on
+/// exact gradients: ∂f/∂θₚ = Σᵢⱼ (∂f/∂Kᵢⱼ)·(∂Kᵢⱼ/∂θₚ), the first factor from
+/// `log_marginal_likelihood_gradient` or `leave_one_out_gradient`, the second from
+/// `kernel_derivatives`. Hyperparameters that the kernels see only through their square (Dense
+/// w_std, b_std; Erf a, b, c) and the ridge are fitted as log|θ|, which keeps their sign; the
+/// others (ABReLU a, b, LeakyReLU alpha) as they are. The objective minimised is −log p/(N·k) (k
+/// outputs) or the LOO mean squared error, both per target entry, so that the gradient
+/// tolerance does not depend on the size of the problem.
+///
+/// The LOO error does not change when the kernel and a relative ridge scale together, so a
+/// hyperparameter that only scales the kernel (the readout's w_std with its b_std) is fixed by
+/// the likelihood but only partly by LOO: the fit then stops wherever that direction leaves it.
 
 #if !__has_include(<LBFGS.h>)
 #error "tangent/fit_hyperparameters.hpp needs LBFGS++ (Debian: liblbfgspp-dev), header-only"
@@ -34,14 +39,22 @@
 #include "tangent/core/hyperparameters.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernel_derivatives.hpp"
+#include "tangent/predict/leave_one_out.hpp"
 #include "tangent/predict/marginal_likelihood.hpp"
 #include "tangent/predict/posterior.hpp"
 
 namespace tangent {
 
+/// What `fit_hyperparameters` optimises.
+enum class FitObjective {
+  marginal_likelihood,  ///< maximise log p(Y | K, r): the Bayesian evidence
+  leave_one_out,        ///< minimise the leave-one-out mean squared error of the ridge regression
+};
+
 /// What `fit_hyperparameters` fits, from where, and when it stops.
 struct FitOptions {
   Get kernel = Get::nngp;  ///< the GP's kernel: Get::nngp or Get::ntk
+  FitObjective objective = FitObjective::marginal_likelihood;
   /// The hyperparameters to fit (all differentiable ones when empty), chosen once from the
   /// starting network by layer, position and name; the others keep their values.
   HyperparameterFilter which = {};
@@ -51,30 +64,32 @@ struct FitOptions {
   /// Evaluations of the kernels with their derivatives (the cost of a fit), line searches and
   /// restarts included.
   int max_evaluations = 200;
-  /// Converged when the gradient of −log p/(N·k) with respect to the fitted parameters (log|θ|
-  /// where log-scaled) has a Euclidean norm at most this.
+  /// Converged when the gradient of the objective (−log p/(N·k), or the LOO error) with respect
+  /// to the fitted parameters (log|θ| where log-scaled) has a Euclidean norm at most this.
   double gradient_tolerance = 1e-6;
 };
 
 /// One evaluation of the objective: the fitted hyperparameters' values (in the order of
-/// `FitResult::hyperparameters`), the ridge and the log marginal likelihood there (−∞ where the
-/// kernel could not be used: `error` says why).
+/// `FitResult::hyperparameters`), the ridge, and the log marginal likelihood and LOO error there,
+/// whichever is optimised (−∞ and +∞ where the kernel could not be used: `error` says why).
 struct FitStep {
   std::vector<double> values;
   double diag_reg = 0;
   double log_marginal_likelihood = 0;
+  double leave_one_out_error = 0;
   std::string error;
 };
 
 /// The fitted network (same type, new hyperparameters), the fitted hyperparameters' values and
-/// ridge, the log marginal likelihood there, and how the optimisation went. The result is the
-/// best point evaluated, also when the optimiser did not converge.
+/// ridge, the log marginal likelihood and LOO error there, and how the optimisation went. The
+/// result is the best point evaluated by the objective, also when the optimiser did not converge.
 template <class Net>
 struct FitResult {
   Net network;
   std::vector<Hyperparameter> hyperparameters;
   double diag_reg = 0;
   double log_marginal_likelihood = 0;
+  double leave_one_out_error = 0;
   std::vector<FitStep> trace;  ///< every evaluation, in order (line searches included)
   bool converged = false;
   std::string message;  ///< how it stopped
@@ -136,8 +151,9 @@ struct EvaluationBudgetSpent {};
 
 inline namespace TANGENT_PARALLEL_ABI {
 
-/// Maximises the log marginal likelihood of the targets `y` (N×k) given the inputs `x` (N×d)
-/// over the hyperparameters that `options.which` chooses (and the ridge), from those of `net`.
+/// Maximises the log marginal likelihood of the targets `y` (N×k) given the inputs `x` (N×d), or
+/// minimises the LOO error (`options.objective`), over the hyperparameters that `options.which`
+/// chooses (and the ridge), from those of `net`.
 /// Throws `std::invalid_argument` for bad input (as `kernels` and `log_marginal_likelihood`
 /// do), bad options, nothing to fit, a log-scaled hyperparameter that starts at 0 (its
 /// derivative vanishes there), and a kernel that cannot be used at the start. A point the
@@ -203,11 +219,15 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
   const std::size_t dimension = count + (options.fit_diag_reg ? 1 : 0);
   const double scale = static_cast<double>(targets.size());
   const bool ntk = options.kernel == Get::ntk;
+  const bool by_likelihood = options.objective == FitObjective::marginal_likelihood;
   const Eigen::MatrixBase<DX>* const no_second_input = nullptr;
 
-  FitResult<Net> result{
-      net, chosen, options.diag_reg, -std::numeric_limits<double>::infinity(), {}, false, {}};
+  constexpr double kInfinity = std::numeric_limits<double>::infinity();
+  FitResult<Net> result{net, chosen, options.diag_reg, -kInfinity, kInfinity, {}, false, {}};
+  // The best point: the least objective, where it was, and its place in the trace.
+  double best_value = kInfinity;
   Eigen::VectorXd best_u;
+  std::size_t best_step = 0;
   // The last point evaluated and its gradient: L-BFGS ends on the last point it evaluated.
   Eigen::VectorXd last_u;
   Eigen::VectorXd last_gradient;
@@ -230,9 +250,9 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
     if (result.trace.size() >= static_cast<std::size_t>(options.max_evaluations)) {
       throw detail::EvaluationBudgetSpent{};
     }
-    FitStep step{to_values(u), to_ridge(u), -std::numeric_limits<double>::infinity(), {}};
+    FitStep step{to_values(u), to_ridge(u), -kInfinity, kInfinity, {}};
     gradient.setZero(u.size());
-    double value = std::numeric_limits<double>::infinity();
+    double value = kInfinity;
     try {
       if (!u.allFinite()) detail::fail(function, "the optimiser proposed a non-finite point");
       const Net candidate = detail::with_hyperparameter_values(net, step.values, is_chosen);
@@ -241,23 +261,42 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
                                                  no_second_input, is_chosen)
               : detail::kernel_derivatives<false>("kernel_derivatives", candidate, inputs,
                                                   no_second_input, is_chosen);
-      const MarginalLikelihoodGradient g = log_marginal_likelihood_gradient(
-          ntk ? d.ntk : d.nngp, targets,
-          {.diag_reg = step.diag_reg, .diag_reg_absolute_scale = options.diag_reg_absolute_scale});
-      step.log_marginal_likelihood = g.value;
-      value = -g.value / scale;
+      const Matrix<double>& kernel = ntk ? d.ntk : d.nngp;
+      const MarginalLikelihoodOptions ridge{
+          .diag_reg = step.diag_reg, .diag_reg_absolute_scale = options.diag_reg_absolute_scale};
+      // The objective's gradient with respect to K and to diag_reg, times `sign`.
+      Matrix<double> d_kernel;
+      double d_diag_reg = 0;
+      double sign = 1;
+      if (by_likelihood) {
+        MarginalLikelihoodGradient g = log_marginal_likelihood_gradient(kernel, targets, ridge);
+        step.log_marginal_likelihood = g.value;
+        step.leave_one_out_error = g.leave_one_out_error;
+        value = -g.value / scale;
+        sign = -1 / scale;
+        d_kernel = std::move(g.kernel);
+        d_diag_reg = g.diag_reg;
+      } else {
+        LeaveOneOutGradient g = leave_one_out_gradient(kernel, targets, ridge);
+        step.log_marginal_likelihood = g.log_marginal_likelihood;
+        step.leave_one_out_error = g.value;
+        value = g.value;
+        d_kernel = std::move(g.kernel);
+        d_diag_reg = g.diag_reg;
+      }
       for (std::size_t p = 0; p < count; ++p) {
-        const double dtheta = g.kernel.cwiseProduct(ntk ? d.d_ntk[p] : d.d_nngp[p]).sum();
+        const double dtheta = d_kernel.cwiseProduct(ntk ? d.d_ntk[p] : d.d_nngp[p]).sum();
         // dθ/du = θ on a log scale.
         const double chain = chosen[p].log_scale ? step.values[p] : 1.0;
-        gradient[static_cast<Index>(p)] = -dtheta * chain / scale;
+        gradient[static_cast<Index>(p)] = sign * dtheta * chain;
       }
       if (options.fit_diag_reg) {
-        gradient[static_cast<Index>(count)] = -g.diag_reg * step.diag_reg / scale;
+        gradient[static_cast<Index>(count)] = sign * d_diag_reg * step.diag_reg;
       }
-      if (step.log_marginal_likelihood > result.log_marginal_likelihood) {
-        result.log_marginal_likelihood = step.log_marginal_likelihood;
+      if (value < best_value) {
+        best_value = value;
         best_u = u;
+        best_step = result.trace.size();
       }
     } catch (const std::invalid_argument& e) {
       step.error = e.what();
@@ -292,7 +331,7 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
   };
   // A line search that finds no acceptable step (LBFGS++ throws) restarts L-BFGS, its curvature
   // memory cleared, from the best point so far, as long as the restarts improve it.
-  double best_before = -std::numeric_limits<double>::infinity();
+  double best_before = kInfinity;
   for (;;) {
     try {
       LBFGSpp::LBFGSSolver<double> solver(param);
@@ -321,8 +360,8 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
       result.converged = false;
       result.message = std::string("not converged: the line search failed") + evaluations() + " (" +
                        e.what() + ")";
-      if (!(result.log_marginal_likelihood > best_before) || best_u.size() == 0) break;
-      best_before = result.log_marginal_likelihood;
+      if (!(best_value < best_before) || best_u.size() == 0) break;
+      best_before = best_value;
       u = best_u;
     }
   }
@@ -334,6 +373,8 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
   result.network = detail::with_hyperparameter_values(net, values, is_chosen);
   for (std::size_t p = 0; p < count; ++p) result.hyperparameters[p].value = values[p];
   result.diag_reg = to_ridge(best_u);
+  result.log_marginal_likelihood = result.trace[best_step].log_marginal_likelihood;
+  result.leave_one_out_error = result.trace[best_step].leave_one_out_error;
   return result;
 }
 

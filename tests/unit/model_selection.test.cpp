@@ -2,7 +2,8 @@
 // scikit-learn 1.3.2 (tests/data/model_selection.txt, from
 // tools/reference/generate_model_selection_fixtures.py), leave-one-out predictions against
 // explicit refits on N − 1 points and GCV against the hat-matrix formula (numpy), the two
-// factorisation routes against each other, central differences, and bad input.
+// factorisation routes against each other, central differences, and bad input. The LOO error's
+// gradient against central differences of explicit refits done here.
 //
 // Criterion for the fixtures: 1e-10 relative to the largest magnitude of the quantity and of its
 // terms (cond(K̃) ≤ 1.2e4 in every case, so float64 solves agree to about 1e-12).
@@ -49,6 +50,24 @@ Eigen::MatrixXd kernel_with_spread(int n, double spread, unsigned seed) {
   }
   Eigen::MatrixXd k = q * values.asDiagonal() * q.transpose();
   return 0.5 * (k + k.transpose());
+}
+
+/// The LOO mean squared error by N explicit refits on N − 1 points with the ridge r, without the
+/// closed form: ŷ₋ᵢ = K(i, −i)·(K(−i, −i) + r·I)⁻¹·y(−i).
+double refit_error(const Eigen::MatrixXd& k, const Eigen::MatrixXd& y, double r) {
+  const Index n = k.rows();
+  double sum = 0;
+  for (Index i = 0; i < n; ++i) {
+    std::vector<Index> rest;
+    for (Index j = 0; j < n; ++j) {
+      if (j != i) rest.push_back(j);
+    }
+    Eigen::MatrixXd k_rest = k(rest, rest);
+    k_rest.diagonal().array() += r;
+    const Eigen::MatrixXd weights = k_rest.ldlt().solve(y(rest, Eigen::all));
+    sum += (y.row(i) - k(std::vector<Index>{i}, rest) * weights).squaredNorm();
+  }
+  return sum / static_cast<double>(y.size());
 }
 
 }  // namespace
@@ -190,6 +209,80 @@ TEST_CASE("marginal likelihood derivatives equal central differences", "[model_s
   }
 }
 
+TEST_CASE("the leave-one-out gradient equals central differences of explicit refits",
+          "[model_selection]") {
+  const int n = 10;
+  const Eigen::MatrixXd k = kernel_with_spread(n, 20.0, 3);
+  const Eigen::MatrixXd y = random_inputs(n, 3, 5);
+  for (const bool absolute : {false, true}) {
+    INFO("absolute " << absolute);
+    const double reg = 0.05;
+    const MarginalLikelihoodOptions options{.diag_reg = reg, .diag_reg_absolute_scale = absolute};
+    const auto ridge_of = [&](const Eigen::MatrixXd& kernel, double diag_reg) {
+      return absolute ? diag_reg : diag_reg * kernel.trace() / n;
+    };
+    const auto error = [&](const Eigen::MatrixXd& kernel, double diag_reg) {
+      return refit_error(kernel, y, ridge_of(kernel, diag_reg));
+    };
+    const LeaveOneOutGradient g = leave_one_out_gradient(k, y, options);
+    // κ(K̃) ≤ 20: the closed form and the refits agree to a few hundred ε.
+    const double e = error(k, reg);
+    CHECK(std::abs(g.value - e) <= 1e-12 * e);
+    CHECK(g.ridge == ridge_of(k, reg));
+    CHECK(std::abs(g.value - leave_one_out(k, y, std::vector<double>{reg},
+                                           {.diag_reg_absolute_scale = absolute})
+                                 .error[0]) <= 1e-12 * e);
+    CHECK(std::abs(g.log_marginal_likelihood - log_marginal_likelihood(k, y, options)) <=
+          1e-12 * std::abs(g.log_marginal_likelihood));
+    const MarginalLikelihoodGradient lml = log_marginal_likelihood_gradient(k, y, options);
+    CHECK(std::abs(lml.leave_one_out_error - e) <= 1e-12 * e);
+    // h = 1e-6 on entries of order 0.1–1: truncation h²·|E‴|/6 and rounding ε·E/h, both below
+    // 1e-9·E here, so 1e-6 relative leaves a wide margin.
+    const double h = 1e-6;
+    const double fd_reg = (error(k, reg + h) - error(k, reg - h)) / (2 * h);
+    CHECK(std::abs(fd_reg - g.diag_reg) <= 1e-6 * (std::abs(g.diag_reg) + e));
+    for (const auto& [i, j] : {std::pair<Index, Index>{2, 7}, std::pair<Index, Index>{4, 4},
+                               std::pair<Index, Index>{0, 9}}) {
+      Eigen::MatrixXd kp = k;
+      Eigen::MatrixXd km = k;
+      kp(i, j) += h;
+      km(i, j) -= h;
+      if (i != j) {
+        kp(j, i) += h;
+        km(j, i) -= h;
+      }
+      const double slope = (error(kp, reg) - error(km, reg)) / (2 * h);
+      const double ours = i == j ? g.kernel(i, i) : g.kernel(i, j) + g.kernel(j, i);
+      INFO("entry " << i << ", " << j << ": " << ours << " vs " << slope);
+      CHECK(std::abs(slope - ours) <= 1e-6 * (std::abs(ours) + e));
+    }
+    CHECK(g.kernel == g.kernel.transpose());
+  }
+  SECTION("the eigendecomposition route gives the Cholesky route's gradient") {
+    const MarginalLikelihoodOptions cholesky{.diag_reg = 1e-3};
+    MarginalLikelihoodOptions eigen = cholesky;
+    // κ = 20: rcond ≤ 0.05 fails the margin over a cutoff of 1e-2, which every eigenvalue passes.
+    eigen.eigenvalue_cutoff = 1e-2;
+    const LeaveOneOutGradient a = leave_one_out_gradient(k, y, cholesky);
+    const LeaveOneOutGradient b = leave_one_out_gradient(k, y, eigen);
+    CHECK(std::abs(a.value - b.value) <= 1e-12 * a.value);
+    require_close(b.kernel, a.kernel, 1e-11);
+    CHECK(std::abs(a.diag_reg - b.diag_reg) <= 1e-11 * std::abs(a.diag_reg));
+    CHECK(a.kernel != b.kernel);  // the routes did differ
+  }
+  SECTION("a singular K + r·I is refused: its refits are not unique") {
+    Eigen::MatrixXd twin = k;
+    twin.row(1) = twin.row(0);
+    twin.col(1) = twin.col(0);
+    CHECK_THROWS_WITH(leave_one_out_gradient(twin, y),
+                      Catch::Contains("leave_one_out_gradient") &&
+                          Catch::Contains("refits are not unique") &&
+                          Catch::Contains("diag_reg > 0"));
+    CHECK(std::isfinite(leave_one_out_gradient(twin, y, {.diag_reg = 1e-3}).value));
+    CHECK_THROWS_WITH(leave_one_out_gradient(k, y.topRows(4)), Catch::Contains("y has 4 rows"));
+  }
+}
+
 TEST_CASE("leave-one-out options: absolute grids and the singularity cutoff", "[model_selection]") {
   const int n = 16;
   const Eigen::MatrixXd k = 2.0 * kernel_with_spread(n, 1e3, 12);
@@ -197,6 +290,7 @@ TEST_CASE("leave-one-out options: absolute grids and the singularity cutoff", "[
   const std::vector<double> relative{1e-4, 1e-2, 1.0};
   const double mean = k.trace() / n;
   std::vector<double> absolute;
+  absolute.reserve(relative.size());
   for (const double r : relative) absolute.push_back(r * mean);
   const LeaveOneOut a = leave_one_out(k, y, relative);
   const LeaveOneOut b = leave_one_out(k, y, absolute, {.diag_reg_absolute_scale = true});

@@ -15,6 +15,14 @@
 /// marginal_likelihood.hpp's, from the same spectrum.
 ///
 /// Cost: the eigendecomposition (about 4N³ flops, once), then O(N²·k) per ridge for k outputs.
+///
+/// `leave_one_out_gradient` gives the LOO error at one ridge with its gradient with respect to the
+/// kernel's entries and to diag_reg, for choosing hyperparameters by LOO (fit_hyperparameters).
+/// With E = (1/(N·k))·Σᵢ꜀ ρᵢ꜀², ρ = α/Aᵢᵢ, α = A·Y, and dA = −A·dK·A,
+///
+///     ∂E/∂K = (2/(N·k))·(A·diag(w)·A − ½·(A·U·αᵀ + α·Uᵀ·A)),   Uᵢ꜀ = αᵢ꜀/Aᵢᵢ²,  wᵢ = Σ꜀ αᵢ꜀²/Aᵢᵢ³,
+///
+/// one more symmetric rank-N product (SYRK) than the marginal likelihood's gradient.
 
 #include <cmath>
 #include <span>
@@ -54,6 +62,16 @@ struct LeaveOneOut {
   double best_diag_reg() const { return diag_reg[best_error]; }
 };
 
+/// The leave-one-out error at one ridge with its derivatives.
+struct LeaveOneOutGradient {
+  double value = 0;  ///< LOO mean squared error: mean over i and outputs of (yᵢ − ŷ₋ᵢ)²
+  /// ∂ value/∂Kᵢⱼ (N × N, symmetric), the ridge's path through tr(K) included.
+  Matrix<double> kernel;
+  double diag_reg = 0;  ///< ∂ value/∂diag_reg, in the scale convention of the options
+  double ridge = 0;     ///< r, the regulariser that diag_reg gave
+  double log_marginal_likelihood = 0;  ///< log p(Y | K, r), from the same factorisation
+};
+
 /// LOO, GCV and the marginal likelihood of ridge regression with the N × N kernel `k` on the
 /// N × k targets `y`, for every diag_reg in `diag_regs` (each ≥ 0; same convention as
 /// predictions, relative to tr(K)/N unless `diag_reg_absolute_scale`). Throws
@@ -66,7 +84,7 @@ LeaveOneOut leave_one_out(const Eigen::MatrixBase<DK>& k, const Eigen::MatrixBas
                           const LeaveOneOutOptions& options = {}) {
   constexpr std::string_view kFunction = "leave_one_out";
   if (diag_regs.empty()) detail::fail(kFunction, "the grid of diag_reg values is empty");
-  detail::require_targets(kFunction, k, y);
+  const Matrix<double> targets = detail::checked_targets(kFunction, k, y);
   const Index n = k.rows();
   const double square = static_cast<double>(n) * static_cast<double>(n) * sizeof(double);
   // The copy and LAPACK's 2N² workspace while it runs; then V and its squares.
@@ -82,7 +100,6 @@ LeaveOneOut leave_one_out(const Eigen::MatrixBase<DK>& k, const Eigen::MatrixBas
       kFunction, k, 0.0, true, options.eigenvalue_cutoff, relative, no_ridge, &kernel_diagonal);
   const Spectrum spectrum = detail::consume_into_spectrum(std::move(work), relative);
   const Matrix<double>& v = spectrum.vectors();
-  const Matrix<double> targets = y.template cast<double>();
   const Matrix<double> projected = v.transpose() * targets;  // VᵀY
   const Matrix<double> squares = v.array().square().matrix();
   const double mean = detail::mean_diagonal(kernel_diagonal);
@@ -135,6 +152,56 @@ LeaveOneOut leave_one_out(const Eigen::MatrixBase<DK>& k, const Eigen::MatrixBas
   out.error.minCoeff(&out.best_error);
   out.gcv.minCoeff(&out.best_gcv);
   out.log_marginal_likelihood.maxCoeff(&out.best_likelihood);
+  return out;
+}
+
+/// The LOO error of ridge regression with the N × N kernel `k` on the N × k targets `y` at one
+/// ridge (options as for `log_marginal_likelihood`), with its gradient with respect to the
+/// kernel's entries and to diag_reg. One factorisation, Cholesky or the eigendecomposition as for
+/// the likelihood, and about N³ flops more. Throws `std::invalid_argument` as
+/// `log_marginal_likelihood_gradient` does, for a K + r·I singular to working precision too
+/// (its refits are not unique).
+template <class DK, class DY>
+LeaveOneOutGradient leave_one_out_gradient(const Eigen::MatrixBase<DK>& k,
+                                           const Eigen::MatrixBase<DY>& y,
+                                           const MarginalLikelihoodOptions& options = {}) {
+  constexpr std::string_view kFunction = "leave_one_out_gradient";
+  const Matrix<double> targets = detail::checked_targets(kFunction, k, y);
+  const Index n = k.rows();
+  // K̃⁻¹, then A·diag(√w) in its place, and G.
+  detail::require_memory(kFunction,
+                         2.0 * static_cast<double>(n) * static_cast<double>(n) * sizeof(double),
+                         "the leave-one-out gradient of the " + std::to_string(n) + " × " +
+                             std::to_string(n) + " kernel");
+  detail::LikelihoodSolve s = detail::solve_for_likelihood(kFunction, k, targets, options, true,
+                                                           "leave-one-out refits are not unique");
+  LeaveOneOutGradient out;
+  out.ridge = s.ridge;
+  out.log_marginal_likelihood = detail::gaussian_log_density(kFunction, s.fit, s.log_determinant,
+                                                             targets.rows(), targets.cols());
+  const Matrix<double> residual = detail::leave_one_out_residuals(s);  // ρ = α/Aᵢᵢ
+  const auto scale = static_cast<double>(targets.size());
+  out.value = residual.squaredNorm() / scale;
+  const Eigen::ArrayXd a_diagonal = s.inverse.diagonal().array();
+  const Matrix<double> u = residual.array().colwise() / a_diagonal;                 // α/Aᵢᵢ²
+  const Eigen::ArrayXd w = residual.array().square().rowwise().sum() / a_diagonal;  // Σ꜀ α²/Aᵢᵢ³
+  const Matrix<double> a_u = detail::product(s.inverse, u);
+  // A·diag(√w), A symmetric: its columns scaled, in A's storage.
+  s.inverse *= w.sqrt().matrix().asDiagonal();
+  out.kernel = Matrix<double>::Zero(n, n);
+  out.kernel.selfadjointView<Eigen::Lower>().rankUpdate(s.inverse, 2.0 / scale);
+  s.inverse.resize(0, 0);
+  for (Index c = 0; c < targets.cols(); ++c) {  // Eigen's rank-2 update takes vectors
+    out.kernel.selfadjointView<Eigen::Lower>().rankUpdate(a_u.col(c), s.alpha.col(c), -1.0 / scale);
+  }
+  detail::mirror_triangle(out.kernel, false);
+  out.diag_reg = detail::chain_through_ridge(out.kernel, options, s.mean_diagonal);
+  detail::require_finite_gradient(kFunction, out.kernel, out.diag_reg);
+  if (!std::isfinite(out.value)) {
+    detail::fail(kFunction,
+                 "the leave-one-out error overflowed; scale the kernel and the targets "
+                 "towards 1");
+  }
   return out;
 }
 

@@ -52,6 +52,9 @@ struct MarginalLikelihoodGradient {
   Matrix<double> kernel;
   double diag_reg = 0;  ///< ∂ value/∂diag_reg, in the scale convention of the options
   double ridge = 0;     ///< r, the regulariser that diag_reg gave
+  /// The leave-one-out mean squared error of the same ridge regression (leave_one_out.hpp), from
+  /// the same factorisation at O(N·k) extra cost.
+  double leave_one_out_error = 0;
 };
 
 }  // namespace TANGENT_SOLVER_ABI
@@ -59,10 +62,11 @@ struct MarginalLikelihoodGradient {
 namespace detail {
 inline namespace TANGENT_SOLVER_ABI {
 
-/// Throws unless `y` holds finite targets, one row per point of the N × N kernel `k`.
+/// The targets `y` in double, after checking that they are finite, one row per point of the
+/// N × N kernel `k`.
 template <class DK, class DY>
-void require_targets(std::string_view function, const Eigen::MatrixBase<DK>& k,
-                     const Eigen::MatrixBase<DY>& y) {
+Matrix<double> checked_targets(std::string_view function, const Eigen::MatrixBase<DK>& k,
+                               const Eigen::MatrixBase<DY>& y) {
   if (k.rows() != y.rows()) {
     fail(function, "y has " + std::to_string(y.rows()) + " rows but the kernel is " +
                        std::to_string(k.rows()) + " × " + std::to_string(k.cols()) +
@@ -70,6 +74,7 @@ void require_targets(std::string_view function, const Eigen::MatrixBase<DK>& k,
   }
   if (y.cols() == 0) fail(function, "y has no columns");
   require_all_finite(function, "y", y);
+  return y.template cast<double>();
 }
 
 /// What a marginal likelihood needs from the factorisation of K̃: fit = Σ_c y_cᵀ·K̃⁻¹·y_c and
@@ -93,11 +98,13 @@ inline std::string zero_trace_hint(double diag_reg, bool absolute, double ridge)
 
 /// Checks K and Y, regularises and factorises K̃ (see the file comment for the routes). The fit
 /// comes from ‖L⁻¹Y‖² or Σ (VᵀY)²/λ, sums of squares, whether or not the gradient is wanted, so
-/// the value has the same bits either way.
+/// the value has the same bits either way. A singular K̃ is refused with `singular_consequence`,
+/// what it makes of the caller's quantity.
 template <class DK>
-LikelihoodSolve solve_for_likelihood(std::string_view function, const Eigen::MatrixBase<DK>& k,
-                                     const Matrix<double>& y,
-                                     const MarginalLikelihoodOptions& options, bool gradient) {
+LikelihoodSolve solve_for_likelihood(
+    std::string_view function, const Eigen::MatrixBase<DK>& k, const Matrix<double>& y,
+    const MarginalLikelihoodOptions& options, bool gradient,
+    std::string_view singular_consequence = "the Gaussian of the targets has no density") {
   const Index n = k.rows();
   const double square = static_cast<double>(n) * static_cast<double>(n) * sizeof(double);
   const std::string size = std::to_string(n) + " × " + std::to_string(n);
@@ -140,8 +147,8 @@ LikelihoodSolve solve_for_likelihood(std::string_view function, const Eigen::Mat
          "K + r·I (r = " + show(out.ridge) +
              ") is singular to working precision: its smallest eigenvalue " + show(s.values[0]) +
              " is at most " + show(s.relative_cutoff) + " times its largest (" +
-             show(s.values[s.size() - 1]) +
-             "), so the Gaussian of the targets has no density; pass a diag_reg > 0 "
+             show(s.values[s.size() - 1]) + "), so " + std::string(singular_consequence) +
+             "; pass a diag_reg > 0 "
              "(observation noise) or remove duplicate training points" +
              zero_trace_hint(options.diag_reg, options.diag_reg_absolute_scale, out.ridge));
   }
@@ -178,6 +185,33 @@ inline double gaussian_log_density(std::string_view function, double fit, double
   return value;
 }
 
+/// ∂/∂diag_reg of a quantity whose gradient with respect to K̃ is `g` (N × N, symmetric): the
+/// ridge moves the diagonal, so ∂/∂r = tr(G). With a relative diag_reg, r = diag_reg·tr(K)/N:
+/// ∂r/∂diag_reg = tr(K)/N, and each Kᵢᵢ moves r by diag_reg/N, a path added to G's diagonal, which
+/// becomes the gradient with respect to K.
+inline double chain_through_ridge(Matrix<double>& g, const MarginalLikelihoodOptions& options,
+                                  double mean_kernel_diagonal) {
+  const double d_ridge = g.trace();
+  if (options.diag_reg_absolute_scale) return d_ridge;
+  g.diagonal().array() += d_ridge * options.diag_reg / static_cast<double>(g.rows());
+  return d_ridge * mean_kernel_diagonal;
+}
+
+/// The leave-one-out residuals yᵢ − ŷ₋ᵢ = αᵢ/Aᵢᵢ (Rasmussen & Williams 2006, eq. 5.12) from
+/// α = A·Y and A = K̃⁻¹.
+inline Matrix<double> leave_one_out_residuals(const LikelihoodSolve& s) {
+  return s.alpha.array().colwise() / s.inverse.diagonal().array();
+}
+
+/// Throws unless the gradient `g` and its ridge derivative are finite.
+inline void require_finite_gradient(std::string_view function, const Matrix<double>& g,
+                                    double d_diag_reg) {
+  if (!std::isfinite(d_diag_reg) || !g.allFinite()) {
+    fail(function, "the gradient overflowed (∂/∂diag_reg = " + show(d_diag_reg) +
+                       "); scale the kernel and the targets towards 1");
+  }
+}
+
 }  // namespace TANGENT_SOLVER_ABI
 }  // namespace detail
 
@@ -190,8 +224,7 @@ template <class DK, class DY>
 double log_marginal_likelihood(const Eigen::MatrixBase<DK>& k, const Eigen::MatrixBase<DY>& y,
                                const MarginalLikelihoodOptions& options = {}) {
   constexpr std::string_view kFunction = "log_marginal_likelihood";
-  detail::require_targets(kFunction, k, y);
-  const Matrix<double> targets = y.template cast<double>();
+  const Matrix<double> targets = detail::checked_targets(kFunction, k, y);
   const detail::LikelihoodSolve s =
       detail::solve_for_likelihood(kFunction, k, targets, options, false);
   return detail::gaussian_log_density(kFunction, s.fit, s.log_determinant, targets.rows(),
@@ -205,13 +238,14 @@ MarginalLikelihoodGradient log_marginal_likelihood_gradient(
     const Eigen::MatrixBase<DK>& k, const Eigen::MatrixBase<DY>& y,
     const MarginalLikelihoodOptions& options = {}) {
   constexpr std::string_view kFunction = "log_marginal_likelihood_gradient";
-  detail::require_targets(kFunction, k, y);
-  const Matrix<double> targets = y.template cast<double>();
+  const Matrix<double> targets = detail::checked_targets(kFunction, k, y);
   detail::LikelihoodSolve s = detail::solve_for_likelihood(kFunction, k, targets, options, true);
   MarginalLikelihoodGradient out;
   out.value = detail::gaussian_log_density(kFunction, s.fit, s.log_determinant, targets.rows(),
                                            targets.cols());
   out.ridge = s.ridge;
+  out.leave_one_out_error =
+      detail::leave_one_out_residuals(s).squaredNorm() / static_cast<double>(targets.size());
   // G = ½·(α·αᵀ − k·K̃⁻¹), built in K̃⁻¹'s storage: a rank-k update of its lower triangle,
   // mirrored, so G is exactly symmetric.
   const auto outputs = static_cast<double>(targets.cols());
@@ -219,18 +253,8 @@ MarginalLikelihoodGradient log_marginal_likelihood_gradient(
   out.kernel *= -0.5 * outputs;
   out.kernel.selfadjointView<Eigen::Lower>().rankUpdate(s.alpha, 0.5);
   detail::mirror_triangle(out.kernel, false);
-  // ∂/∂r = tr(G). r = diag_reg·tr(K)/N when relative: ∂r/∂diag_reg = tr(K)/N, ∂r/∂Kᵢᵢ = diag_reg/N.
-  const double d_ridge = out.kernel.trace();
-  if (options.diag_reg_absolute_scale) {
-    out.diag_reg = d_ridge;
-  } else {
-    out.diag_reg = d_ridge * s.mean_diagonal;
-    out.kernel.diagonal().array() += d_ridge * options.diag_reg / static_cast<double>(k.rows());
-  }
-  if (!std::isfinite(out.diag_reg) || !out.kernel.allFinite()) {
-    detail::fail(kFunction, "the gradient overflowed (∂/∂diag_reg = " + detail::show(out.diag_reg) +
-                                "); scale the kernel and the targets towards 1");
-  }
+  out.diag_reg = detail::chain_through_ridge(out.kernel, options, s.mean_diagonal);
+  detail::require_finite_gradient(kFunction, out.kernel, out.diag_reg);
   return out;
 }
 
