@@ -177,6 +177,19 @@ void log_marginal_likelihood_gradient(benchmark::State& state) {
   state.SetLabel(bench::label());
 }
 
+/// The LOO error at one ridge with its gradient (the fit's LOO objective): the likelihood
+/// gradient's factorisation and inverse plus a symmetric rank-N product.
+void leave_one_out_gradient(benchmark::State& state) {
+  const Problem p = problem(state.range(0));
+  for (auto _ : state) {
+    const tangent::LeaveOneOutGradient g =
+        tangent::leave_one_out_gradient(p.k_train_train, p.y, {.diag_reg = kRidge});
+    benchmark::DoNotOptimize(g.kernel.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(bench::label());
+}
+
 /// Leave-one-out, GCV and the marginal likelihood for 20 ridges from 1e-6 to 1 (relative): one
 /// eigendecomposition where refitting by Cholesky would cost 20 likelihood floors.
 void leave_one_out_20(benchmark::State& state) {
@@ -341,6 +354,7 @@ void register_all(bool smoke) {
   add("likelihood_floor", likelihood_floor, smoke);
   add("log_marginal_likelihood", log_marginal_likelihood, smoke);
   add("log_marginal_likelihood_gradient", log_marginal_likelihood_gradient, smoke);
+  add("leave_one_out_gradient", leave_one_out_gradient, smoke);
   add("leave_one_out_20", leave_one_out_20, smoke);
   add("cg_product_float", cg_product_float, smoke);
   add("conjugate_gradient_float", conjugate_gradient_float, smoke);
