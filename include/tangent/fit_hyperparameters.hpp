@@ -9,11 +9,14 @@
 /// w_std, b_std; Erf a, b, c) and the ridge are fitted as log|θ|, which keeps their sign; the
 /// others (ABReLU a, b, LeakyReLU alpha) as they are. The objective minimised is −log p/(N·k) (k
 /// outputs) or the LOO mean squared error, both per target entry, so that the gradient
-/// tolerance does not depend on the size of the problem.
+/// tolerance does not depend on the number of points; the LOO error is in the units of y², and
+/// so is its tolerance.
 ///
 /// The LOO error does not change when the kernel and a relative ridge scale together, so a
 /// hyperparameter that only scales the kernel (the readout's w_std with its b_std) is fixed by
 /// the likelihood but only partly by LOO: the fit then stops wherever that direction leaves it.
+/// LOO also often drives the ridge towards 0, the other hyperparameters taking over its
+/// smoothing: fix it (`fit_diag_reg = false`) to compare kernels at one ridge.
 
 #if !__has_include(<LBFGS.h>)
 #error "tangent/fit_hyperparameters.hpp needs LBFGS++ (Debian: liblbfgspp-dev), header-only"
@@ -64,14 +67,16 @@ struct FitOptions {
   /// Evaluations of the kernels with their derivatives (the cost of a fit), line searches and
   /// restarts included.
   int max_evaluations = 200;
-  /// Converged when the gradient of the objective (−log p/(N·k), or the LOO error) with respect
-  /// to the fitted parameters (log|θ| where log-scaled) has a Euclidean norm at most this.
+  /// Converged when the gradient of the objective (−log p/(N·k), or the LOO error in units of
+  /// y²) with respect to the fitted parameters (log|θ| where log-scaled) has a Euclidean norm at
+  /// most this.
   double gradient_tolerance = 1e-6;
 };
 
 /// One evaluation of the objective: the fitted hyperparameters' values (in the order of
-/// `FitResult::hyperparameters`), the ridge, and the log marginal likelihood and LOO error there,
-/// whichever is optimised (−∞ and +∞ where the kernel could not be used: `error` says why).
+/// `FitResult::hyperparameters`), the ridge, and both the log marginal likelihood and the LOO
+/// error there, whatever the objective (−∞ and +∞ where the kernel could not be used: `error`
+/// says why).
 struct FitStep {
   std::vector<double> values;
   double diag_reg = 0;
@@ -157,9 +162,9 @@ inline namespace TANGENT_PARALLEL_ABI {
 /// Throws `std::invalid_argument` for bad input (as `kernels` and `log_marginal_likelihood`
 /// do), bad options, nothing to fit, a log-scaled hyperparameter that starts at 0 (its
 /// derivative vanishes there), and a kernel that cannot be used at the start. A point the
-/// optimiser tries where the kernel is singular or overflows counts as −∞ and the line search
-/// steps back from it. A run that does not converge returns its best point with `converged`
-/// false and a message saying why.
+/// optimiser tries where the kernel is singular or overflows counts as the worst objective
+/// (log p = −∞, LOO error = +∞) and the line search steps back from it. A run that does not
+/// converge returns its best point with `converged` false and a message saying why.
 template <Network Net, class DX, class DY>
 FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& x,
                                    const Eigen::MatrixBase<DY>& y, const FitOptions& options = {}) {
@@ -262,14 +267,15 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
               : detail::kernel_derivatives<false>("kernel_derivatives", candidate, inputs,
                                                   no_second_input, is_chosen);
       const Matrix<double>& kernel = ntk ? d.ntk : d.nngp;
-      const MarginalLikelihoodOptions ridge{
+      const MarginalLikelihoodOptions ridge_options{
           .diag_reg = step.diag_reg, .diag_reg_absolute_scale = options.diag_reg_absolute_scale};
       // The objective's gradient with respect to K and to diag_reg, times `sign`.
       Matrix<double> d_kernel;
       double d_diag_reg = 0;
       double sign = 1;
       if (by_likelihood) {
-        MarginalLikelihoodGradient g = log_marginal_likelihood_gradient(kernel, targets, ridge);
+        MarginalLikelihoodGradient g =
+            log_marginal_likelihood_gradient(kernel, targets, ridge_options);
         step.log_marginal_likelihood = g.value;
         step.leave_one_out_error = g.leave_one_out_error;
         value = -g.value / scale;
@@ -277,7 +283,7 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
         d_kernel = std::move(g.kernel);
         d_diag_reg = g.diag_reg;
       } else {
-        LeaveOneOutGradient g = leave_one_out_gradient(kernel, targets, ridge);
+        LeaveOneOutGradient g = leave_one_out_gradient(kernel, targets, ridge_options);
         step.log_marginal_likelihood = g.log_marginal_likelihood;
         step.leave_one_out_error = g.value;
         value = g.value;

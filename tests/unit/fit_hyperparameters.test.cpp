@@ -120,6 +120,7 @@ TEST_CASE("fit_hyperparameters by leave-one-out finds a minimum of the LOO error
   };
   const auto values_of = [](const auto& fit) {
     std::vector<double> theta;
+    theta.reserve(fit.hyperparameters.size() + 1);
     for (const Hyperparameter& h : fit.hyperparameters) theta.push_back(h.value);
     theta.push_back(fit.diag_reg);
     return theta;
@@ -167,9 +168,21 @@ TEST_CASE("fit_hyperparameters by leave-one-out finds a minimum of the LOO error
     FitOptions with_ridge = fixed_ridge;
     with_ridge.fit_diag_reg = true;
     const FitResult r = fit_hyperparameters(start, x, y, with_ridge);
-    INFO(r.message);
+    INFO(r.message << "; diag_reg " << r.diag_reg);
     REQUIRE(r.converged);
-    CHECK(r.leave_one_out_error == Approx(at(values_of(r))).epsilon(1e-10));
+    // With a ridge near 0, K̃ is as ill-conditioned as the NTK: the two sweeps' last bits move
+    // the error by about κ(K̃)·ε, so the tolerance follows κ, measured here.
+    Eigen::MatrixXd k_tilde = ntk(r.network, x);
+    k_tilde.diagonal().array() += r.diag_reg * k_tilde.trace() / static_cast<double>(x.rows());
+    const Eigen::VectorXd spectrum =
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(k_tilde, Eigen::EigenvaluesOnly)
+            .eigenvalues();
+    const double condition = spectrum.maxCoeff() / spectrum.minCoeff();
+    INFO("κ(K̃) = " << condition);
+    REQUIRE(condition > 0);
+    CHECK(r.leave_one_out_error ==
+          Approx(at(values_of(r)))
+              .epsilon(std::max(1e-10, 100 * condition * std::numeric_limits<double>::epsilon())));
     CHECK(r.leave_one_out_error < loo(ntk(start, x), y, 1e-2));
     require_stationary(values_of(r), 5);
   }

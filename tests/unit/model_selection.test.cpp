@@ -228,7 +228,7 @@ TEST_CASE("the leave-one-out gradient equals central differences of explicit ref
     // κ(K̃) ≤ 20: the closed form and the refits agree to a few hundred ε.
     const double e = error(k, reg);
     CHECK(std::abs(g.value - e) <= 1e-12 * e);
-    CHECK(g.ridge == ridge_of(k, reg));
+    CHECK(g.ridge == Approx(ridge_of(k, reg)).epsilon(1e-15));  // tr(K) summed in another order
     CHECK(std::abs(g.value - leave_one_out(k, y, std::vector<double>{reg},
                                            {.diag_reg_absolute_scale = absolute})
                                  .error[0]) <= 1e-12 * e);
@@ -236,8 +236,8 @@ TEST_CASE("the leave-one-out gradient equals central differences of explicit ref
           1e-12 * std::abs(g.log_marginal_likelihood));
     const MarginalLikelihoodGradient lml = log_marginal_likelihood_gradient(k, y, options);
     CHECK(std::abs(lml.leave_one_out_error - e) <= 1e-12 * e);
-    // h = 1e-6 on entries of order 0.1–1: truncation h²·|E‴|/6 and rounding ε·E/h, both below
-    // 1e-9·E here, so 1e-6 relative leaves a wide margin.
+    // h = 1e-6 on entries of order 0.1–1: truncation h²·|E‴|/6 ≈ 1e-12·E and the refits'
+    // rounding κ(K̃)·ε·E/h ≈ 4e-9·E, so 1e-6 relative leaves a wide margin.
     const double h = 1e-6;
     const double fd_reg = (error(k, reg + h) - error(k, reg - h)) / (2 * h);
     CHECK(std::abs(fd_reg - g.diag_reg) <= 1e-6 * (std::abs(g.diag_reg) + e));
@@ -256,6 +256,12 @@ TEST_CASE("the leave-one-out gradient equals central differences of explicit ref
       INFO("entry " << i << ", " << j << ": " << ours << " vs " << slope);
       CHECK(std::abs(slope - ours) <= 1e-6 * (std::abs(ours) + e));
     }
+    // Every entry at once: a random symmetric direction D, dE = Σᵢⱼ Gᵢⱼ·Dᵢⱼ.
+    Eigen::MatrixXd direction = random_inputs(n, n, 17);
+    direction = 0.5 * (direction + direction.transpose()).eval();
+    const double along = (error(k + h * direction, reg) - error(k - h * direction, reg)) / (2 * h);
+    const double ours = g.kernel.cwiseProduct(direction).sum();
+    CHECK(std::abs(along - ours) <= 1e-6 * (std::abs(ours) + e));
     CHECK(g.kernel == g.kernel.transpose());
   }
   SECTION("the eigendecomposition route gives the Cholesky route's gradient") {
@@ -280,6 +286,22 @@ TEST_CASE("the leave-one-out gradient equals central differences of explicit ref
                           Catch::Contains("diag_reg > 0"));
     CHECK(std::isfinite(leave_one_out_gradient(twin, y, {.diag_reg = 1e-3}).value));
     CHECK_THROWS_WITH(leave_one_out_gradient(k, y.topRows(4)), Catch::Contains("y has 4 rows"));
+  }
+  SECTION("bad input is refused with a sentence naming the function") {
+    const auto refused = [&](const Eigen::MatrixXd& kernel, const Eigen::MatrixXd& targets,
+                             const MarginalLikelihoodOptions& options, const char* why) {
+      INFO(why);
+      CHECK_THROWS_WITH(leave_one_out_gradient(kernel, targets, options),
+                        Catch::Contains("leave_one_out_gradient") && Catch::Contains(why));
+    };
+    Eigen::MatrixXd indefinite = k;
+    indefinite(0, 1) = indefinite(1, 0) = 10.0;
+    refused(indefinite, y, {.diag_reg = 0.1}, "not positive semidefinite");
+    refused(k, y, {.diag_reg = -0.1}, "diag_reg must be finite and non-negative");
+    Eigen::MatrixXd bad_y = y;
+    bad_y(3, 1) = std::numeric_limits<double>::quiet_NaN();
+    refused(k, bad_y, {}, "y has a non-finite value");
+    refused(k, Eigen::MatrixXd::Constant(n, 1, 1e200), {}, "overflowed");
   }
 }
 

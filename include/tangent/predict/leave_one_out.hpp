@@ -18,11 +18,13 @@
 ///
 /// `leave_one_out_gradient` gives the LOO error at one ridge with its gradient with respect to the
 /// kernel's entries and to diag_reg, for choosing hyperparameters by LOO (fit_hyperparameters).
-/// With E = (1/(N·k))·Σᵢ꜀ ρᵢ꜀², ρ = α/Aᵢᵢ, α = A·Y, and dA = −A·dK·A,
+/// With E = (1/(N·k))·Σᵢ꜀ ρᵢ꜀², ρ = α/Aᵢᵢ, α = A·Y, and dA = −A·dK·A, for symmetric dK
+/// (dE = Σᵢⱼ Gᵢⱼ·dKᵢⱼ),
 ///
 ///     ∂E/∂K = (2/(N·k))·(A·diag(w)·A − ½·(A·U·αᵀ + α·Uᵀ·A)),   Uᵢ꜀ = αᵢ꜀/Aᵢᵢ²,  wᵢ = Σ꜀ αᵢ꜀²/Aᵢᵢ³,
 ///
-/// one more symmetric rank-N product (SYRK) than the marginal likelihood's gradient.
+/// one more symmetric rank-N product (SYRK, N³ flops) and k rank-2 updates (O(N²·k)) than the
+/// marginal likelihood's gradient.
 
 #include <cmath>
 #include <span>
@@ -177,11 +179,17 @@ LeaveOneOutGradient leave_one_out_gradient(const Eigen::MatrixBase<DK>& k,
                                                            "leave-one-out refits are not unique");
   LeaveOneOutGradient out;
   out.ridge = s.ridge;
-  out.log_marginal_likelihood = detail::gaussian_log_density(kFunction, s.fit, s.log_determinant,
-                                                             targets.rows(), targets.cols());
+  // A side value: its overflow (−∞) is not a reason to refuse the LOO error.
+  out.log_marginal_likelihood = detail::gaussian_log_density_or_infinity(
+      s.fit, s.log_determinant, targets.rows(), targets.cols());
   const Matrix<double> residual = detail::leave_one_out_residuals(s);  // ρ = α/Aᵢᵢ
   const auto scale = static_cast<double>(targets.size());
   out.value = residual.squaredNorm() / scale;
+  if (!std::isfinite(out.value)) {
+    detail::fail(kFunction,
+                 "the leave-one-out error overflowed; scale the kernel and the targets "
+                 "towards 1");
+  }
   const Eigen::ArrayXd a_diagonal = s.inverse.diagonal().array();
   const Matrix<double> u = residual.array().colwise() / a_diagonal;                 // α/Aᵢᵢ²
   const Eigen::ArrayXd w = residual.array().square().rowwise().sum() / a_diagonal;  // Σ꜀ α²/Aᵢᵢ³
@@ -197,11 +205,6 @@ LeaveOneOutGradient leave_one_out_gradient(const Eigen::MatrixBase<DK>& k,
   detail::mirror_triangle(out.kernel, false);
   out.diag_reg = detail::chain_through_ridge(out.kernel, options, s.mean_diagonal);
   detail::require_finite_gradient(kFunction, out.kernel, out.diag_reg);
-  if (!std::isfinite(out.value)) {
-    detail::fail(kFunction,
-                 "the leave-one-out error overflowed; scale the kernel and the targets "
-                 "towards 1");
-  }
   return out;
 }
 

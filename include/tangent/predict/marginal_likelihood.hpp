@@ -169,14 +169,19 @@ LikelihoodSolve solve_for_likelihood(
 }
 
 /// log p(Y) = −½·fit − (k/2)·log det K̃ − (N·k/2)·log 2π from fit = Σ_c y_cᵀ·K̃⁻¹·y_c, for N points
-/// and k outputs. Throws when it overflowed (targets far larger than the kernel's scale) rather
-/// than return −∞.
-inline double gaussian_log_density(std::string_view function, double fit, double log_determinant,
-                                   Index points, Index outputs) {
+/// and k outputs; −∞ where it overflowed.
+inline double gaussian_log_density_or_infinity(double fit, double log_determinant, Index points,
+                                               Index outputs) {
   const auto n = static_cast<double>(points);
   const auto k = static_cast<double>(outputs);
-  const double value =
-      -0.5 * fit - 0.5 * k * log_determinant - 0.5 * n * k * std::log(2.0 * std::numbers::pi);
+  return -0.5 * fit - 0.5 * k * log_determinant - 0.5 * n * k * std::log(2.0 * std::numbers::pi);
+}
+
+/// The same, throwing when it overflowed (targets far larger than the kernel's scale) rather than
+/// return −∞.
+inline double gaussian_log_density(std::string_view function, double fit, double log_determinant,
+                                   Index points, Index outputs) {
+  const double value = gaussian_log_density_or_infinity(fit, log_determinant, points, outputs);
   if (!std::isfinite(value)) {
     fail(function, "the log marginal likelihood overflowed (yᵀ·K̃⁻¹·y = " + show(fit) +
                        ", log det K̃ = " + show(log_determinant) +
@@ -198,7 +203,8 @@ inline double chain_through_ridge(Matrix<double>& g, const MarginalLikelihoodOpt
 }
 
 /// The leave-one-out residuals yᵢ − ŷ₋ᵢ = αᵢ/Aᵢᵢ (Rasmussen & Williams 2006, eq. 5.12) from
-/// α = A·Y and A = K̃⁻¹.
+/// α = A·Y and A = K̃⁻¹. Here rather than in leave_one_out.hpp because the likelihood's gradient
+/// reports the LOO error of its own factorisation, and leave_one_out.hpp includes this header.
 inline Matrix<double> leave_one_out_residuals(const LikelihoodSolve& s) {
   return s.alpha.array().colwise() / s.inverse.diagonal().array();
 }
