@@ -197,7 +197,7 @@ LeaveOneOutGradient leave_one_out_gradient(const Eigen::MatrixBase<DK>& k,
   // A·diag(√w), A symmetric: its columns scaled, in A's storage.
   s.inverse *= w.sqrt().matrix().asDiagonal();
   out.kernel = Matrix<double>::Zero(n, n);
-  out.kernel.selfadjointView<Eigen::Lower>().rankUpdate(s.inverse, 2.0 / scale);
+  detail::add_lower_rank_update(out.kernel, s.inverse, 2.0 / scale);
   s.inverse.resize(0, 0);
   for (Index c = 0; c < targets.cols(); ++c) {  // Eigen's rank-2 update takes vectors
     out.kernel.selfadjointView<Eigen::Lower>().rankUpdate(a_u.col(c), s.alpha.col(c), -1.0 / scale);

@@ -162,7 +162,7 @@ LikelihoodSolve solve_for_likelihood(
     Matrix<double> w = s.vectors() * inverse_values.cwiseSqrt().asDiagonal();
     s.basis.reset();
     out.inverse = Matrix<double>::Zero(n, n);
-    out.inverse.selfadjointView<Eigen::Lower>().rankUpdate(w);
+    add_lower_rank_update(out.inverse, w, 1.0);
     mirror_triangle(out.inverse, false);
   }
   return out;
