@@ -24,7 +24,7 @@ constexpr bool lapacke = true;
 #else
 constexpr bool lapacke = false;
 #endif
-/// Predictions' large products go through OpenBLAS's cblas_dgemm (else Eigen's GEMM).
+/// Predictions' large products go through OpenBLAS's cblas_dgemm and cblas_dsyrk (else Eigen's).
 #if defined(TANGENT_HAS_CBLAS)
 constexpr bool cblas = true;
 #else

@@ -37,7 +37,8 @@
 #include "tangent/core/errors.hpp"
 
 #if defined(TANGENT_HAS_CBLAS)
-// OpenBLAS's own header: declaring cblas_dgemm ourselves would clash with a user's <cblas.h>.
+// OpenBLAS's own header: declaring cblas_dgemm and cblas_dsyrk ourselves would clash with a
+// user's <cblas.h>.
 #include <cblas.h>
 #endif
 
@@ -152,9 +153,10 @@ Matrix<S> product(const Matrix<S>& a, const Matrix<S>& b) {
 #endif
 }
 
-/// c's lower triangle += alpha·a·aᵀ, a symmetric rank update (SYRK, half a GEMM's flops):
-/// OpenBLAS's dsyrk when found, Eigen's rankUpdate otherwise, which took 1.7–2.3 s against
-/// dsyrk's 0.7 s for a 4,000 × 4,000 `a` (AVX-512, 2 threads).
+/// c's lower triangle += alpha·a·aᵀ for a square c with as many rows as a, its strict upper
+/// triangle untouched (callers mirror it afterwards): a symmetric rank update (SYRK, half a
+/// GEMM's flops), OpenBLAS's dsyrk when found, Eigen's rankUpdate otherwise, which took 1.7–2.3 s
+/// against dsyrk's 0.7 s for a 4,000 × 4,000 `a` (AVX-512, 2 threads).
 template <class S>
 void add_lower_rank_update(Matrix<S>& c, const Matrix<S>& a, double alpha) {
   static_assert(std::is_same_v<S, double>, "TANGENT: PREDICTIONS ARE COMPUTED IN double.");
