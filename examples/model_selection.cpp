@@ -34,6 +34,7 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -178,32 +179,18 @@ std::vector<Row> select_for(const std::string& name, int depth, const Data& d, c
       rows.back().seconds = seconds;
     }
   }
-  {
+  // The fits by each objective, from the default.
+  for (const auto& [method, objective] :
+       {std::pair{"fit LML", tangent::FitObjective::marginal_likelihood},
+        std::pair{"fit LOO", tangent::FitObjective::leave_one_out}}) {
     const auto start = std::chrono::steady_clock::now();
-    const auto fit = tangent::fit_hyperparameters(
-        network<A>(depth, 1, 0.1), d.x, d.y,
-        {.kernel = tangent::Get::nngp, .which = hidden_dense, .diag_reg = 1e-4});
+    const auto fit = tangent::fit_hyperparameters(network<A>(depth, 1, 0.1), d.x, d.y,
+                                                  {.kernel = tangent::Get::nngp,
+                                                   .objective = objective,
+                                                   .which = hidden_dense,
+                                                   .diag_reg = 1e-4});
     const auto& h = fit.hyperparameters;
-    Row r{.method = "fit LML",
-          .w_std = h[0].value,
-          .b_std = h[1].value,
-          .ridge = fit.diag_reg,
-          .lml_per_output = fit.log_marginal_likelihood / outputs,
-          .loo_error = fit.leave_one_out_error,
-          .note = std::to_string(fit.trace.size()) + " evaluations" +
-                  (fit.converged ? "" : ", " + fit.message)};
-    finish(r, start);
-  }
-  {
-    const auto start = std::chrono::steady_clock::now();
-    const auto fit =
-        tangent::fit_hyperparameters(network<A>(depth, 1, 0.1), d.x, d.y,
-                                     {.kernel = tangent::Get::nngp,
-                                      .objective = tangent::FitObjective::leave_one_out,
-                                      .which = hidden_dense,
-                                      .diag_reg = 1e-4});
-    const auto& h = fit.hyperparameters;
-    Row r{.method = "fit LOO",
+    Row r{.method = method,
           .w_std = h[0].value,
           .b_std = h[1].value,
           .ridge = fit.diag_reg,
