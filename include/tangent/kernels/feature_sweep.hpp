@@ -283,6 +283,78 @@ void write_tile(Matrix<S>& tile, Matrix<O>& out, Index r0, Index c0, bool same_i
   if (same_input && r0 != c0) out.block(c0, r0, w, h) = tile.transpose().template cast<O>();
 }
 
+/// The prepared sweep of one pair of inputs: both samples' traces, the widths and the row labels,
+/// from which any tile of the N1×N2 Gram matrices can be computed alone, on any thread, with the
+/// same bits wherever it runs (the single-process sweep below, or a process of the distributed
+/// kernels that owns that tile). `x2` null means x1 with itself.
+template <bool WithNtk, class S, class Net>
+class FeatureTiles {
+ public:
+  FeatureTiles(std::string_view function, const Net& net, const KernelPlan& plan,
+               const Eigen::Ref<const Matrix<S>>& x1, const Eigen::Ref<const Matrix<S>>* x2)
+      : function_(function),
+        net_(net),
+        plan_(plan),
+        x1_(x1),
+        same_input_(x2 == nullptr),
+        trace1_(feature_trace<S>(net, plan, x1)),
+        trace2_(same_input_ ? FeatureTrace<S>{} : feature_trace<S>(net, plan, *x2)),
+        labels_(label_rows(x1, x2)),
+        // x2ᵀ (d × N2) once, so that each tile's GEMM packs contiguous columns of its
+        // right-hand side.
+        yt_(same_input_ ? x1.transpose() : x2->transpose()),
+        inv_d_(S(1) / static_cast<S>(x1.cols())),
+        side_(tile_side(x1.rows(), same_input_ ? x1.rows() : x2->rows())),
+        width_(widths(plan)) {}
+
+  Index rows() const { return x1_.rows(); }
+  Index cols() const { return yt_.cols(); }
+  bool same_input() const { return same_input_; }
+  /// Side of the tiles every entry is computed in (tile_side): a tile's GEMM, and so its bits,
+  /// depend on it.
+  Index side() const { return side_; }
+
+  /// The h × w tile at (r0, c0): its NNGP in `q` and, WithNtk, its NTK in `t` (both resized).
+  /// For one input, a tile on the diagonal computes both triangles; see write_tile. Throws when
+  /// an entry leaves the range of S.
+  void compute(Index r0, Index c0, Index h, Index w, Matrix<S>& q, Matrix<S>& t) const {
+    q.resize(h, w);
+    // Inside a parallel region Eigen runs this product on the calling thread.
+    q.noalias() = x1_.middleRows(r0, h) * yt_.middleCols(c0, w);
+    if constexpr (WithNtk) t.resize(h, w);
+    const FeatureTrace<S>& trace2 = same_input_ ? trace1_ : trace2_;
+    EntryVisitor<WithNtk, S> visitor{plan_, trace1_, trace2, width_};
+    // Each group's NNGP overwrites its inputs in `q`, which it has read.
+    sweep_tile(net_, visitor, q, r0, c0, inv_d_, labels_.first,
+               same_input_ ? labels_.first : labels_.second, same_input_,
+               [&](const EntryState<Lanes<S>>& state, Index r, Index c, Index count) {
+                 store_lanes<S>(state.q, &q(r, c), count);
+                 if constexpr (WithNtk) store_lanes<S>(state.t, &t(r, c), count);
+               });
+    if (!q.allFinite() || (WithNtk && !t.allFinite())) fail(function_, out_of_range_message<S>());
+  }
+
+ private:
+  static std::vector<S> widths(const KernelPlan& plan) {
+    std::vector<S> width(plan.in.size());
+    for (std::size_t k = 0; k < width.size(); ++k) width[k] = static_cast<S>(plan.in[k].channels);
+    return width;
+  }
+
+  std::string_view function_;
+  const Net& net_;
+  const KernelPlan& plan_;
+  Eigen::Ref<const Matrix<S>> x1_;
+  bool same_input_;
+  FeatureTrace<S> trace1_;
+  FeatureTrace<S> trace2_;
+  RowLabels labels_;
+  Matrix<S> yt_;
+  S inv_d_;
+  Index side_;
+  std::vector<S> width_;
+};
+
 /// Fills `nngp_out` and/or `ntk_out` (either may be null; each is resized) with the N1×N2 Gram
 /// matrices of `net` between the rows of `x1` and of `x2`, or of `x1` with itself when `x2` is
 /// null (then only one triangle of tiles is computed and mirrored). Entries are computed in S
@@ -291,30 +363,16 @@ template <bool WithNtk, class S, class O, class Net>
 void feature_kernels(std::string_view function, const Net& net, const KernelPlan& plan,
                      const Eigen::Ref<const Matrix<S>>& x1, const Eigen::Ref<const Matrix<S>>* x2,
                      Matrix<O>* nngp_out, Matrix<O>* ntk_out, const ProgressCallback& progress) {
-  const bool same_input = x2 == nullptr;
-  const Eigen::Ref<const Matrix<S>>& y = same_input ? x1 : *x2;
-  const Index n1 = x1.rows();
-  const Index n2 = y.rows();
-  const S inv_d = S(1) / static_cast<S>(x1.cols());
-
-  const FeatureTrace<S> trace1 = feature_trace<S>(net, plan, x1);
-  const FeatureTrace<S> trace2_storage =
-      same_input ? FeatureTrace<S>{} : feature_trace<S>(net, plan, y);
-  const FeatureTrace<S>& trace2 = same_input ? trace1 : trace2_storage;
-  std::vector<S> width(plan.in.size());
-  for (std::size_t k = 0; k < width.size(); ++k) width[k] = static_cast<S>(plan.in[k].channels);
-  const RowLabels labels = label_rows(x1, x2);
-  const std::vector<Index>& label1 = labels.first;
-  const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
-
+  const FeatureTiles<WithNtk, S, Net> sweep(function, net, plan, x1, x2);
+  const bool same_input = sweep.same_input();
+  const Index n1 = sweep.rows();
+  const Index n2 = sweep.cols();
   if (nngp_out != nullptr) nngp_out->resize(n1, n2);
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
 
-  const Index side = tile_side(n1, n2);
+  const Index side = sweep.side();
   const std::vector<std::pair<Index, Index>> tiles = tile_origins(n1, n2, side, same_input);
   const Index tile_count = static_cast<Index>(tiles.size());
-  // x2ᵀ (d × N2) once, so that each tile's GEMM packs contiguous columns of its right-hand side.
-  const Matrix<S> yt = y.transpose();
   // Progress in entries computed: a tile on the diagonal counts in full, as it is computed so.
   Index entries = 0;
   for (const auto& [r0, c0] : tiles) entries += std::min(side, n1 - r0) * std::min(side, n2 - c0);
@@ -325,7 +383,6 @@ void feature_kernels(std::string_view function, const Net& net, const KernelPlan
   TANGENT_OMP(parallel) {
     Matrix<S> q;
     Matrix<S> t;
-    EntryVisitor<WithNtk, S> visitor{plan, trace1, trace2, width};
     TANGENT_OMP(for schedule(dynamic))
     for (Index k = 0; k < tile_count; ++k) {
       if (meter.stopped()) continue;
@@ -333,19 +390,7 @@ void feature_kernels(std::string_view function, const Net& net, const KernelPlan
         const auto [r0, c0] = tiles[static_cast<std::size_t>(k)];
         const Index h = std::min(side, n1 - r0);
         const Index w = std::min(side, n2 - c0);
-        q.resize(h, w);
-        // Inside the parallel region Eigen runs this product on the calling thread.
-        q.noalias() = x1.middleRows(r0, h) * yt.middleCols(c0, w);
-        if constexpr (WithNtk) t.resize(h, w);
-        // Each group's NNGP overwrites its inputs in `q`, which it has read.
-        sweep_tile(net, visitor, q, r0, c0, inv_d, label1, label2, same_input,
-                   [&](const EntryState<Lanes<S>>& state, Index r, Index c, Index count) {
-                     store_lanes<S>(state.q, &q(r, c), count);
-                     if constexpr (WithNtk) store_lanes<S>(state.t, &t(r, c), count);
-                   });
-        if (!q.allFinite() || (WithNtk && !t.allFinite())) {
-          fail(function, out_of_range_message<S>());
-        }
+        sweep.compute(r0, c0, h, w, q, t);
         for (auto [tile, out] :
              {std::pair{&q, nngp_out}, std::pair{&t, WithNtk ? ntk_out : nullptr}}) {
           if (out == nullptr) continue;
