@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(cmake make g++ libeigen3-dev catch2 libbenchmark-dev liblapacke-dev libopenblas-dev
-          libcli11-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist liblbfgspp-dev "$@")
+          libcli11-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist liblbfgspp-dev
+          libopenmpi-dev libscalapack-openmpi-dev "$@")
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,0 +1,10 @@
+#pragma once
+/// @file
+/// tangent::distributed (CMake target tangent::distributed, which needs MPI and ScaLAPACK):
+/// kernels and predictions spread over the processes of an MPI communicator.
+
+#include "tangent/distributed/agreement.hpp"
+#include "tangent/distributed/gradient_descent_mse.hpp"
+#include "tangent/distributed/grid.hpp"
+#include "tangent/distributed/kernels.hpp"
+#include "tangent/distributed/matrix.hpp"

@@ -1,0 +1,280 @@
+#pragma once
+/// @file
+/// `distributed::gradient_descent_mse`: the test outputs of gradient-flow training on the MSE
+/// (tangent::gradient_descent_mse, with its conventions: K̃ = K + r·I, r from diag_reg, s = η·t/n,
+/// the same pseudoinverse cutoff) from a train-train kernel spread over a process grid.
+///
+///   f_test(t) = K_*·V·diag((1 − e^{−λs})/λ)·Vᵀ·y,   and at t = ∞ K_*·K̃⁻¹·y (ridge) or K_*·K̃⁺·y.
+///
+/// Routes, as on one process: outputs at t = ∞ alone by ScaLAPACK's Cholesky factorisation
+/// (pdpotrf, then pdpotrs) where K̃ is safely positive definite (its reciprocal condition
+/// estimate, pdpocon, above 10× the cutoff), any other time by the eigendecomposition (pdsyevd),
+/// which then serves every later time. Only the N × N matrices are distributed: the kernel, and
+/// the eigenvectors beside it on the eigendecomposition route. Vectors (N × outputs) are
+/// replicated, and each product with a distributed matrix is one local GEMM and one all-reduce.
+///
+/// K is taken as symmetric and not checked (distributed::kernels makes it exactly so): the
+/// Cholesky route reads its upper triangle, the eigendecomposition its lower one.
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tangent/distributed/agreement.hpp"
+#include "tangent/distributed/grid.hpp"
+#include "tangent/distributed/matrix.hpp"
+#include "tangent/distributed/scalapack.hpp"
+#include "tangent/predict/cholesky.hpp"
+#include "tangent/predict/gradient_descent_mse.hpp"
+#include "tangent/predict/gradient_flow.hpp"
+#include "tangent/predict/spectrum.hpp"
+
+namespace tangent::distributed {
+
+namespace detail {
+
+/// The global indices of `a`'s local rows and columns.
+inline std::vector<Index> global_rows(const BlockCyclicMatrix& a) {
+  std::vector<Index> g(static_cast<std::size_t>(a.local().rows()));
+  for (std::size_t r = 0; r < g.size(); ++r) g[r] = a.global_row(static_cast<Index>(r));
+  return g;
+}
+inline std::vector<Index> global_cols(const BlockCyclicMatrix& a) {
+  std::vector<Index> g(static_cast<std::size_t>(a.local().cols()));
+  for (std::size_t c = 0; c < g.size(); ++c) g[c] = a.global_col(static_cast<Index>(c));
+  return g;
+}
+
+/// a·b (or aᵀ·b when `transposed`) for a distributed `a` and a replicated `b`, replicated: each
+/// process multiplies its local part by the rows of `b` it meets, and one all-reduce sums the
+/// pieces.
+inline Matrix<double> times_replicated(const BlockCyclicMatrix& a, const Matrix<double>& b,
+                                       bool transposed) {
+  const std::vector<Index> rows = global_rows(a);
+  const std::vector<Index> cols = global_cols(a);
+  Matrix<double> out = Matrix<double>::Zero(transposed ? a.cols() : a.rows(), b.cols());
+  if (!rows.empty() && !cols.empty()) {
+    const Matrix<double> part = transposed
+                                    ? Matrix<double>(a.local().transpose() * b(rows, Eigen::all))
+                                    : Matrix<double>(a.local() * b(cols, Eigen::all));
+    out(transposed ? cols : rows, Eigen::all) = part;
+  }
+  MPI_Allreduce(MPI_IN_PLACE, out.data(), static_cast<int>(out.size()), MPI_DOUBLE, MPI_SUM,
+                a.grid().comm());
+  return out;
+}
+
+/// The diagonal of a distributed square matrix, replicated.
+inline Eigen::VectorXd replicated_diagonal(const BlockCyclicMatrix& a) {
+  Eigen::VectorXd d = Eigen::VectorXd::Zero(a.rows());
+  const auto local = a.local();
+  for (Index c = 0; c < local.cols(); ++c) {
+    for (Index r = 0; r < local.rows(); ++r) {
+      if (a.global_row(r) == a.global_col(c)) d[a.global_row(r)] = local(r, c);
+    }
+  }
+  MPI_Allreduce(MPI_IN_PLACE, d.data(), static_cast<int>(d.size()), MPI_DOUBLE, MPI_SUM,
+                a.grid().comm());
+  return d;
+}
+
+/// Sets the diagonal of a distributed square matrix to `d` (replicated).
+inline void set_diagonal(BlockCyclicMatrix& a, const Eigen::VectorXd& d) {
+  auto local = a.local();
+  for (Index c = 0; c < local.cols(); ++c) {
+    for (Index r = 0; r < local.rows(); ++r) {
+      if (a.global_row(r) == a.global_col(c)) local(r, c) = d[a.global_row(r)];
+    }
+  }
+}
+
+}  // namespace detail
+
+/// The predictor of `distributed::gradient_descent_mse`. Every call is collective over the grid.
+class GradientDescentMse {
+ public:
+  GradientDescentMse(BlockCyclicMatrix&& k_train_train, const Matrix<double>& y_train,
+                     const MseOptions& options)
+      : kernel_(std::move(k_train_train)), y_(y_train), learning_rate_(options.learning_rate) {
+    const Grid& grid = kernel_.grid();
+    detail::require_replicated(grid, kFunction, "y_train", y_, [&](const auto& y) {
+      tangent::detail::require_all_finite(kFunction, "y_train", y);
+    });
+    diagonal_ = detail::replicated_diagonal(kernel_);
+    detail::agreed(grid.comm(), [&] {
+      tangent::detail::require_learning_rate(kFunction, learning_rate_);
+      if (kernel_.rows() != kernel_.cols()) {
+        tangent::detail::fail(kFunction, "k_train_train is " + std::to_string(kernel_.rows()) +
+                                             " × " + std::to_string(kernel_.cols()) +
+                                             "; it must be square");
+      }
+      if (y_.rows() != kernel_.rows() || y_.cols() < 1) {
+        tangent::detail::fail(kFunction, "y_train is " + std::to_string(y_.rows()) + " × " +
+                                             std::to_string(y_.cols()) + " but the kernel is " +
+                                             std::to_string(kernel_.rows()) + " × " +
+                                             std::to_string(kernel_.cols()));
+      }
+      tangent::detail::require_all_finite(kFunction, "k_train_train", kernel_.local());
+    });
+    detail::agreed(grid.comm(), [&] {
+      using tangent::detail::kTrainTrain;
+      tangent::detail::require_kernel_scale(kFunction, kTrainTrain, diagonal_);
+      relative_ =
+          tangent::detail::relative_cutoff(kFunction, options.eigenvalue_cutoff, kernel_.rows());
+      tangent::detail::require_nonnegative_diagonal(kFunction, kTrainTrain, diagonal_, relative_);
+      ridge_ = tangent::detail::checked_ridge(
+          kFunction, options.diag_reg, options.diag_reg_absolute_scale,
+          tangent::detail::mean_diagonal(diagonal_), diagonal_.maxCoeff());
+    });
+    diagonal_.array() += ridge_;
+    detail::set_diagonal(kernel_, diagonal_);
+  }
+
+  /// Test outputs at time t (`infinite_time` allowed) for the test-train kernel `k_test_train`
+  /// (N_test × N, on the same grid), starting from zero outputs: N_test × outputs, replicated.
+  Matrix<double> test(double t, const BlockCyclicMatrix& k_test_train) {
+    detail::agreed(kernel_.grid().comm(), [&] {
+      (void)tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
+      if (&k_test_train.grid() != &kernel_.grid() || k_test_train.cols() != y_.rows()) {
+        tangent::detail::fail(kFunction, "k_test_train has " + std::to_string(k_test_train.cols()) +
+                                             " columns but there are " + std::to_string(y_.rows()) +
+                                             " training points (or lies on another grid)");
+      }
+      tangent::detail::require_all_finite(kFunction, "k_test_train", k_test_train.local());
+    });
+    if (t == infinite_time && !vectors_ && !cholesky_tried_) try_cholesky();
+    if (t == infinite_time && cholesky_safe_) {
+      return detail::times_replicated(k_test_train, cholesky_solve(y_), false);
+    }
+    const Spectrum& spectrum = eigendecomposition();
+    const double s = tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
+    const Matrix<double> projected = detail::times_replicated(*vectors_, y_, true);
+    const Matrix<double> weighted = tangent::detail::gain(spectrum, s).asDiagonal() * projected;
+    return detail::times_replicated(k_test_train,
+                                    detail::times_replicated(*vectors_, weighted, false), false);
+  }
+
+  /// The eigenvalues of K̃ with the pseudoinverse cutoff (eigenvectors stay distributed);
+  /// computed on first use.
+  const Spectrum& spectrum() { return eigendecomposition(); }
+
+  /// Whether outputs at t = ∞ come from the Cholesky factorisation.
+  bool uses_cholesky() const { return cholesky_safe_; }
+
+ private:
+  static constexpr std::string_view kFunction = "distributed::gradient_descent_mse";
+
+  int n() const { return static_cast<int>(kernel_.rows()); }
+
+  /// pdpotrf on the upper triangle; kept when its condition estimate is safely above the cutoff.
+  /// Otherwise the diagonal is restored: the strict lower triangle still holds K̃.
+  void try_cholesky() {
+    cholesky_tried_ = true;
+    const int size = n();
+    const int one = 1;
+    const Index side = std::max(kernel_.local().rows(), kernel_.local().cols()) + kernel_.block();
+    std::vector<double> norm_work(static_cast<std::size_t>(2 * side + kernel_.rows() + 64));
+    const double norm = pdlansy_("1", "U", &size, kernel_.data(), &one, &one, kernel_.descriptor(),
+                                 norm_work.data());
+    int info = 0;
+    pdpotrf_("U", &size, kernel_.data(), &one, &one, kernel_.descriptor(), &info);
+    double reciprocal_condition = 0;
+    if (info == 0) {
+      double work_size = 0;
+      int iwork_size = 0;
+      const int query = -1;
+      pdpocon_("U", &size, kernel_.data(), &one, &one, kernel_.descriptor(), &norm,
+               &reciprocal_condition, &work_size, &query, &iwork_size, &query, &info);
+      std::vector<double> work(static_cast<std::size_t>(work_size) + 1);
+      std::vector<int> iwork(static_cast<std::size_t>(iwork_size) + 1);
+      const int lwork = static_cast<int>(work.size());
+      const int liwork = static_cast<int>(iwork.size());
+      pdpocon_("U", &size, kernel_.data(), &one, &one, kernel_.descriptor(), &norm,
+               &reciprocal_condition, work.data(), &lwork, iwork.data(), &liwork, &info);
+    }
+    cholesky_safe_ =
+        info == 0 && reciprocal_condition > tangent::detail::kCholeskyMargin * relative_;
+    if (!cholesky_safe_) detail::set_diagonal(kernel_, diagonal_);
+  }
+
+  /// K̃⁻¹·b from the Cholesky factor, replicated.
+  Matrix<double> cholesky_solve(const Matrix<double>& b) const {
+    BlockCyclicMatrix rhs = BlockCyclicMatrix::from_replicated(kernel_.grid(), b, kernel_.block());
+    const int size = n();
+    const int outputs = static_cast<int>(b.cols());
+    const int one = 1;
+    int info = 0;
+    pdpotrs_("U", &size, &outputs, kernel_.data(), &one, &one, kernel_.descriptor(), rhs.data(),
+             &one, &one, rhs.descriptor(), &info);
+    detail::agreed(kernel_.grid().comm(), [&] {
+      if (info != 0) {
+        tangent::detail::fail(kFunction,
+                              "ScaLAPACK's pdpotrs failed (info " + std::to_string(info) + ")");
+      }
+    });
+    return rhs.replicated();
+  }
+
+  /// pdsyevd of K̃ (its lower triangle), which it consumes; the eigenvectors are kept beside it.
+  const Spectrum& eigendecomposition() {
+    if (vectors_) return spectrum_;
+    // A Cholesky factor took the upper triangle and the diagonal; the lower one is still K̃.
+    if (cholesky_safe_) detail::set_diagonal(kernel_, diagonal_);
+    cholesky_safe_ = false;
+    const int size = n();
+    const int one = 1;
+    vectors_.emplace(kernel_.grid(), kernel_.rows(), kernel_.cols(), kernel_.block());
+    Eigen::VectorXd values(kernel_.rows());
+    double work_size = 0;
+    int iwork_size = 0;
+    const int query = -1;
+    int info = 0;
+    pdsyevd_("V", "L", &size, kernel_.data(), &one, &one, kernel_.descriptor(), values.data(),
+             vectors_->data(), &one, &one, vectors_->descriptor(), &work_size, &query, &iwork_size,
+             &query, &info);
+    std::vector<double> work(static_cast<std::size_t>(work_size) + 1);
+    std::vector<int> iwork(static_cast<std::size_t>(std::max(iwork_size, 1)));
+    const int lwork = static_cast<int>(work.size());
+    const int liwork = static_cast<int>(iwork.size());
+    pdsyevd_("V", "L", &size, kernel_.data(), &one, &one, kernel_.descriptor(), values.data(),
+             vectors_->data(), &one, &one, vectors_->descriptor(), work.data(), &lwork,
+             iwork.data(), &liwork, &info);
+    detail::agreed(kernel_.grid().comm(), [&] {
+      if (info != 0) {
+        tangent::detail::fail(kFunction,
+                              "ScaLAPACK's pdsyevd failed (info " + std::to_string(info) + ")");
+      }
+      tangent::detail::require_positive_semidefinite(kFunction, tangent::detail::kTrainTrain,
+                                                     values, relative_, ridge_);
+    });
+    spectrum_.values = std::move(values);
+    spectrum_.relative_cutoff = relative_;
+    spectrum_.zero_below = relative_ * std::max(spectrum_.values.maxCoeff(), 0.0);
+    return spectrum_;
+  }
+
+  BlockCyclicMatrix kernel_;  ///< K̃; then its Cholesky factor or what pdsyevd leaves
+  Matrix<double> y_;
+  double learning_rate_;
+  double relative_ = 0;
+  double ridge_ = 0;
+  Eigen::VectorXd diagonal_;  ///< K̃'s diagonal
+  bool cholesky_tried_ = false;
+  bool cholesky_safe_ = false;
+  std::optional<BlockCyclicMatrix> vectors_;
+  Spectrum spectrum_;
+};
+
+/// Predictions of gradient-flow training on the MSE with the distributed kernel `k_train_train`
+/// (N × N, usually the NTK; taken over) and targets `y_train` (N × outputs, the same on every
+/// process). Collective.
+inline GradientDescentMse gradient_descent_mse(BlockCyclicMatrix&& k_train_train,
+                                               const Matrix<double>& y_train,
+                                               const MseOptions& options = {}) {
+  return GradientDescentMse(std::move(k_train_train), y_train, options);
+}
+
+}  // namespace tangent::distributed

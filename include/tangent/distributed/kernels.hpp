@@ -1,0 +1,174 @@
+#pragma once
+/// @file
+/// `distributed::kernels`: the NNGP and NTK Gram matrices of a network on feature vectors,
+/// computed by the processes of a `Grid` in ScaLAPACK's block-cyclic layout. Each process
+/// computes the tiles it owns with the single-process sweep (kernels/feature_sweep.hpp); the
+/// blocks are the sweep's tiles (tile_side), so every entry is bitwise the value of
+/// `tangent::kernels` on one process. The inputs (N × d) are replicated: every process passes
+/// the same matrix, which is checked. No process ever holds an N × N matrix.
+///
+/// Of one input's Gram matrix only the tiles on and above the diagonal are computed, as on one
+/// process; the blocks below it are their transposes, moved by PBLAS's pdtran (which holds a
+/// second distributed matrix for the time of the move).
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tangent/distributed/agreement.hpp"
+#include "tangent/distributed/grid.hpp"
+#include "tangent/distributed/matrix.hpp"
+#include "tangent/kernels.hpp"
+
+namespace tangent::distributed {
+
+/// The NNGP and NTK of `distributed::kernels`, both laid out alike.
+struct Kernels {
+  BlockCyclicMatrix nngp;
+  BlockCyclicMatrix ntk;
+};
+
+namespace detail {
+
+/// The same for kernel inputs, which must also be non-empty and finite.
+template <class D>
+void require_replicated_input(const Grid& grid, std::string_view function, std::string_view name,
+                              const Eigen::MatrixBase<D>& x) {
+  require_replicated(grid, function, name, x, [&](const auto& mine) {
+    tangent::detail::check_kernel_input(function, name, mine.derived());
+  });
+}
+
+/// Refuses a side of n samples that leaves a row or column of the grid without any.
+inline void require_spread(const Grid& grid, std::string_view function, Index n1, Index n2) {
+  if (n1 < grid.rows() || n2 < grid.cols()) {
+    tangent::detail::fail(
+        function, "a " + std::to_string(n1) + " × " + std::to_string(n2) +
+                      " kernel cannot be spread over the " + std::to_string(grid.rows()) + " × " +
+                      std::to_string(grid.cols()) + " process grid: use fewer processes");
+  }
+}
+
+/// Fills the blocks of `nngp` and `ntk` this process owns from `sweep`'s tiles; for one input,
+/// those on or above the diagonal only (a diagonal block in full, symmetric).
+template <class Sweep>
+void fill_owned_tiles(const Sweep& sweep, BlockCyclicMatrix& nngp, BlockCyclicMatrix& ntk) {
+  const Index side = sweep.side();
+  std::vector<std::pair<Index, Index>> owned;  // local block (row, column) origins
+  for (Index lc = 0; lc < nngp.local().cols(); lc += side) {
+    for (Index lr = 0; lr < nngp.local().rows(); lr += side) {
+      if (!sweep.same_input() || nngp.global_row(lr) <= nngp.global_col(lc))
+        owned.emplace_back(lr, lc);
+    }
+  }
+  const Index count = static_cast<Index>(owned.size());
+  tangent::detail::LoopErrors errors;
+  TANGENT_OMP(parallel) {
+    Matrix<double> q;
+    Matrix<double> t;
+    TANGENT_OMP(for schedule(dynamic))
+    for (Index k = 0; k < count; ++k) {
+      errors.run(k, [&] {
+        const auto [lr, lc] = owned[static_cast<std::size_t>(k)];
+        const Index r0 = nngp.global_row(lr);
+        const Index c0 = nngp.global_col(lc);
+        const Index h = std::min(side, sweep.rows() - r0);
+        const Index w = std::min(side, sweep.cols() - c0);
+        sweep.compute(r0, c0, h, w, q, t);
+        for (auto [tile, out] : {std::pair{&q, &nngp}, std::pair{&t, &ntk}}) {
+          if (sweep.same_input() && r0 == c0) {
+            for (Index c = 0; c < w; ++c) {
+              for (Index r = c + 1; r < h; ++r) (*tile)(r, c) = (*tile)(c, r);
+            }
+          }
+          out->local().block(lr, lc, h, w) = *tile;
+        }
+      });
+    }
+  }
+  errors.rethrow();
+}
+
+/// Copies the transposes of the blocks above the diagonal over those below it.
+inline void mirror_upper(BlockCyclicMatrix& a) {
+  BlockCyclicMatrix transposed(a.grid(), a.cols(), a.rows(), a.block());
+  const int n = static_cast<int>(a.rows());
+  const int one = 1;
+  const double alpha = 1.0;
+  const double beta = 0.0;
+  pdtran_(&n, &n, &alpha, a.data(), &one, &one, a.descriptor(), &beta, transposed.data(), &one,
+          &one, transposed.descriptor());
+  auto local = a.local();
+  const auto from = transposed.local();
+  for (Index c = 0; c < local.cols(); ++c) {
+    const Index j = a.global_col(c);
+    for (Index r = 0; r < local.rows(); ++r) {
+      if (a.global_row(r) > j) local(r, c) = from(r, c);
+    }
+  }
+}
+
+template <class Net, class D1, class D2>
+Kernels feature_kernels(std::string_view function, const Net& network, const Grid& grid,
+                        const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>* x2) {
+  static_assert(
+      std::is_same_v<typename D1::Scalar, double> && std::is_same_v<typename D2::Scalar, double>,
+      "TANGENT: DISTRIBUTED KERNELS TAKE double INPUTS.");
+  using tangent::Features;
+  using tangent::InputStage;
+  require_replicated_input(grid, function, "x1", x1);
+  if (x2 != nullptr) require_replicated_input(grid, function, "x2", *x2);
+  const auto net = tangent::detail::as_serial(network);
+  using Flat = std::remove_const_t<decltype(net)>;
+  if constexpr (!tangent::detail::composition_fits<Features, Flat>()) {
+    // Not reached: composition_fits has stopped the compilation with its message.
+    throw std::logic_error("tangent::distributed::kernels: the network does not fit its input");
+  } else {
+    const Eigen::Ref<const Matrix<double>> a(x1.derived());
+    std::optional<Eigen::Ref<const Matrix<double>>> b;
+    if (x2 != nullptr) b.emplace(x2->derived());
+    std::optional<tangent::detail::KernelPlan> plan;
+    agreed(grid.comm(), [&] {
+      plan.emplace(
+          tangent::detail::make_plan<InputStage<Features>>(net, tangent::features_shape(a.cols())));
+      if (b) {
+        tangent::detail::check_same_features<double>(function, a, *b);
+        // As on one process: x2 equal to x1 is one input.
+        if (tangent::detail::equal_inputs(a, *b)) b.reset();
+      }
+      require_spread(grid, function, a.rows(), b ? b->rows() : a.rows());
+    });
+    std::optional<tangent::detail::FeatureTiles<true, double, Flat>> sweep;
+    agreed(grid.comm(), [&] { sweep.emplace(function, net, *plan, a, b ? &*b : nullptr); });
+    Kernels out{BlockCyclicMatrix(grid, sweep->rows(), sweep->cols(), sweep->side()),
+                BlockCyclicMatrix(grid, sweep->rows(), sweep->cols(), sweep->side())};
+    agreed(grid.comm(), [&] { fill_owned_tiles(*sweep, out.nngp, out.ntk); });
+    if (sweep->same_input()) {
+      mirror_upper(out.nngp);
+      mirror_upper(out.ntk);
+    }
+    return out;
+  }
+}
+
+}  // namespace detail
+
+/// NNGP and NTK of the rows of `x` (N × d, the same on every process) with themselves: N × N,
+/// block-cyclic on `grid`, each entry bitwise that of `tangent::kernels(net, x)`. Collective;
+/// bad input throws the same std::invalid_argument on every process.
+template <Network Net, class D>
+Kernels kernels(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
+  return detail::feature_kernels("distributed::kernels", net, grid, x,
+                                 static_cast<const Eigen::MatrixBase<D>*>(nullptr));
+}
+
+/// NNGP and NTK between the rows of `x1` (N1 × d) and of `x2` (N2 × d): N1 × N2, each entry
+/// bitwise that of `tangent::kernels(net, x1, x2)`; for predictions, the test-train kernels.
+template <Network Net, class D1, class D2>
+Kernels kernels(const Net& net, const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>& x2,
+                const Grid& grid) {
+  return detail::feature_kernels("distributed::kernels", net, grid, x1, &x2);
+}
+
+}  // namespace tangent::distributed

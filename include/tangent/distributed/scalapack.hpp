@@ -1,0 +1,46 @@
+#pragma once
+/// @file
+/// The BLACS, PBLAS and ScaLAPACK routines tangent::distributed calls, declared here because
+/// Debian's ScaLAPACK (libscalapack-openmpi-dev) installs no C header. Fortran conventions:
+/// every argument by pointer, integers are `int` (32 bits, as Debian builds it), indices 1-based.
+
+#include <mpi.h>
+
+extern "C" {
+// BLACS (C interface).
+int Csys2blacs_handle(MPI_Comm comm);
+void Cfree_blacs_system_handle(int handle);
+void Cblacs_gridinit(int* context, const char* order, int rows, int cols);
+void Cblacs_gridinfo(int context, int* rows, int* cols, int* row, int* col);
+void Cblacs_gridexit(int context);
+
+// ScaLAPACK tools.
+int numroc_(const int* n, const int* block, const int* coordinate, const int* source,
+            const int* processes);
+void descinit_(int* descriptor, const int* rows, const int* cols, const int* row_block,
+               const int* col_block, const int* row_source, const int* col_source,
+               const int* context, const int* leading_dimension, int* info);
+
+// Factorisations (double).
+void pdpotrf_(const char* uplo, const int* n, double* a, const int* ia, const int* ja,
+              const int* desca, int* info);
+void pdpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* ia,
+              const int* ja, const int* desca, double* b, const int* ib, const int* jb,
+              const int* descb, int* info);
+double pdlansy_(const char* norm, const char* uplo, const int* n, const double* a, const int* ia,
+                const int* ja, const int* desca, double* work);
+void pdpocon_(const char* uplo, const int* n, const double* a, const int* ia, const int* ja,
+              const int* desca, const double* anorm, double* rcond, double* work, const int* lwork,
+              int* iwork, const int* liwork, int* info);
+void pdsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* ia,
+              const int* ja, const int* desca, double* w, double* z, const int* iz, const int* jz,
+              const int* descz, double* work, const int* lwork, int* iwork, const int* liwork,
+              int* info);
+}
+
+extern "C" {
+// PBLAS: C ← β·C + α·Aᵀ.
+void pdtran_(const int* m, const int* n, const double* alpha, const double* a, const int* ia,
+             const int* ja, const int* desca, const double* beta, double* c, const int* ic,
+             const int* jc, const int* descc);
+}

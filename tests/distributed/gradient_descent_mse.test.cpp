@@ -1,0 +1,110 @@
+// distributed::gradient_descent_mse against tangent::gradient_descent_mse on one process, on the
+// same kernels: test outputs at finite and infinite times to 1e-10 relative, by the Cholesky and
+// the eigendecomposition routes, ridge and ridgeless on a singular kernel.
+#include <cmath>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "tangent/distributed.hpp"
+#include "tangent/tangent.hpp"
+
+namespace {
+
+using tangent::Index;
+using tangent::Matrix;
+namespace td = tangent::distributed;
+
+Matrix<double> normal_matrix(Index rows, Index cols, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  Matrix<double> x(rows, cols);
+  for (Index c = 0; c < cols; ++c) {
+    for (Index r = 0; r < rows; ++r) x(r, c) = normal(rng);
+  }
+  return x;
+}
+
+double relative_difference(const Matrix<double>& a, const Matrix<double>& b) {
+  REQUIRE(a.rows() == b.rows());
+  REQUIRE(a.cols() == b.cols());
+  return (a - b).cwiseAbs().maxCoeff() / b.cwiseAbs().maxCoeff();
+}
+
+const auto net = tangent::serial(tangent::Dense{.width = 64, .w_std = 1.5, .b_std = 0.1},
+                                 tangent::ReLU{}, tangent::Dense{.width = 64, .w_std = 1.3},
+                                 tangent::ReLU{}, tangent::Dense{.width = 1, .b_std = 0.05});
+
+}  // namespace
+
+TEST_CASE("distributed gradient descent predictions equal the single-process ones",
+          "[distributed]") {
+  const Matrix<double> train = normal_matrix(90, 6, 1);
+  const Matrix<double> test = normal_matrix(37, 6, 2);
+  const Matrix<double> y = normal_matrix(90, 3, 3);
+  const auto k_train = tangent::ntk(net, train);
+  const auto k_test = tangent::ntk(net, test, train);
+  const tangent::MseOptions options{.learning_rate = 0.5, .diag_reg = 1e-3};
+  const auto single = tangent::gradient_descent_mse(k_train, y, options);
+  td::Grid grid(MPI_COMM_WORLD);
+  td::Kernels train_kernels = td::kernels(net, train, grid);
+  const td::Kernels test_kernels = td::kernels(net, test, train, grid);
+  auto predictor = td::gradient_descent_mse(std::move(train_kernels.ntk), y, options);
+  // t = ∞ first: the Cholesky route, as on one process.
+  const Matrix<double> at_infinity = predictor.test(tangent::infinite_time, test_kernels.ntk);
+  CHECK(predictor.uses_cholesky());
+  CHECK(relative_difference(at_infinity, single.test(tangent::infinite_time, k_test)) < 1e-10);
+  CHECK(predictor.test(0.0, test_kernels.ntk).isZero(0.0));
+  for (const double t : {0.3, 20.0, 1e4}) {
+    INFO("t = " << t);
+    CHECK(relative_difference(predictor.test(t, test_kernels.ntk), single.test(t, k_test)) < 1e-10);
+  }
+  // After a finite time, t = ∞ from the eigendecomposition.
+  CHECK_FALSE(predictor.uses_cholesky());
+  CHECK(relative_difference(predictor.test(tangent::infinite_time, test_kernels.ntk), at_infinity) <
+        1e-10);
+  const tangent::Spectrum& spectrum = predictor.spectrum();
+  CHECK(relative_difference(spectrum.values, single.spectrum().values) < 1e-12);
+}
+
+TEST_CASE("distributed ridgeless predictions on a singular kernel take the pseudoinverse",
+          "[distributed]") {
+  Matrix<double> train = normal_matrix(60, 4, 4);
+  train.row(7) = train.row(2);  // two equal samples: K has a zero eigenvalue
+  train.row(31) = train.row(2);
+  const Matrix<double> test = normal_matrix(20, 4, 5);
+  Matrix<double> y = normal_matrix(60, 1, 6);
+  const auto single = tangent::gradient_descent_mse(tangent::nngp(net, train), y);
+  const Matrix<double> expected =
+      single.test(tangent::infinite_time, tangent::nngp(net, test, train));
+  td::Grid grid(MPI_COMM_WORLD);
+  td::Kernels train_kernels = td::kernels(net, train, grid);
+  const td::Kernels test_kernels = td::kernels(net, test, train, grid);
+  auto predictor = td::gradient_descent_mse(std::move(train_kernels.nngp), y);
+  CHECK(relative_difference(predictor.test(tangent::infinite_time, test_kernels.nngp), expected) <
+        1e-10);
+  CHECK_FALSE(predictor.uses_cholesky());
+  CHECK(predictor.spectrum().values[0] <= predictor.spectrum().zero_below);
+}
+
+TEST_CASE("distributed gradient descent refuses bad input on every process", "[distributed]") {
+  int rank = 0;
+  int size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const Matrix<double> train = normal_matrix(30, 3, 7);
+  td::Grid grid(MPI_COMM_WORLD);
+  Matrix<double> y = normal_matrix(30, 2, 8);
+  if (rank == size - 1) y(4, 1) = std::numeric_limits<double>::infinity();
+  td::Kernels k = td::kernels(net, train, grid);
+  CHECK_THROWS_WITH(td::gradient_descent_mse(std::move(k.ntk), y),
+                    Catch::Contains("y_train has a non-finite value"));
+  td::Kernels again = td::kernels(net, train, grid);
+  auto predictor = td::gradient_descent_mse(std::move(again.ntk), normal_matrix(30, 2, 8));
+  CHECK_THROWS_WITH(predictor.test(-1.0, again.nngp), Catch::Contains("time t must be"));
+  const td::Kernels wrong = td::kernels(net, normal_matrix(12, 3, 9), grid);
+  CHECK_THROWS_WITH(predictor.test(1.0, wrong.ntk), Catch::Contains("training points"));
+}

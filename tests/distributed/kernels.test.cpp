@@ -1,0 +1,156 @@
+// distributed::kernels against tangent::kernels on one process: every entry bit for bit, on
+// every grid these processes can form, and bad input on one process refused on all of them.
+#include <cmath>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "tangent/distributed.hpp"
+#include "tangent/tangent.hpp"
+
+namespace {
+
+using tangent::Index;
+using tangent::Matrix;
+namespace td = tangent::distributed;
+
+int world_size() {
+  int size = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+/// Rows from a fixed seed (the same on every process), with rows 3 and 11 equal to row 0 and
+/// row 5 zero: identical inputs and a zero vector take their own branches of the sweep.
+Matrix<double> inputs(Index n, Index d, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  Matrix<double> x(n, d);
+  for (Index c = 0; c < d; ++c) {
+    for (Index r = 0; r < n; ++r) x(r, c) = normal(rng);
+  }
+  if (n > 11) {
+    x.row(3) = x.row(0);
+    x.row(11) = x.row(0);
+    x.row(5).setZero();
+  }
+  return x;
+}
+
+bool bitwise_equal(const Matrix<double>& a, const Matrix<double>& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() && (a.array() == b.array()).all();
+}
+
+const auto fc_net = tangent::serial(tangent::Dense{.width = 64, .w_std = 1.5, .b_std = 0.1},
+                                    tangent::ReLU{}, tangent::Dense{.width = 64, .w_std = 1.3},
+                                    tangent::Erf{}, tangent::Dense{.width = 1, .b_std = 0.05});
+const auto residual_net = tangent::serial(
+    tangent::Dense{.width = 64},
+    tangent::residual(tangent::serial(tangent::ReLU{}, tangent::Dense{.width = 64})),
+    tangent::Gelu{}, tangent::Dense{.width = 1});
+
+/// The grids these processes can form: the default, one row, one column, and 2 × 2 from 4.
+std::vector<std::pair<int, int>> grids() {
+  const int p = world_size();
+  std::vector<std::pair<int, int>> shapes{{0, 0}, {1, p}};
+  if (p > 1) shapes.emplace_back(p, 1);
+  return shapes;
+}
+
+std::unique_ptr<td::Grid> make_grid(std::pair<int, int> shape) {
+  if (shape.first == 0) return std::make_unique<td::Grid>(MPI_COMM_WORLD);
+  return std::make_unique<td::Grid>(MPI_COMM_WORLD, shape.first, shape.second);
+}
+
+}  // namespace
+
+TEST_CASE("distributed kernels of one input equal the single-process kernels bit for bit",
+          "[distributed]") {
+  // 70 samples: tiles of 24 (tile_side), the last one short, spread unevenly over the grid.
+  const Matrix<double> x = inputs(70, 5, 1);
+  const auto fc = tangent::kernels(fc_net, x);
+  const auto res = tangent::kernels(residual_net, x);
+  for (const auto& shape : grids()) {
+    const auto grid = make_grid(shape);
+    INFO("grid " << grid->rows() << " × " << grid->cols());
+    const td::Kernels k = td::kernels(fc_net, x, *grid);
+    CHECK(k.nngp.block() == 24);
+    CHECK(bitwise_equal(k.nngp.replicated(), fc.nngp));
+    CHECK(bitwise_equal(k.ntk.replicated(), fc.ntk));
+    const td::Kernels r = td::kernels(residual_net, x, *grid);
+    CHECK(bitwise_equal(r.nngp.replicated(), res.nngp));
+    CHECK(bitwise_equal(r.ntk.replicated(), res.ntk));
+    // No process holds more than its blocks.
+    CHECK(k.ntk.local().size() <= (70 / grid->rows() + 24) * (70 / grid->cols() + 24));
+  }
+}
+
+TEST_CASE("distributed test-train kernels equal the single-process kernels bit for bit",
+          "[distributed]") {
+  const Matrix<double> train = inputs(70, 5, 1);
+  const Matrix<double> test = inputs(33, 5, 2);
+  const auto single = tangent::kernels(fc_net, test, train);
+  for (const auto& shape : grids()) {
+    const auto grid = make_grid(shape);
+    INFO("grid " << grid->rows() << " × " << grid->cols());
+    const td::Kernels k = td::kernels(fc_net, test, train, *grid);
+    CHECK(k.nngp.rows() == 33);
+    CHECK(k.nngp.cols() == 70);
+    CHECK(bitwise_equal(k.nngp.replicated(), single.nngp));
+    CHECK(bitwise_equal(k.ntk.replicated(), single.ntk));
+    // x2 equal to x1 is one input, as on one process.
+    const td::Kernels same = td::kernels(fc_net, train, Matrix<double>(train), *grid);
+    CHECK(bitwise_equal(same.ntk.replicated(), tangent::ntk(fc_net, train)));
+  }
+}
+
+TEST_CASE("distributed kernels refuse bad input on one process on every process", "[distributed]") {
+  const int rank = world_rank();
+  const int last = world_size() - 1;
+  td::Grid grid(MPI_COMM_WORLD);
+  const Matrix<double> x = inputs(40, 4, 3);
+  auto refused = [&](const Matrix<double>& mine, const std::string& says) {
+    try {
+      (void)td::kernels(fc_net, mine, grid);
+    } catch (const std::invalid_argument& e) {
+      const std::string message = e.what();
+      INFO(message);
+      CHECK(message.find(says) != std::string::npos);
+      if (last > 0)
+        CHECK(message.find("found on rank " + std::to_string(last)) != std::string::npos);
+      return;
+    }
+    FAIL("no exception");
+  };
+  Matrix<double> nan = x;
+  if (rank == last) nan(7, 2) = std::numeric_limits<double>::quiet_NaN();
+  refused(nan, "x1 has a non-finite value (nan) at row 7, column 2");
+  if (last > 0) {
+    Matrix<double> shorter = x;
+    if (rank == last) shorter.conservativeResize(39, 4);
+    refused(shorter, "x1 is 39 × 4 on this process but 40 × 4 on rank 0");
+    Matrix<double> other = x;
+    if (rank == last) other(0, 0) += 1e-15;
+    refused(other, "differs from rank 0's copy");
+    // One sample cannot be spread over two process columns.
+    try {
+      (void)td::kernels(fc_net, x.topRows(1), grid);
+      FAIL("no exception");
+    } catch (const std::invalid_argument& e) {
+      CHECK(std::string(e.what()).find("cannot be spread over the") != std::string::npos);
+    }
+  }
+  // A network that overflows on every process: the same exception on all of them.
+  const auto huge = tangent::serial(tangent::Dense{.width = 8, .w_std = 1e200},
+                                    tangent::Dense{.width = 1, .w_std = 1e200});
+  CHECK_THROWS(td::kernels(huge, x, grid));
+}
