@@ -86,6 +86,9 @@ TEST_CASE("distributed kernels of one input equal the single-process kernels bit
     CHECK(k.nngp.block() == 24);
     CHECK(bitwise_equal(k.nngp.replicated(), fc.nngp));
     CHECK(bitwise_equal(k.ntk.replicated(), fc.ntk));
+    // One kernel alone: the same bits, one N × N matrix.
+    CHECK(bitwise_equal(td::nngp(fc_net, x, *grid).replicated(), fc.nngp));
+    CHECK(bitwise_equal(td::ntk(fc_net, x, *grid).replicated(), fc.ntk));
     const td::Kernels r = td::kernels(residual_net, x, *grid);
     CHECK(bitwise_equal(r.nngp.replicated(), res.nngp));
     CHECK(bitwise_equal(r.ntk.replicated(), res.ntk));
@@ -107,6 +110,8 @@ TEST_CASE("distributed test-train kernels equal the single-process kernels bit f
     CHECK(k.nngp.cols() == 70);
     CHECK(bitwise_equal(k.nngp.replicated(), single.nngp));
     CHECK(bitwise_equal(k.ntk.replicated(), single.ntk));
+    CHECK(bitwise_equal(td::nngp(fc_net, test, train, *grid).replicated(), single.nngp));
+    CHECK(bitwise_equal(td::ntk(fc_net, test, train, *grid).replicated(), single.ntk));
     // x2 equal to x1 is one input, as on one process.
     const td::Kernels same = td::kernels(fc_net, train, Matrix<double>(train), *grid);
     CHECK(bitwise_equal(same.ntk.replicated(), tangent::ntk(fc_net, train)));

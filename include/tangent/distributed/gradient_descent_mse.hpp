@@ -11,7 +11,8 @@
 /// estimate, pdpocon, above 10× the cutoff), any other time by the eigendecomposition (pdsyevd),
 /// which then serves every later time. Only the N × N matrices are distributed: the kernel, and
 /// the eigenvectors beside it on the eigendecomposition route. Vectors (N × outputs) are
-/// replicated, and each product with a distributed matrix is one local GEMM and one all-reduce.
+/// replicated, and each product with a distributed matrix is one local GEMM and one sum over the
+/// grid (replicated.hpp): every process gets the same outputs, bit for bit.
 ///
 /// K is taken as symmetric and not checked (distributed::kernels makes it exactly so): the
 /// Cholesky route reads its upper triangle, the eigendecomposition its lower one.
@@ -26,6 +27,7 @@
 #include "tangent/distributed/agreement.hpp"
 #include "tangent/distributed/grid.hpp"
 #include "tangent/distributed/matrix.hpp"
+#include "tangent/distributed/replicated.hpp"
 #include "tangent/distributed/scalapack.hpp"
 #include "tangent/predict/cholesky.hpp"
 #include "tangent/predict/gradient_descent_mse.hpp"
@@ -35,51 +37,6 @@
 namespace tangent::distributed {
 
 namespace detail {
-
-/// The global indices of `a`'s local rows and columns.
-inline std::vector<Index> global_rows(const BlockCyclicMatrix& a) {
-  std::vector<Index> g(static_cast<std::size_t>(a.local().rows()));
-  for (std::size_t r = 0; r < g.size(); ++r) g[r] = a.global_row(static_cast<Index>(r));
-  return g;
-}
-inline std::vector<Index> global_cols(const BlockCyclicMatrix& a) {
-  std::vector<Index> g(static_cast<std::size_t>(a.local().cols()));
-  for (std::size_t c = 0; c < g.size(); ++c) g[c] = a.global_col(static_cast<Index>(c));
-  return g;
-}
-
-/// a·b (or aᵀ·b when `transposed`) for a distributed `a` and a replicated `b`, replicated: each
-/// process multiplies its local part by the rows of `b` it meets, and one all-reduce sums the
-/// pieces.
-inline Matrix<double> times_replicated(const BlockCyclicMatrix& a, const Matrix<double>& b,
-                                       bool transposed) {
-  const std::vector<Index> rows = global_rows(a);
-  const std::vector<Index> cols = global_cols(a);
-  Matrix<double> out = Matrix<double>::Zero(transposed ? a.cols() : a.rows(), b.cols());
-  if (!rows.empty() && !cols.empty()) {
-    const Matrix<double> part = transposed
-                                    ? Matrix<double>(a.local().transpose() * b(rows, Eigen::all))
-                                    : Matrix<double>(a.local() * b(cols, Eigen::all));
-    out(transposed ? cols : rows, Eigen::all) = part;
-  }
-  MPI_Allreduce(MPI_IN_PLACE, out.data(), static_cast<int>(out.size()), MPI_DOUBLE, MPI_SUM,
-                a.grid().comm());
-  return out;
-}
-
-/// The diagonal of a distributed square matrix, replicated.
-inline Eigen::VectorXd replicated_diagonal(const BlockCyclicMatrix& a) {
-  Eigen::VectorXd d = Eigen::VectorXd::Zero(a.rows());
-  const auto local = a.local();
-  for (Index c = 0; c < local.cols(); ++c) {
-    for (Index r = 0; r < local.rows(); ++r) {
-      if (a.global_row(r) == a.global_col(c)) d[a.global_row(r)] = local(r, c);
-    }
-  }
-  MPI_Allreduce(MPI_IN_PLACE, d.data(), static_cast<int>(d.size()), MPI_DOUBLE, MPI_SUM,
-                a.grid().comm());
-  return d;
-}
 
 /// Sets the diagonal of a distributed square matrix to `d` (replicated).
 inline void set_diagonal(BlockCyclicMatrix& a, const Eigen::VectorXd& d) {

@@ -8,8 +8,8 @@
 /// the same matrix, which is checked. No process ever holds an N × N matrix.
 ///
 /// Of one input's Gram matrix only the tiles on and above the diagonal are computed, as on one
-/// process; the blocks below it are their transposes, moved by PBLAS's pdtran (which holds a
-/// second distributed matrix for the time of the move).
+/// process; the blocks below it are their transposes, moved by PBLAS's pdtran a panel of rows at
+/// a time (`mirror_upper`).
 
 #include <optional>
 #include <string>
@@ -50,16 +50,24 @@ inline void require_spread(const Grid& grid, std::string_view function, Index n1
   }
 }
 
-/// Fills the blocks of `nngp` and `ntk` this process owns from `sweep`'s tiles; for one input,
-/// those on or above the diagonal only (a diagonal block in full, symmetric).
+/// The distributed outputs of one call; an output not asked for is empty.
+struct Outputs {
+  std::optional<BlockCyclicMatrix> nngp;
+  std::optional<BlockCyclicMatrix> ntk;
+};
+
+/// Fills the blocks of the outputs this process owns from `sweep`'s tiles; for one input, those
+/// on or above the diagonal only (a diagonal block in full, symmetric).
 template <class Sweep>
-void fill_owned_tiles(const Sweep& sweep, BlockCyclicMatrix& nngp, BlockCyclicMatrix& ntk) {
+void fill_owned_tiles(const Sweep& sweep, Outputs& out) {
+  const BlockCyclicMatrix& layout = out.nngp ? *out.nngp : *out.ntk;
   const Index side = sweep.side();
   std::vector<std::pair<Index, Index>> owned;  // local block (row, column) origins
-  for (Index lc = 0; lc < nngp.local().cols(); lc += side) {
-    for (Index lr = 0; lr < nngp.local().rows(); lr += side) {
-      if (!sweep.same_input() || nngp.global_row(lr) <= nngp.global_col(lc))
+  for (Index lc = 0; lc < layout.local().cols(); lc += side) {
+    for (Index lr = 0; lr < layout.local().rows(); lr += side) {
+      if (!sweep.same_input() || layout.global_row(lr) <= layout.global_col(lc)) {
         owned.emplace_back(lr, lc);
+      }
     }
   }
   const Index count = static_cast<Index>(owned.size());
@@ -71,18 +79,19 @@ void fill_owned_tiles(const Sweep& sweep, BlockCyclicMatrix& nngp, BlockCyclicMa
     for (Index k = 0; k < count; ++k) {
       errors.run(k, [&] {
         const auto [lr, lc] = owned[static_cast<std::size_t>(k)];
-        const Index r0 = nngp.global_row(lr);
-        const Index c0 = nngp.global_col(lc);
+        const Index r0 = layout.global_row(lr);
+        const Index c0 = layout.global_col(lc);
         const Index h = std::min(side, sweep.rows() - r0);
         const Index w = std::min(side, sweep.cols() - c0);
         sweep.compute(r0, c0, h, w, q, t);
-        for (auto [tile, out] : {std::pair{&q, &nngp}, std::pair{&t, &ntk}}) {
+        for (auto [tile, to] : {std::pair{&q, &out.nngp}, std::pair{&t, &out.ntk}}) {
+          if (!*to) continue;
           if (sweep.same_input() && r0 == c0) {
             for (Index c = 0; c < w; ++c) {
               for (Index r = c + 1; r < h; ++r) (*tile)(r, c) = (*tile)(c, r);
             }
           }
-          out->local().block(lr, lc, h, w) = *tile;
+          (*to)->local().block(lr, lc, h, w) = *tile;
         }
       });
     }
@@ -90,28 +99,43 @@ void fill_owned_tiles(const Sweep& sweep, BlockCyclicMatrix& nngp, BlockCyclicMa
   errors.rethrow();
 }
 
-/// Copies the transposes of the blocks above the diagonal over those below it.
+/// Copies the transposes of the entries above the diagonal over those below it, one panel of
+/// rows at a time: for the rows R of a panel, PBLAS's pdtran gives K(:, R)ᵀ in a
+/// |R| × N matrix laid out like K's rows R, whose entries below the diagonal are then copied over.
+/// A panel is one block row per process row, so each process holds N·block/(grid cols) entries
+/// more, not a second N × N matrix.
 inline void mirror_upper(BlockCyclicMatrix& a) {
-  BlockCyclicMatrix transposed(a.grid(), a.cols(), a.rows(), a.block());
+  const Grid& grid = a.grid();
+  const Index panel = a.block() * grid.rows();
   const int n = static_cast<int>(a.rows());
   const int one = 1;
   const double alpha = 1.0;
   const double beta = 0.0;
-  pdtran_(&n, &n, &alpha, a.data(), &one, &one, a.descriptor(), &beta, transposed.data(), &one,
-          &one, transposed.descriptor());
   auto local = a.local();
-  const auto from = transposed.local();
-  for (Index c = 0; c < local.cols(); ++c) {
-    const Index j = a.global_col(c);
-    for (Index r = 0; r < local.rows(); ++r) {
-      if (a.global_row(r) > j) local(r, c) = from(r, c);
+  for (Index r0 = 0; r0 < a.rows(); r0 += panel) {
+    const Index height = std::min(panel, a.rows() - r0);
+    // Row g of `rows` is row r0 + g of K: r0 is a multiple of the panel, so both lie on process
+    // row (g / block) mod (grid rows), at local row g's plus r0 / (grid rows) in K.
+    BlockCyclicMatrix rows(grid, height, a.cols(), a.block());
+    const int m = static_cast<int>(height);
+    const int first_column = static_cast<int>(r0 + 1);
+    pdtran_(&m, &n, &alpha, a.data(), &one, &first_column, a.descriptor(), &beta, rows.data(), &one,
+            &one, rows.descriptor());
+    const auto from = rows.local();
+    const Index offset = r0 / grid.rows();
+    for (Index c = 0; c < from.cols(); ++c) {
+      const Index j = a.global_col(c);
+      for (Index r = 0; r < from.rows(); ++r) {
+        if (r0 + rows.global_row(r) > j) local(offset + r, c) = from(r, c);
+      }
     }
   }
 }
 
-template <class Net, class D1, class D2>
-Kernels feature_kernels(std::string_view function, const Net& network, const Grid& grid,
+template <tangent::detail::Want W, class Net, class D1, class D2>
+Outputs feature_kernels(std::string_view function, const Net& network, const Grid& grid,
                         const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>* x2) {
+  using tangent::detail::Want;
   static_assert(
       std::is_same_v<typename D1::Scalar, double> && std::is_same_v<typename D2::Scalar, double>,
       "TANGENT: DISTRIBUTED KERNELS TAKE double INPUTS.");
@@ -139,14 +163,15 @@ Kernels feature_kernels(std::string_view function, const Net& network, const Gri
       }
       require_spread(grid, function, a.rows(), b ? b->rows() : a.rows());
     });
-    std::optional<tangent::detail::FeatureTiles<true, double, Flat>> sweep;
+    std::optional<tangent::detail::FeatureTiles<W != Want::nngp, double, Flat>> sweep;
     agreed(grid.comm(), [&] { sweep.emplace(function, net, *plan, a, b ? &*b : nullptr); });
-    Kernels out{BlockCyclicMatrix(grid, sweep->rows(), sweep->cols(), sweep->side()),
-                BlockCyclicMatrix(grid, sweep->rows(), sweep->cols(), sweep->side())};
-    agreed(grid.comm(), [&] { fill_owned_tiles(*sweep, out.nngp, out.ntk); });
+    Outputs out;
+    if (W != Want::ntk) out.nngp.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
+    if (W != Want::nngp) out.ntk.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
+    agreed(grid.comm(), [&] { fill_owned_tiles(*sweep, out); });
     if (sweep->same_input()) {
-      mirror_upper(out.nngp);
-      mirror_upper(out.ntk);
+      if (out.nngp) mirror_upper(*out.nngp);
+      if (out.ntk) mirror_upper(*out.ntk);
     }
     return out;
   }
@@ -159,8 +184,9 @@ Kernels feature_kernels(std::string_view function, const Net& network, const Gri
 /// bad input throws the same std::invalid_argument on every process.
 template <Network Net, class D>
 Kernels kernels(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
-  return detail::feature_kernels("distributed::kernels", net, grid, x,
-                                 static_cast<const Eigen::MatrixBase<D>*>(nullptr));
+  detail::Outputs out = detail::feature_kernels<tangent::detail::Want::both>(
+      "distributed::kernels", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr));
+  return {std::move(*out.nngp), std::move(*out.ntk)};
 }
 
 /// NNGP and NTK between the rows of `x1` (N1 × d) and of `x2` (N2 × d): N1 × N2, each entry
@@ -168,7 +194,46 @@ Kernels kernels(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid)
 template <Network Net, class D1, class D2>
 Kernels kernels(const Net& net, const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>& x2,
                 const Grid& grid) {
-  return detail::feature_kernels("distributed::kernels", net, grid, x1, &x2);
+  detail::Outputs out = detail::feature_kernels<tangent::detail::Want::both>("distributed::kernels",
+                                                                             net, grid, x1, &x2);
+  return {std::move(*out.nngp), std::move(*out.ntk)};
+}
+
+/// The NNGP alone (the NTK recursion skipped), of `x` with itself.
+template <Network Net, class D>
+BlockCyclicMatrix nngp(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
+  return std::move(
+      *detail::feature_kernels<tangent::detail::Want::nngp>(
+           "distributed::nngp", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
+           .nngp);
+}
+
+/// The NNGP between the rows of `x1` and of `x2`.
+template <Network Net, class D1, class D2>
+BlockCyclicMatrix nngp(const Net& net, const Eigen::MatrixBase<D1>& x1,
+                       const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
+  return std::move(
+      *detail::feature_kernels<tangent::detail::Want::nngp>("distributed::nngp", net, grid, x1, &x2)
+           .nngp);
+}
+
+/// The NTK alone (the NNGP is not stored), of `x` with itself: one N × N matrix, as much memory
+/// as the NNGP alone.
+template <Network Net, class D>
+BlockCyclicMatrix ntk(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
+  return std::move(
+      *detail::feature_kernels<tangent::detail::Want::ntk>(
+           "distributed::ntk", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
+           .ntk);
+}
+
+/// The NTK between the rows of `x1` and of `x2`.
+template <Network Net, class D1, class D2>
+BlockCyclicMatrix ntk(const Net& net, const Eigen::MatrixBase<D1>& x1,
+                      const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
+  return std::move(
+      *detail::feature_kernels<tangent::detail::Want::ntk>("distributed::ntk", net, grid, x1, &x2)
+           .ntk);
 }
 
 }  // namespace tangent::distributed

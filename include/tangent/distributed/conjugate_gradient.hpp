@@ -1,0 +1,85 @@
+#pragma once
+/// @file
+/// Kernel regression at t = ∞ by preconditioned conjugate gradients on a distributed kernel:
+/// `distributed::StoredKernel` is a `KernelOperator` (predict/kernel_operator.hpp) over a
+/// `BlockCyclicMatrix`, so `tangent::conjugate_gradient` runs on it unchanged, on every process
+/// at once: the N × outputs vectors of the iteration are replicated, and each kernel product is
+/// one local GEMM per process and one sum over the grid (replicated.hpp), which leaves the same
+/// bits on every process, so that all of them take the same decisions.
+
+#include <string>
+
+#include "tangent/distributed/agreement.hpp"
+#include "tangent/distributed/matrix.hpp"
+#include "tangent/distributed/replicated.hpp"
+#include "tangent/predict/conjugate_gradient.hpp"
+
+namespace tangent::distributed {
+
+/// A distributed symmetric kernel as `tangent::conjugate_gradient` sees it. It refers to the
+/// matrix, which must outlive it. Every call is collective over the matrix's grid.
+class StoredKernel {
+ public:
+  explicit StoredKernel(const BlockCyclicMatrix& k) : k_(&k) {}
+  explicit StoredKernel(BlockCyclicMatrix&&) = delete;  // would refer to a temporary
+
+  Index size() const { return k_->rows(); }
+  Eigen::VectorXd diagonal() const { return detail::replicated_diagonal(*k_); }
+  void column(Index j, Eigen::VectorXd& out) const {
+    out = Eigen::VectorXd::Zero(k_->rows());
+    const auto local = k_->local();
+    for (Index c = 0; c < local.cols(); ++c) {
+      if (k_->global_col(c) != j) continue;
+      for (Index r = 0; r < local.rows(); ++r) out[k_->global_row(r)] = local(r, c);
+    }
+    detail::sum_everywhere(k_->grid(), out.data(), static_cast<int>(out.size()));
+  }
+  void apply(const Matrix<double>& block, Matrix<double>& out) const {
+    out = detail::times_replicated(*k_, block, false);
+  }
+  const BlockCyclicMatrix& matrix() const { return *k_; }
+
+ private:
+  const BlockCyclicMatrix* k_;
+};
+
+/// `tangent::conjugate_gradient` on a distributed kernel, on every process, after checking that
+/// every process passed the same `y_train` (N × outputs). The solution is the same on every
+/// process. Bad input throws the same exception on every process.
+template <class Derived>
+CgSolution conjugate_gradient(const BlockCyclicMatrix& k_train_train,
+                              const Eigen::MatrixBase<Derived>& y_train,
+                              const CgOptions& options = {}) {
+  const Matrix<double> y = y_train.template cast<double>();
+  detail::require_replicated(k_train_train.grid(), "distributed::conjugate_gradient", "y_train", y,
+                             [](const auto&) {});
+  detail::agreed(k_train_train.grid().comm(), [&] {
+    if (k_train_train.rows() != k_train_train.cols()) {
+      tangent::detail::fail("distributed::conjugate_gradient",
+                            "the train-train kernel is " + std::to_string(k_train_train.rows()) +
+                                " × " + std::to_string(k_train_train.cols()) +
+                                "; it must be square");
+    }
+    tangent::detail::require_all_finite("distributed::conjugate_gradient", "k_train_train",
+                                        k_train_train.local());
+  });
+  // Every process runs the same iteration on the same bits, so a bad option or shape throws
+  // on all of them at the same point.
+  return tangent::conjugate_gradient(StoredKernel(k_train_train), y, options);
+}
+
+/// Test means K_*·α from the distributed test-train kernel (N_test × N), on every process.
+inline Matrix<double> predict_mean(const BlockCyclicMatrix& k_test_train,
+                                   const CgSolution& solution) {
+  detail::agreed(k_test_train.grid().comm(), [&] {
+    if (k_test_train.cols() != solution.weights.rows()) {
+      tangent::detail::fail("distributed::predict_mean",
+                            "k_test_train has " + std::to_string(k_test_train.cols()) +
+                                " columns but the solve had " +
+                                std::to_string(solution.weights.rows()) + " training points");
+    }
+  });
+  return detail::times_replicated(k_test_train, solution.weights, false);
+}
+
+}  // namespace tangent::distributed

@@ -1,0 +1,121 @@
+// distributed::conjugate_gradient: the stated residual, recomputed here from the whole kernel on
+// one process, and agreement with a direct solve within what that residual allows.
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "tangent/distributed.hpp"
+#include "tangent/tangent.hpp"
+
+namespace {
+
+using tangent::Index;
+using tangent::Matrix;
+namespace td = tangent::distributed;
+
+Matrix<double> normal_matrix(Index rows, Index cols, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  Matrix<double> x(rows, cols);
+  for (Index c = 0; c < cols; ++c) {
+    for (Index r = 0; r < rows; ++r) x(r, c) = normal(rng);
+  }
+  return x;
+}
+
+const auto net = tangent::serial(tangent::Dense{.width = 64, .w_std = 1.5, .b_std = 0.1},
+                                 tangent::Erf{}, tangent::Dense{.width = 64, .w_std = 1.3},
+                                 tangent::ReLU{}, tangent::Dense{.width = 1});
+
+}  // namespace
+
+TEST_CASE("distributed conjugate gradients reach their stated residual", "[distributed]") {
+  const Matrix<double> train = normal_matrix(150, 5, 11);
+  const Matrix<double> test = normal_matrix(30, 5, 12);
+  const Matrix<double> y = normal_matrix(150, 4, 13);
+  const tangent::CgOptions options{.diag_reg = 1e-3, .tolerance = 1e-10, .preconditioner_rank = 20};
+  td::Grid grid(MPI_COMM_WORLD);
+  const td::Kernels k = td::kernels(net, train, grid);
+  const td::Kernels k_test = td::kernels(net, test, train, grid);
+  const tangent::CgSolution solution = td::conjugate_gradient(k.ntk, y, options);
+  REQUIRE(solution.converged);
+  CHECK(solution.preconditioner_rank == 20);
+  // The residual from the whole kernel, independently of the operator's products.
+  Matrix<double> regularized = tangent::ntk(net, train);
+  const double ridge = 1e-3 * regularized.diagonal().mean();
+  CHECK(solution.ridge == Approx(ridge).epsilon(1e-14));
+  regularized.diagonal().array() += ridge;
+  const Matrix<double> residual = y - regularized * solution.weights;
+  for (Index j = 0; j < y.cols(); ++j) {
+    CHECK(residual.col(j).norm() / y.col(j).norm() <= 1e-10 * 1.01);
+    CHECK(solution.relative_residuals[j] <= 1e-10);
+  }
+  // Against the direct solve: the error is at most κ(K̃)·tolerance relative.
+  const Eigen::LLT<Matrix<double>> direct(regularized);
+  const Matrix<double> alpha = direct.solve(y);
+  const Eigen::SelfAdjointEigenSolver<Matrix<double>> eigen(regularized);
+  const double condition = eigen.eigenvalues().maxCoeff() / eigen.eigenvalues().minCoeff();
+  CHECK((solution.weights - alpha).norm() / alpha.norm() <= condition * 1e-10);
+  const Matrix<double> mean = td::predict_mean(k_test.ntk, solution);
+  const Matrix<double> expected = tangent::ntk(net, test, train) * alpha;
+  CHECK((mean - expected).norm() / expected.norm() <= condition * 1e-10);
+  // Every process holds the same answer, bit for bit.
+  Matrix<double> first = solution.weights;
+  MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  CHECK((first.array() == solution.weights.array()).all());
+}
+
+TEST_CASE("distributed conjugate gradients refuse bad input on every process", "[distributed]") {
+  int rank = 0;
+  int size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  td::Grid grid(MPI_COMM_WORLD);
+  const td::Kernels k = td::kernels(net, normal_matrix(40, 3, 14), grid);
+  Matrix<double> y = normal_matrix(40, 2, 15);
+  CHECK_THROWS_WITH(td::conjugate_gradient(k.ntk, y, {.diag_reg = 0.0}),
+                    Catch::Contains("diag_reg must be finite and positive"));
+  if (size > 1) {
+    if (rank == size - 1) y(3, 0) += 1.0;
+    CHECK_THROWS_WITH(td::conjugate_gradient(k.ntk, y, {.diag_reg = 1e-3}),
+                      Catch::Contains("y_train differs from rank 0's copy"));
+  }
+}
+
+TEST_CASE("a tiled kernel computes the stored kernel's products without storing it",
+          "[distributed]") {
+  const Matrix<double> train = normal_matrix(130, 5, 16);
+  const Matrix<double> y = normal_matrix(130, 3, 17);
+  td::Grid grid(MPI_COMM_WORLD);
+  const td::Kernels k = td::kernels(net, train, grid);
+  for (const tangent::Get which : {tangent::Get::nngp, tangent::Get::ntk}) {
+    const Matrix<double> single =
+        which == tangent::Get::ntk ? tangent::ntk(net, train) : tangent::nngp(net, train);
+    const td::TiledKernel tiled(net, train, grid, which);
+    CHECK(tiled.size() == 130);
+    // The diagonal tiles are those of tangent::kernels: the same bits.
+    CHECK((tiled.diagonal().array() == single.diagonal().array()).all());
+    Matrix<double> product;
+    tiled.apply(y, product);
+    const Matrix<double> expected = single * y;
+    CHECK((product - expected).cwiseAbs().maxCoeff() <= 1e-13 * expected.cwiseAbs().maxCoeff());
+    Eigen::VectorXd column;
+    tiled.column(17, column);
+    CHECK((column - single.col(17)).cwiseAbs().maxCoeff() <=
+          1e-14 * single.col(17).cwiseAbs().maxCoeff());
+  }
+  const td::TiledKernel tiled(net, train, grid);
+  const tangent::CgOptions options{.diag_reg = 1e-3, .tolerance = 1e-10, .preconditioner_rank = 20};
+  const tangent::CgSolution free = tangent::conjugate_gradient(tiled, y, options);
+  const tangent::CgSolution stored = td::conjugate_gradient(k.ntk, y, options);
+  REQUIRE(free.converged);
+  Matrix<double> regularized = tangent::ntk(net, train);
+  regularized.diagonal().array() += free.ridge;
+  const Matrix<double> residual = y - regularized * free.weights;
+  for (Index j = 0; j < y.cols(); ++j) {
+    CHECK(residual.col(j).norm() / y.col(j).norm() <= 1e-10 * 1.01);
+  }
+  CHECK(std::abs(free.iterations - stored.iterations) <= 2);
+  CHECK_THROWS_WITH(td::TiledKernel(net, train, grid, tangent::Get::ntkgp),
+                    Catch::Contains("which must be Get::nngp or Get::ntk"));
+}
