@@ -105,6 +105,10 @@ TEST_CASE("distributed gradient descent refuses bad input on every process", "[d
   td::Kernels again = td::kernels(net, train, grid);
   auto predictor = td::gradient_descent_mse(std::move(again.ntk), normal_matrix(30, 2, 8));
   CHECK_THROWS_WITH(predictor.test(-1.0, again.nngp), Catch::Contains("time t must be"));
+  if (size > 1) {
+    CHECK_THROWS_WITH(predictor.test(rank == 0 ? 1.0 : 2.0, again.nngp),
+                      Catch::Contains("the processes ask for different times t (from 1 to 2)"));
+  }
   const td::Kernels wrong = td::kernels(net, normal_matrix(12, 3, 9), grid);
   CHECK_THROWS_WITH(predictor.test(1.0, wrong.ntk), Catch::Contains("training points"));
 }

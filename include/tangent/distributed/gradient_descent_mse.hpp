@@ -93,8 +93,16 @@ class GradientDescentMse {
   /// Test outputs at time t (`infinite_time` allowed) for the test-train kernel `k_test_train`
   /// (N_test × N, on the same grid), starting from zero outputs: N_test × outputs, replicated.
   Matrix<double> test(double t, const BlockCyclicMatrix& k_test_train) {
+    // Every process must ask for the same time: each takes its route from it.
+    double range[2] = {t, -t};  // the largest t and −(the smallest)
+    MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_DOUBLE, MPI_MAX, kernel_.grid().comm());
     detail::agreed(kernel_.grid().comm(), [&] {
       (void)tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
+      if (range[0] != -range[1]) {
+        tangent::detail::fail(kFunction, "the processes ask for different times t (from " +
+                                             tangent::detail::show(-range[1]) + " to " +
+                                             tangent::detail::show(range[0]) + ")");
+      }
       if (&k_test_train.grid() != &kernel_.grid() || k_test_train.cols() != y_.rows()) {
         tangent::detail::fail(kFunction, "k_test_train has " + std::to_string(k_test_train.cols()) +
                                              " columns but there are " + std::to_string(y_.rows()) +
