@@ -58,7 +58,8 @@ const auto residual_net = tangent::serial(
     tangent::residual(tangent::serial(tangent::ReLU{}, tangent::Dense{.width = 64})),
     tangent::Gelu{}, tangent::Dense{.width = 1});
 
-/// The grids these processes can form: the default, one row, one column, and 2 × 2 from 4.
+/// The grids these processes can form: the default (2 × 2 from 4 processes), one row, one
+/// column.
 std::vector<std::pair<int, int>> grids() {
   const int p = world_size();
   std::vector<std::pair<int, int>> shapes{{0, 0}, {1, p}};
@@ -142,10 +143,17 @@ TEST_CASE("distributed kernels refuse bad input on one process on every process"
   if (last > 0) {
     Matrix<double> shorter = x;
     if (rank == last) shorter.conservativeResize(39, 4);
-    refused(shorter, "x1 is 39 × 4 on this process but 40 × 4 on rank 0");
+    refused(shorter, "x1 is 39 × 4 on rank " + std::to_string(last) + " but 40 × 4 on rank 0");
     Matrix<double> other = x;
     if (rank == last) other(0, 0) += 1e-15;
     refused(other, "differs from rank 0's copy");
+    // Two sign flips, which a weak hash of the bits would let cancel.
+    Matrix<double> flipped = x;
+    if (rank == last) {
+      flipped(1, 1) = -flipped(1, 1);
+      flipped(2, 3) = -flipped(2, 3);
+    }
+    refused(flipped, "differs from rank 0's copy");
     // One sample cannot be spread over two process columns.
     try {
       (void)td::kernels(fc_net, x.topRows(1), grid);
@@ -154,6 +162,9 @@ TEST_CASE("distributed kernels refuse bad input on one process on every process"
       CHECK(std::string(e.what()).find("cannot be spread over the") != std::string::npos);
     }
   }
+  // A test-train kernel may leave processes without rows: one test point on any grid.
+  const td::Kernels one = td::kernels(fc_net, x.topRows(1), x, grid);
+  CHECK(bitwise_equal(one.ntk.replicated(), tangent::ntk(fc_net, x.topRows(1), x)));
   // A network that overflows on every process: the same exception on all of them.
   const auto huge = tangent::serial(tangent::Dense{.width = 8, .w_std = 1e200},
                                     tangent::Dense{.width = 1, .w_std = 1e200});

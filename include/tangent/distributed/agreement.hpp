@@ -5,8 +5,8 @@
 /// each process runs its part, then all of them learn whether any failed and throw the same
 /// exception, with the first failing process's message.
 
-#include <bit>
-#include <cstdint>
+#include <algorithm>
+#include <cstring>
 #include <exception>
 #include <mpi.h>
 #include <stdexcept>
@@ -23,8 +23,8 @@ namespace tangent::distributed::detail {
 
 /// Runs `work` on this process, then, collectively over `comm`: if it threw on any process, every
 /// process throws the exception of the lowest such rank (std::invalid_argument stays one; any
-/// other becomes std::runtime_error), its message followed by that rank when several processes
-/// take part.
+/// other, std::bad_alloc among them, becomes std::runtime_error), its message followed by that rank
+/// when several processes take part.
 template <class Work>
 void agreed(MPI_Comm comm, Work&& work) {
   std::string message;
@@ -36,6 +36,9 @@ void agreed(MPI_Comm comm, Work&& work) {
     kind = 1;
   } catch (const std::exception& e) {
     message = e.what();
+    kind = 2;
+  } catch (...) {
+    message = "an exception that is not a std::exception";
     kind = 2;
   }
   int rank = 0;
@@ -55,32 +58,42 @@ void agreed(MPI_Comm comm, Work&& work) {
   throw std::runtime_error(message);
 }
 
-/// Checks, collectively, that every process passed the same `x` (its shape and every bit, against
-/// process 0's), after `local_check(x)` on each process.
+/// Checks, collectively, that every process passed the same `x` (its shape, then every bit:
+/// process 0's copy is broadcast and compared, N × d values, cheap next to any kernel), after
+/// `local_check(x)` on each process.
 template <class D, class LocalCheck>
 void require_replicated(const Grid& grid, std::string_view function, std::string_view name,
                         const Eigen::MatrixBase<D>& x, LocalCheck&& local_check) {
   agreed(grid.comm(), [&] { local_check(x); });
-  std::uint64_t mine[3] = {static_cast<std::uint64_t>(x.rows()),
-                           static_cast<std::uint64_t>(x.cols()), 1469598103934665603ull};
-  for (Index c = 0; c < x.cols(); ++c) {
-    for (Index r = 0; r < x.rows(); ++r) {  // FNV-1a of the bits
-      mine[2] =
-          (mine[2] ^ std::bit_cast<std::uint64_t>(static_cast<double>(x(r, c)))) * 1099511628211ull;
-    }
-  }
-  std::uint64_t first[3] = {mine[0], mine[1], mine[2]};
-  MPI_Bcast(first, 3, MPI_UINT64_T, 0, grid.comm());
+  const long long mine[2] = {static_cast<long long>(x.rows()), static_cast<long long>(x.cols())};
+  long long first[2] = {mine[0], mine[1]};
+  MPI_Bcast(first, 2, MPI_LONG_LONG, 0, grid.comm());
   agreed(grid.comm(), [&] {
     if (mine[0] != first[0] || mine[1] != first[1]) {
-      tangent::detail::fail(function, std::string(name) + " is " + std::to_string(mine[0]) + " × " +
-                                          std::to_string(mine[1]) + " on this process but " +
-                                          std::to_string(first[0]) + " × " +
-                                          std::to_string(first[1]) +
-                                          " on rank 0; pass the same inputs on every process");
+      tangent::detail::fail(
+          function, std::string(name) + " is " + std::to_string(mine[0]) + " × " +
+                        std::to_string(mine[1]) + " on rank " + std::to_string(grid.rank()) +
+                        " but " + std::to_string(first[0]) + " × " + std::to_string(first[1]) +
+                        " on rank 0; pass the same inputs on every process");
     }
-    if (mine[2] != first[2]) {
-      tangent::detail::fail(function, std::string(name) +
+  });
+  Matrix<double> copy;
+  Matrix<double> reference;
+  agreed(grid.comm(), [&] {
+    copy = x.template cast<double>();
+    reference = copy;
+  });
+  // In pieces of at most 2^30 values: MPI counts are int.
+  constexpr Index piece = Index{1} << 30;
+  for (Index start = 0; start < reference.size(); start += piece) {
+    MPI_Bcast(reference.data() + start, static_cast<int>(std::min(piece, reference.size() - start)),
+              MPI_DOUBLE, 0, grid.comm());
+  }
+  agreed(grid.comm(), [&] {
+    if (std::memcmp(copy.data(), reference.data(),
+                    static_cast<std::size_t>(copy.size()) * sizeof(double)) != 0) {
+      tangent::detail::fail(function, std::string(name) + " on rank " +
+                                          std::to_string(grid.rank()) +
                                           " differs from rank 0's copy; pass the same inputs on "
                                           "every process");
     }

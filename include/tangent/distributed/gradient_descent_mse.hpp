@@ -18,6 +18,7 @@
 /// Cholesky route reads its upper triangle, the eigendecomposition its lower one.
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -95,18 +96,22 @@ class GradientDescentMse {
   Matrix<double> test(double t, const BlockCyclicMatrix& k_test_train) {
     // Every process must ask for the same time: each takes its route from it.
     double range[2] = {t, -t};  // the largest t and −(the smallest)
+    double s = 0;
     MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_DOUBLE, MPI_MAX, kernel_.grid().comm());
     detail::agreed(kernel_.grid().comm(), [&] {
-      (void)tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
+      s = tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
       if (range[0] != -range[1]) {
         tangent::detail::fail(kFunction, "the processes ask for different times t (from " +
                                              tangent::detail::show(-range[1]) + " to " +
                                              tangent::detail::show(range[0]) + ")");
       }
-      if (&k_test_train.grid() != &kernel_.grid() || k_test_train.cols() != y_.rows()) {
+      if (&k_test_train.grid() != &kernel_.grid()) {
+        tangent::detail::fail(kFunction, "k_test_train lies on another grid than k_train_train");
+      }
+      if (k_test_train.cols() != y_.rows()) {
         tangent::detail::fail(kFunction, "k_test_train has " + std::to_string(k_test_train.cols()) +
                                              " columns but there are " + std::to_string(y_.rows()) +
-                                             " training points (or lies on another grid)");
+                                             " training points");
       }
       tangent::detail::require_all_finite(kFunction, "k_test_train", k_test_train.local());
     });
@@ -115,15 +120,14 @@ class GradientDescentMse {
       return detail::times_replicated(k_test_train, cholesky_solve(y_), false);
     }
     const Spectrum& spectrum = eigendecomposition();
-    const double s = tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
     const Matrix<double> projected = detail::times_replicated(*vectors_, y_, true);
     const Matrix<double> weighted = tangent::detail::gain(spectrum, s).asDiagonal() * projected;
     return detail::times_replicated(k_test_train,
                                     detail::times_replicated(*vectors_, weighted, false), false);
   }
 
-  /// The eigenvalues of K̃ with the pseudoinverse cutoff (eigenvectors stay distributed);
-  /// computed on first use.
+  /// The eigenvalues of K̃ with the pseudoinverse cutoff, computed on first use. Its `vectors()`
+  /// are empty: the eigenvectors stay distributed, beside the kernel.
   const Spectrum& spectrum() { return eigendecomposition(); }
 
   /// Whether outputs at t = ∞ come from the Cholesky factorisation.
@@ -140,25 +144,34 @@ class GradientDescentMse {
     cholesky_tried_ = true;
     const int size = n();
     const int one = 1;
+    // pdlansy's workspace for the 1-norm: 2·Nq0 + Np0 + LDW (its documentation), which
+    // 2·(largest local side + block) + N + 64 covers; pdlansy does not check it.
     const Index side = std::max(kernel_.local().rows(), kernel_.local().cols()) + kernel_.block();
-    std::vector<double> norm_work(static_cast<std::size_t>(2 * side + kernel_.rows() + 64));
+    std::vector<double> norm_work;
+    detail::agreed(kernel_.grid().comm(), [&] {
+      norm_work.resize(static_cast<std::size_t>(2 * side + kernel_.rows() + 64));
+    });
     const double norm = pdlansy_("1", "U", &size, kernel_.data(), &one, &one, kernel_.descriptor(),
-                                 norm_work.data());
+                                 norm_work.data(), 1, 1);
     int info = 0;
-    pdpotrf_("U", &size, kernel_.data(), &one, &one, kernel_.descriptor(), &info);
+    pdpotrf_("U", &size, kernel_.data(), &one, &one, kernel_.descriptor(), &info, 1);
     double reciprocal_condition = 0;
     if (info == 0) {
       double work_size = 0;
       int iwork_size = 0;
       const int query = -1;
       pdpocon_("U", &size, kernel_.data(), &one, &one, kernel_.descriptor(), &norm,
-               &reciprocal_condition, &work_size, &query, &iwork_size, &query, &info);
-      std::vector<double> work(static_cast<std::size_t>(work_size) + 1);
-      std::vector<int> iwork(static_cast<std::size_t>(iwork_size) + 1);
+               &reciprocal_condition, &work_size, &query, &iwork_size, &query, &info, 1);
+      std::vector<double> work;
+      std::vector<int> iwork;
+      detail::agreed(kernel_.grid().comm(), [&] {
+        work.resize(static_cast<std::size_t>(work_size) + 1);
+        iwork.resize(static_cast<std::size_t>(iwork_size) + 1);
+      });
       const int lwork = static_cast<int>(work.size());
       const int liwork = static_cast<int>(iwork.size());
       pdpocon_("U", &size, kernel_.data(), &one, &one, kernel_.descriptor(), &norm,
-               &reciprocal_condition, work.data(), &lwork, iwork.data(), &liwork, &info);
+               &reciprocal_condition, work.data(), &lwork, iwork.data(), &liwork, &info, 1);
     }
     cholesky_safe_ =
         info == 0 && reciprocal_condition > tangent::detail::kCholeskyMargin * relative_;
@@ -167,20 +180,23 @@ class GradientDescentMse {
 
   /// K̃⁻¹·b from the Cholesky factor, replicated.
   Matrix<double> cholesky_solve(const Matrix<double>& b) const {
-    BlockCyclicMatrix rhs = BlockCyclicMatrix::from_replicated(kernel_.grid(), b, kernel_.block());
+    std::optional<BlockCyclicMatrix> rhs;
+    detail::agreed(kernel_.grid().comm(), [&] {
+      rhs.emplace(BlockCyclicMatrix::from_replicated(kernel_.grid(), b, kernel_.block()));
+    });
     const int size = n();
     const int outputs = static_cast<int>(b.cols());
     const int one = 1;
     int info = 0;
-    pdpotrs_("U", &size, &outputs, kernel_.data(), &one, &one, kernel_.descriptor(), rhs.data(),
-             &one, &one, rhs.descriptor(), &info);
+    pdpotrs_("U", &size, &outputs, kernel_.data(), &one, &one, kernel_.descriptor(), rhs->data(),
+             &one, &one, rhs->descriptor(), &info, 1);
     detail::agreed(kernel_.grid().comm(), [&] {
       if (info != 0) {
         tangent::detail::fail(kFunction,
                               "ScaLAPACK's pdpotrs failed (info " + std::to_string(info) + ")");
       }
     });
-    return rhs.replicated();
+    return rhs->replicated();
   }
 
   /// pdsyevd of K̃ (its lower triangle), which it consumes; the eigenvectors are kept beside it.
@@ -191,22 +207,45 @@ class GradientDescentMse {
     cholesky_safe_ = false;
     const int size = n();
     const int one = 1;
-    vectors_.emplace(kernel_.grid(), kernel_.rows(), kernel_.cols(), kernel_.block());
-    Eigen::VectorXd values(kernel_.rows());
+    Eigen::VectorXd values;
+    detail::agreed(kernel_.grid().comm(), [&] {
+      vectors_.emplace(kernel_.grid(), kernel_.rows(), kernel_.cols(), kernel_.block());
+      values.resize(kernel_.rows());
+    });
     double work_size = 0;
     int iwork_size = 0;
     const int query = -1;
     int info = 0;
     pdsyevd_("V", "L", &size, kernel_.data(), &one, &one, kernel_.descriptor(), values.data(),
              vectors_->data(), &one, &one, vectors_->descriptor(), &work_size, &query, &iwork_size,
-             &query, &info);
-    std::vector<double> work(static_cast<std::size_t>(work_size) + 1);
-    std::vector<int> iwork(static_cast<std::size_t>(std::max(iwork_size, 1)));
+             &query, &info, 1, 1);
+    // ScaLAPACK 2.2's query asks for too little: with exactly that, pdormtr refuses its workspace
+    // (parameter 16) on small matrices and pdsyevd returns wrong eigenvectors with info = 0, or
+    // pdlasrt fails on one process and the others hang (Reference-ScaLAPACK/scalapack#74). What
+    // pdormtr needs on top, from its documentation: max(N, NP·(NB + NQ)) +
+    // max(NB·(NB − 1)/2, (NP + NQ)·NB) + NB², NP × NQ the local part.
+    const Index np = kernel_.local().rows();
+    const Index nq = kernel_.local().cols();
+    const Index nb = kernel_.block();
+    const Index extra = std::max(kernel_.rows(), np * (nb + nq)) +
+                        std::max(nb * (nb - 1) / 2, (np + nq) * nb) + nb * nb;
+    std::vector<double> work;
+    std::vector<int> iwork;
+    detail::agreed(kernel_.grid().comm(), [&] {
+      const double total = work_size + static_cast<double>(extra) + 1;
+      if (total > INT_MAX) {
+        tangent::detail::fail(kFunction,
+                              "pdsyevd's workspace exceeds 2^31 − 1 entries on one "
+                              "process; use more processes");
+      }
+      work.resize(static_cast<std::size_t>(total));
+      iwork.resize(static_cast<std::size_t>(std::max(iwork_size, 1)));
+    });
     const int lwork = static_cast<int>(work.size());
     const int liwork = static_cast<int>(iwork.size());
     pdsyevd_("V", "L", &size, kernel_.data(), &one, &one, kernel_.descriptor(), values.data(),
              vectors_->data(), &one, &one, vectors_->descriptor(), work.data(), &lwork,
-             iwork.data(), &liwork, &info);
+             iwork.data(), &liwork, &info, 1, 1);
     detail::agreed(kernel_.grid().comm(), [&] {
       if (info != 0) {
         tangent::detail::fail(kFunction,

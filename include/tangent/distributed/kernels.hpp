@@ -11,9 +11,13 @@
 /// process; the blocks below it are their transposes, moved by PBLAS's pdtran a panel of rows at
 /// a time (`mirror_upper`).
 
+#include <algorithm>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tangent/distributed/agreement.hpp"
@@ -40,11 +44,12 @@ void require_replicated_input(const Grid& grid, std::string_view function, std::
   });
 }
 
-/// Refuses a side of n samples that leaves a row or column of the grid without any.
-inline void require_spread(const Grid& grid, std::string_view function, Index n1, Index n2) {
-  if (n1 < grid.rows() || n2 < grid.cols()) {
+/// Refuses a train-train kernel of n samples that leaves a row or column of the grid without any
+/// (a test-train kernel may: its processes without rows hold nothing).
+inline void require_spread(const Grid& grid, std::string_view function, Index n) {
+  if (n < grid.rows() || n < grid.cols()) {
     tangent::detail::fail(
-        function, "a " + std::to_string(n1) + " × " + std::to_string(n2) +
+        function, "a " + std::to_string(n) + " × " + std::to_string(n) +
                       " kernel cannot be spread over the " + std::to_string(grid.rows()) + " × " +
                       std::to_string(grid.cols()) + " process grid: use fewer processes");
   }
@@ -161,14 +166,16 @@ Outputs feature_kernels(std::string_view function, const Net& network, const Gri
         // As on one process: x2 equal to x1 is one input.
         if (tangent::detail::equal_inputs(a, *b)) b.reset();
       }
-      require_spread(grid, function, a.rows(), b ? b->rows() : a.rows());
+      if (!b) require_spread(grid, function, a.rows());
     });
     std::optional<tangent::detail::FeatureTiles<W != Want::nngp, double, Flat>> sweep;
     agreed(grid.comm(), [&] { sweep.emplace(function, net, *plan, a, b ? &*b : nullptr); });
     Outputs out;
-    if (W != Want::ntk) out.nngp.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
-    if (W != Want::nngp) out.ntk.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
-    agreed(grid.comm(), [&] { fill_owned_tiles(*sweep, out); });
+    agreed(grid.comm(), [&] {
+      if (W != Want::ntk) out.nngp.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
+      if (W != Want::nngp) out.ntk.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
+      fill_owned_tiles(*sweep, out);
+    });
     if (sweep->same_input()) {
       if (out.nngp) mirror_upper(*out.nngp);
       if (out.ntk) mirror_upper(*out.ntk);
@@ -235,5 +242,22 @@ BlockCyclicMatrix ntk(const Net& net, const Eigen::MatrixBase<D1>& x1,
       *detail::feature_kernels<tangent::detail::Want::ntk>("distributed::ntk", net, grid, x1, &x2)
            .ntk);
 }
+
+/// The matrices refer to their grid: a temporary one would be gone before them.
+template <Network Net, class D>
+Kernels kernels(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
+template <Network Net, class D1, class D2>
+Kernels kernels(const Net&, const Eigen::MatrixBase<D1>&, const Eigen::MatrixBase<D2>&,
+                const Grid&&) = delete;
+template <Network Net, class D>
+BlockCyclicMatrix nngp(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
+template <Network Net, class D1, class D2>
+BlockCyclicMatrix nngp(const Net&, const Eigen::MatrixBase<D1>&, const Eigen::MatrixBase<D2>&,
+                       const Grid&&) = delete;
+template <Network Net, class D>
+BlockCyclicMatrix ntk(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
+template <Network Net, class D1, class D2>
+BlockCyclicMatrix ntk(const Net&, const Eigen::MatrixBase<D1>&, const Eigen::MatrixBase<D2>&,
+                      const Grid&&) = delete;
 
 }  // namespace tangent::distributed

@@ -26,7 +26,9 @@ class BlockCyclicMatrix {
   using LocalMap = Eigen::Map<Matrix<double>, 0, Eigen::OuterStride<>>;
   using ConstLocalMap = Eigen::Map<const Matrix<double>, 0, Eigen::OuterStride<>>;
 
-  /// A rows × cols matrix of zeros in blocks of block × block entries. Collective over the grid.
+  /// A rows × cols matrix of zeros in blocks of block × block entries: this process's part. The
+  /// grid must outlive the matrix (and be destroyed before MPI_Finalize).
+  BlockCyclicMatrix(const Grid&&, Index, Index, Index) = delete;  // would outlive its grid
   BlockCyclicMatrix(const Grid& grid, Index rows, Index cols, Index block)
       : grid_(&grid), rows_(rows), cols_(cols), block_(block) {
     if (rows < 1 || cols < 1 || block < 1 || rows > INT_MAX || cols > INT_MAX) {
@@ -54,6 +56,14 @@ class BlockCyclicMatrix {
                                   std::to_string(rows) + " × " + std::to_string(cols) +
                                   " layout (info " + std::to_string(info) + ")");
     }
+    // ScaLAPACK (32-bit integers, as Debian builds it) indexes the local part with int.
+    if (static_cast<double>(leading) * local_cols_ > INT_MAX) {
+      throw std::invalid_argument(
+          "tangent::distributed::BlockCyclicMatrix: this process's part of the " +
+          std::to_string(rows) + " × " + std::to_string(cols) + " matrix has " +
+          std::to_string(static_cast<long long>(leading) * local_cols_) +
+          " entries, more than ScaLAPACK's 32-bit indices reach (2^31 − 1); use more processes");
+    }
     // At least one entry, so that ScaLAPACK is never handed a null array.
     data_.assign(std::max<std::size_t>(
                      1, static_cast<std::size_t>(leading) * static_cast<std::size_t>(local_cols_)),
@@ -61,6 +71,7 @@ class BlockCyclicMatrix {
   }
 
   /// The process-local part of the whole matrix `full` (the same on every process).
+  static BlockCyclicMatrix from_replicated(const Grid&&, const Matrix<double>&, Index) = delete;
   static BlockCyclicMatrix from_replicated(const Grid& grid, const Matrix<double>& full,
                                            Index block) {
     BlockCyclicMatrix a(grid, full.rows(), full.cols(), block);

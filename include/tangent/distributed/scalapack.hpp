@@ -2,8 +2,12 @@
 /// @file
 /// The BLACS, PBLAS and ScaLAPACK routines tangent::distributed calls, declared here because
 /// Debian's ScaLAPACK (libscalapack-openmpi-dev) installs no C header. Fortran conventions:
-/// every argument by pointer, integers are `int` (32 bits, as Debian builds it), indices 1-based.
+/// every argument by pointer, integers are `int` (32 bits, as Debian builds it), indices 1-based;
+/// the routines written in Fortran take, after their arguments, the length of each character
+/// argument by value (gfortran's hidden arguments, `std::size_t` since gfortran 8), which
+/// tangent passes (1) rather than leave to chance. BLACS and PBLAS are C.
 
+#include <cstddef>
 #include <mpi.h>
 
 extern "C" {
@@ -21,25 +25,24 @@ void descinit_(int* descriptor, const int* rows, const int* cols, const int* row
                const int* col_block, const int* row_source, const int* col_source,
                const int* context, const int* leading_dimension, int* info);
 
-// Factorisations (double).
+// Factorisations (double; Fortran).
 void pdpotrf_(const char* uplo, const int* n, double* a, const int* ia, const int* ja,
-              const int* desca, int* info);
+              const int* desca, int* info, std::size_t uplo_length);
 void pdpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, const int* ia,
               const int* ja, const int* desca, double* b, const int* ib, const int* jb,
-              const int* descb, int* info);
+              const int* descb, int* info, std::size_t uplo_length);
 double pdlansy_(const char* norm, const char* uplo, const int* n, const double* a, const int* ia,
-                const int* ja, const int* desca, double* work);
+                const int* ja, const int* desca, double* work, std::size_t norm_length,
+                std::size_t uplo_length);
 void pdpocon_(const char* uplo, const int* n, const double* a, const int* ia, const int* ja,
               const int* desca, const double* anorm, double* rcond, double* work, const int* lwork,
-              int* iwork, const int* liwork, int* info);
+              int* iwork, const int* liwork, int* info, std::size_t uplo_length);
 void pdsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* ia,
               const int* ja, const int* desca, double* w, double* z, const int* iz, const int* jz,
               const int* descz, double* work, const int* lwork, int* iwork, const int* liwork,
-              int* info);
-}
+              int* info, std::size_t jobz_length, std::size_t uplo_length);
 
-extern "C" {
-// PBLAS: C ← β·C + α·Aᵀ.
+// PBLAS (C): C ← β·C + α·Aᵀ.
 void pdtran_(const int* m, const int* n, const double* alpha, const double* a, const int* ia,
              const int* ja, const int* desca, const double* beta, double* c, const int* ic,
              const int* jc, const int* descc);

@@ -60,6 +60,7 @@ class TiledKernel {
     }
   }
 
+  TiledKernel(const Net&, const Matrix<double>&, const Grid&&, Get = Get::ntk) = delete;
   TiledKernel(const TiledKernel&) = delete;
   TiledKernel& operator=(const TiledKernel&) = delete;
 
