@@ -42,6 +42,7 @@ struct Settings {
   std::string data_dir = tangent::data::fashion_mnist_dir().string();
   std::vector<long> sizes{1000, 2000, 5000, 10000, 20000};
   long n_test = 5000;
+  std::vector<std::string> kernels{"nngp", "ntk"};
   double ridge = 1e-4;
   examples::CommonOptions common;
 };
@@ -121,8 +122,8 @@ int run(const Settings& s) {
   for (const long n : sizes) {
     const MatrixXd x_n = x.topRows(n);
     const MatrixXd y_n = y.topRows(n);
-    for (const tangent::Get which : {tangent::Get::nngp, tangent::Get::ntk}) {
-      const bool ntk = which == tangent::Get::ntk;
+    for (const std::string& kernel : s.kernels) {
+      const bool ntk = kernel == "ntk";
       Row row{.n = n, .kernel = ntk ? "NTK" : "NNGP"};
       malloc_trim(0);
       const auto start = std::chrono::steady_clock::now();
@@ -146,20 +147,34 @@ int run(const Settings& s) {
     }
   }
 
+  // Per kernel (NNGP, NTK): the exponent of the MSE's power law and the line through the
+  // geometric mean of its points, where it has two sizes or more.
+  const char* names[2] = {"NNGP", "NTK"};
+  bool fitted[2] = {false, false};
   double exponents[2] = {0, 0};
+  double centre_n[2] = {0, 0};
+  double centre_mse[2] = {0, 0};
   for (int k = 0; k < 2; ++k) {
     std::vector<double> ns;
     std::vector<double> mses;
     for (const Row& r : rows) {
-      if ((r.kernel == "NTK") == (k == 1)) {
-        ns.push_back(static_cast<double>(r.n));
-        mses.push_back(r.mse);
-      }
+      if (r.kernel != names[k]) continue;
+      ns.push_back(static_cast<double>(r.n));
+      mses.push_back(r.mse);
+      centre_n[k] += std::log(static_cast<double>(r.n));
+      centre_mse[k] += std::log(r.mse);
     }
-    if (ns.size() >= 2) exponents[k] = log_log_slope(ns, mses);
+    fitted[k] = ns.size() >= 2;
+    if (!fitted[k]) continue;
+    exponents[k] = log_log_slope(ns, mses);
+    centre_n[k] /= static_cast<double>(ns.size());
+    centre_mse[k] /= static_cast<double>(ns.size());
   }
   if (root) {
-    std::printf("\ntest MSE ~ N^%.3f (NNGP), N^%.3f (NTK)\n", exponents[0], exponents[1]);
+    std::printf("\n");
+    for (int k = 0; k < 2; ++k) {
+      if (fitted[k]) std::printf("test MSE ~ N^%.3f (%s)\n", exponents[k], names[k]);
+    }
     const std::filesystem::path out = s.common.out_dir;
     std::ofstream csv = examples::open_output(out / "scaling_law.csv");
     csv << "n_train,kernel,processes,kernel_seconds,solve_seconds,accuracy,test_mse,"
@@ -169,37 +184,24 @@ int run(const Settings& s) {
           << r.solve_seconds << ',' << r.accuracy << ',' << r.mse << ',' << r.peak_bytes << '\n';
     }
     csv.close();
-    // The fitted lines through the geometric means of their points.
-    std::string fits;
+    std::string script =
+        "set logscale xy\nset xlabel 'training images N'\n"
+        "set ylabel 'test MSE (centred one-hot)'\nset key top right\nset grid\n"
+        "set title 'Kernel regression on Fashion-MNIST, depth-3 ReLU'\nplot ";
     for (int k = 0; k < 2; ++k) {
-      double log_n = 0;
-      double log_mse = 0;
-      double count = 0;
-      for (const Row& r : rows) {
-        if ((r.kernel == "NTK") != (k == 1)) continue;
-        log_n += std::log(static_cast<double>(r.n));
-        log_mse += std::log(r.mse);
-        count += 1;
+      char line[320];
+      std::snprintf(line, sizeof line,
+                    "%s'scaling_law.csv' using (strcol(2) eq '%s' ? $1 : 1/0):7 with points pt %d "
+                    "title '%s'",
+                    k == 0 ? "" : ", ", names[k], k == 0 ? 7 : 5, names[k]);
+      script += line;
+      if (fitted[k]) {
+        std::snprintf(line, sizeof line, ", exp(%.6g + %.6g*(log(x) - %.6g)) title 'N^{%.2f}'",
+                      centre_mse[k], exponents[k], centre_n[k], exponents[k]);
+        script += line;
       }
-      char line[160];
-      std::snprintf(line, sizeof line, "f%d(x) = exp(%.6g + %.6g*(log(x) - %.6g))\n", k,
-                    log_mse / count, exponents[k], log_n / count);
-      fits += line;
     }
-    char titles[400];
-    std::snprintf(
-        titles, sizeof titles,
-        "plot 'scaling_law.csv' using (strcol(2) eq 'NNGP' ? $1 : 1/0):7 with points pt 7 "
-        "title 'NNGP', f0(x) title 'N^{%.2f}', 'scaling_law.csv' using (strcol(2) eq 'NTK' ? "
-        "$1 : 1/0):7 with points pt 5 title 'NTK', f1(x) title 'N^{%.2f}'\n",
-        exponents[0], exponents[1]);
-    examples::plot_png(out / "scaling_law.png",
-                       fits +
-                           "set logscale xy\nset xlabel 'training images N'\n"
-                           "set ylabel 'test MSE (centred one-hot)'\nset key top right\n"
-                           "set grid\nset title 'Kernel regression on Fashion-MNIST, depth-3 "
-                           "ReLU'\n" +
-                           titles);
+    examples::plot_png(out / "scaling_law.png", script + "\n");
     std::printf("wrote %s\n", (out / "scaling_law.csv").c_str());
   }
 
@@ -207,7 +209,7 @@ int run(const Settings& s) {
     // More data never hurts ridge regression much, and 10 classes are far above chance.
     bool ok = true;
     for (const Row& r : rows) ok = ok && r.accuracy > 0.5 && std::isfinite(r.mse);
-    ok = ok && exponents[0] < 0 && exponents[1] < 0;
+    for (int k = 0; k < 2; ++k) ok = ok && (!fitted[k] || exponents[k] < 0);
     if (!ok && root) std::fprintf(stderr, "check failed: accuracy or the MSE's trend\n");
     return ok ? 0 : 1;
   }
@@ -231,6 +233,10 @@ int main(int argc, char** argv) {
   app.add_option("--n-test", s.n_test, "test images (first ones of the t10k split)")
       ->capture_default_str()
       ->check(CLI::Range(1L, 10000L));
+  app.add_option("--kernels", s.kernels, "comma-separated: nngp, ntk")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nngp", "ntk"}));
   app.add_option("--ridge", s.ridge, "diag_reg, relative to the mean of the kernel's diagonal")
       ->capture_default_str()
       ->check(CLI::Range(1e-12, 1e6));
