@@ -1,27 +1,18 @@
 // distributed::conjugate_gradient: the stated residual, recomputed here from the whole kernel on
 // one process, and agreement with a direct solve within what that residual allows.
-#include <random>
 
 #include <catch2/catch.hpp>
 
 #include "tangent/distributed.hpp"
 #include "tangent/tangent.hpp"
 
+#include "support/inputs.hpp"
+
 namespace {
 
 using tangent::Index;
 using tangent::Matrix;
 namespace td = tangent::distributed;
-
-Matrix<double> normal_matrix(Index rows, Index cols, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
-  Matrix<double> x(rows, cols);
-  for (Index c = 0; c < cols; ++c) {
-    for (Index r = 0; r < rows; ++r) x(r, c) = normal(rng);
-  }
-  return x;
-}
 
 const auto net = tangent::serial(tangent::Dense{.width = 64, .w_std = 1.5, .b_std = 0.1},
                                  tangent::Erf{}, tangent::Dense{.width = 64, .w_std = 1.3},
@@ -30,9 +21,9 @@ const auto net = tangent::serial(tangent::Dense{.width = 64, .w_std = 1.5, .b_st
 }  // namespace
 
 TEST_CASE("distributed conjugate gradients reach their stated residual", "[distributed]") {
-  const Matrix<double> train = normal_matrix(150, 5, 11);
-  const Matrix<double> test = normal_matrix(30, 5, 12);
-  const Matrix<double> y = normal_matrix(150, 4, 13);
+  const Matrix<double> train = tangent::test::normal_inputs(150, 5, 11);
+  const Matrix<double> test = tangent::test::normal_inputs(30, 5, 12);
+  const Matrix<double> y = tangent::test::normal_inputs(150, 4, 13);
   const tangent::CgOptions options{.diag_reg = 1e-3, .tolerance = 1e-10, .preconditioner_rank = 20};
   td::Grid grid(MPI_COMM_WORLD);
   const td::Kernels k = td::kernels(net, train, grid);
@@ -71,8 +62,8 @@ TEST_CASE("distributed conjugate gradients refuse bad input on every process", "
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   td::Grid grid(MPI_COMM_WORLD);
-  const td::Kernels k = td::kernels(net, normal_matrix(40, 3, 14), grid);
-  Matrix<double> y = normal_matrix(40, 2, 15);
+  const td::Kernels k = td::kernels(net, tangent::test::normal_inputs(40, 3, 14), grid);
+  Matrix<double> y = tangent::test::normal_inputs(40, 2, 15);
   CHECK_THROWS_WITH(td::conjugate_gradient(k.ntk, y, {.diag_reg = 0.0}),
                     Catch::Contains("diag_reg must be finite and positive"));
   if (size > 1) {
@@ -84,8 +75,8 @@ TEST_CASE("distributed conjugate gradients refuse bad input on every process", "
 
 TEST_CASE("a tiled kernel computes the stored kernel's products without storing it",
           "[distributed]") {
-  const Matrix<double> train = normal_matrix(130, 5, 16);
-  const Matrix<double> y = normal_matrix(130, 3, 17);
+  const Matrix<double> train = tangent::test::normal_inputs(130, 5, 16);
+  const Matrix<double> y = tangent::test::normal_inputs(130, 3, 17);
   td::Grid grid(MPI_COMM_WORLD);
   const td::Kernels k = td::kernels(net, train, grid);
   for (const tangent::Get which : {tangent::Get::nngp, tangent::Get::ntk}) {

@@ -3,7 +3,6 @@
 // the eigendecomposition routes, ridge and ridgeless on a singular kernel.
 #include <cmath>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -12,21 +11,13 @@
 #include "tangent/distributed.hpp"
 #include "tangent/tangent.hpp"
 
+#include "support/inputs.hpp"
+
 namespace {
 
 using tangent::Index;
 using tangent::Matrix;
 namespace td = tangent::distributed;
-
-Matrix<double> normal_matrix(Index rows, Index cols, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
-  Matrix<double> x(rows, cols);
-  for (Index c = 0; c < cols; ++c) {
-    for (Index r = 0; r < rows; ++r) x(r, c) = normal(rng);
-  }
-  return x;
-}
 
 // CHECK, not REQUIRE: a process that left the test case would leave the others waiting.
 double relative_difference(const Matrix<double>& a, const Matrix<double>& b) {
@@ -44,9 +35,9 @@ const auto net = tangent::serial(tangent::Dense{.width = 64, .w_std = 1.5, .b_st
 
 TEST_CASE("distributed gradient descent predictions equal the single-process ones",
           "[distributed]") {
-  const Matrix<double> train = normal_matrix(90, 6, 1);
-  const Matrix<double> test = normal_matrix(37, 6, 2);
-  const Matrix<double> y = normal_matrix(90, 3, 3);
+  const Matrix<double> train = tangent::test::normal_inputs(90, 6, 1);
+  const Matrix<double> test = tangent::test::normal_inputs(37, 6, 2);
+  const Matrix<double> y = tangent::test::normal_inputs(90, 3, 3);
   const auto k_train = tangent::ntk(net, train);
   const auto k_test = tangent::ntk(net, test, train);
   const tangent::MseOptions options{.learning_rate = 0.5, .diag_reg = 1e-3};
@@ -81,9 +72,9 @@ TEST_CASE("distributed eigendecompositions of small kernels on every grid", "[di
   if (size > 1) shapes.emplace_back(size, 1);
   if (size == 4) shapes.emplace_back(2, 2);
   for (const Index n : {5, 17, 24, 40}) {
-    const Matrix<double> train = normal_matrix(n, 3, 20);
-    const Matrix<double> test = normal_matrix(7, 3, 21);
-    const Matrix<double> y = normal_matrix(n, 2, 22);
+    const Matrix<double> train = tangent::test::normal_inputs(n, 3, 20);
+    const Matrix<double> test = tangent::test::normal_inputs(7, 3, 21);
+    const Matrix<double> y = tangent::test::normal_inputs(n, 2, 22);
     const auto single =
         tangent::gradient_descent_mse(tangent::ntk(net, train), y, {.diag_reg = 1e-2});
     const Matrix<double> expected = single.test(3.0, tangent::ntk(net, test, train));
@@ -100,11 +91,11 @@ TEST_CASE("distributed eigendecompositions of small kernels on every grid", "[di
 
 TEST_CASE("distributed ridgeless predictions on a singular kernel take the pseudoinverse",
           "[distributed]") {
-  Matrix<double> train = normal_matrix(60, 4, 4);
+  Matrix<double> train = tangent::test::normal_inputs(60, 4, 4);
   train.row(7) = train.row(2);  // two equal samples: K has a zero eigenvalue
   train.row(31) = train.row(2);
-  const Matrix<double> test = normal_matrix(20, 4, 5);
-  Matrix<double> y = normal_matrix(60, 1, 6);
+  const Matrix<double> test = tangent::test::normal_inputs(20, 4, 5);
+  Matrix<double> y = tangent::test::normal_inputs(60, 1, 6);
   const auto single = tangent::gradient_descent_mse(tangent::nngp(net, train), y);
   const Matrix<double> expected =
       single.test(tangent::infinite_time, tangent::nngp(net, test, train));
@@ -123,21 +114,22 @@ TEST_CASE("distributed gradient descent refuses bad input on every process", "[d
   int size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  const Matrix<double> train = normal_matrix(30, 3, 7);
+  const Matrix<double> train = tangent::test::normal_inputs(30, 3, 7);
   td::Grid grid(MPI_COMM_WORLD);
-  Matrix<double> y = normal_matrix(30, 2, 8);
+  Matrix<double> y = tangent::test::normal_inputs(30, 2, 8);
   if (rank == size - 1) y(4, 1) = std::numeric_limits<double>::infinity();
   td::Kernels k = td::kernels(net, train, grid);
   CHECK_THROWS_WITH(td::gradient_descent_mse(std::move(k.ntk), y),
                     Catch::Contains("y_train has a non-finite value"));
   td::Kernels again = td::kernels(net, train, grid);
-  auto predictor = td::gradient_descent_mse(std::move(again.ntk), normal_matrix(30, 2, 8));
+  auto predictor =
+      td::gradient_descent_mse(std::move(again.ntk), tangent::test::normal_inputs(30, 2, 8));
   CHECK_THROWS_WITH(predictor.test(-1.0, again.nngp), Catch::Contains("time t must be"));
   if (size > 1) {
     CHECK_THROWS_WITH(predictor.test(rank == 0 ? 1.0 : 2.0, again.nngp),
                       Catch::Contains("the processes ask for different times t (from 1 to 2)"));
   }
-  const td::Kernels wrong = td::kernels(net, normal_matrix(12, 3, 9), grid);
+  const td::Kernels wrong = td::kernels(net, tangent::test::normal_inputs(12, 3, 9), grid);
   CHECK_THROWS_WITH(predictor.test(1.0, wrong.ntk), Catch::Contains("training points"));
   // A NaN in one process's part of the kernel; y of another shape on one process.
   td::BlockCyclicMatrix spoiled = td::ntk(net, train, grid);
@@ -146,10 +138,11 @@ TEST_CASE("distributed gradient descent refuses bad input on every process", "[d
   int last_holder = -1;
   MPI_Allreduce(&holder, &last_holder, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (rank == last_holder) spoiled.local()(0, 0) = std::numeric_limits<double>::quiet_NaN();
-  CHECK_THROWS_WITH(td::gradient_descent_mse(std::move(spoiled), normal_matrix(30, 2, 8)),
-                    Catch::Contains("k_train_train has a non-finite value"));
+  CHECK_THROWS_WITH(
+      td::gradient_descent_mse(std::move(spoiled), tangent::test::normal_inputs(30, 2, 8)),
+      Catch::Contains("k_train_train has a non-finite value"));
   if (size > 1) {
-    const Matrix<double> other = normal_matrix(30, rank == size - 1 ? 3 : 2, 8);
+    const Matrix<double> other = tangent::test::normal_inputs(30, rank == size - 1 ? 3 : 2, 8);
     CHECK_THROWS_WITH(td::gradient_descent_mse(td::ntk(net, train, grid), other),
                       Catch::Contains("y_train is 30 × 3 on rank"));
   }

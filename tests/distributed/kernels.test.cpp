@@ -2,7 +2,6 @@
 // every grid these processes can form, and bad input on one process refused on all of them.
 #include <cmath>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -10,6 +9,8 @@
 
 #include "tangent/distributed.hpp"
 #include "tangent/tangent.hpp"
+
+#include "support/inputs.hpp"
 
 namespace {
 
@@ -32,12 +33,7 @@ int world_rank() {
 /// Rows from a fixed seed (the same on every process), with rows 3 and 11 equal to row 0 and
 /// row 5 zero: identical inputs and a zero vector take their own branches of the sweep.
 Matrix<double> inputs(Index n, Index d, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
-  Matrix<double> x(n, d);
-  for (Index c = 0; c < d; ++c) {
-    for (Index r = 0; r < n; ++r) x(r, c) = normal(rng);
-  }
+  Matrix<double> x = tangent::test::normal_inputs(n, d, seed);
   if (n > 11) {
     x.row(3) = x.row(0);
     x.row(11) = x.row(0);

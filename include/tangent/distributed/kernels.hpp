@@ -91,11 +91,7 @@ void fill_owned_tiles(const Sweep& sweep, Outputs& out) {
         sweep.compute(r0, c0, h, w, q, t);
         for (auto [tile, to] : {std::pair{&q, &out.nngp}, std::pair{&t, &out.ntk}}) {
           if (!*to) continue;
-          if (sweep.same_input() && r0 == c0) {
-            for (Index c = 0; c < w; ++c) {
-              for (Index r = c + 1; r < h; ++r) (*tile)(r, c) = (*tile)(c, r);
-            }
-          }
+          if (sweep.same_input() && r0 == c0) tangent::detail::mirror_diagonal_tile(*tile);
           (*to)->local().block(lr, lc, h, w) = *tile;
         }
       });

@@ -135,10 +135,7 @@ class TiledKernel {
     sweep_->compute(r0, c0, h, w, q, t);
     Matrix<double>& tile = ntk_ ? t : q;
     if (r0 == c0) {
-      // Its upper triangle over its lower one, as tangent::kernels makes it exactly symmetric.
-      for (Index c = 0; c < w; ++c) {
-        for (Index r = c + 1; r < h; ++r) tile(r, c) = tile(c, r);
-      }
+      tangent::detail::mirror_diagonal_tile(tile);  // as tangent::kernels makes it symmetric
     } else {
       sum.middleRows(c0, w).noalias() += tile.transpose() * block.middleRows(r0, h);
     }

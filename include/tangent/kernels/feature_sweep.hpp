@@ -266,6 +266,15 @@ inline std::vector<std::pair<Index, Index>> tile_origins(Index n1, Index n2, Ind
   return tiles;
 }
 
+/// Copies a tile on the diagonal of one input's Gram matrix, which computed both triangles, upper
+/// over lower: the result is then exactly symmetric, wherever the tile is written.
+template <class S>
+void mirror_diagonal_tile(Matrix<S>& tile) {
+  for (Index c = 0; c < tile.cols(); ++c) {
+    for (Index r = c + 1; r < tile.rows(); ++r) tile(r, c) = tile(c, r);
+  }
+}
+
 /// Writes a computed tile into `out` at (r0, c0), in `out`'s scalar. For one input, a tile on
 /// the diagonal (which computed both triangles) gets its upper triangle copied over its lower
 /// one, so the result is exactly symmetric, and a tile above it is also written to its mirror
@@ -274,11 +283,7 @@ template <class S, class O>
 void write_tile(Matrix<S>& tile, Matrix<O>& out, Index r0, Index c0, bool same_input) {
   const Index h = tile.rows();
   const Index w = tile.cols();
-  if (same_input && r0 == c0) {
-    for (Index c = 0; c < w; ++c) {
-      for (Index r = c + 1; r < h; ++r) tile(r, c) = tile(c, r);
-    }
-  }
+  if (same_input && r0 == c0) mirror_diagonal_tile(tile);
   out.block(r0, c0, h, w) = tile.template cast<O>();
   if (same_input && r0 != c0) out.block(c0, r0, w, h) = tile.transpose().template cast<O>();
 }
