@@ -1,4 +1,6 @@
 # tangent_add_compile_fail_test(<name> <message-regex> [<culprit-regex>])
+# (TANGENT_COMPILE_FAIL_LIBRARY, if set, names the library the snippet links instead of
+# tangent::tangent, e.g. tangent::distributed.)
 #
 # tests/compile_fail/<name>.cpp is built twice (Eigen's failtest idea):
 # - as is, in the normal build, where it must compile (the control: the snippet is otherwise
@@ -12,12 +14,16 @@ function(tangent_add_compile_fail_test name message)
   else()
     set(regex "${message}")
   endif()
+  set(library tangent::tangent)
+  if(TANGENT_COMPILE_FAIL_LIBRARY)
+    set(library ${TANGENT_COMPILE_FAIL_LIBRARY})
+  endif()
   set(source ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/${name}.cpp)
   add_library(compile_fail_${name}_control OBJECT ${source})
-  target_link_libraries(compile_fail_${name}_control PRIVATE tangent::tangent tangent_dev_flags)
+  target_link_libraries(compile_fail_${name}_control PRIVATE ${library} tangent_dev_flags)
 
   add_library(compile_fail_${name} OBJECT EXCLUDE_FROM_ALL ${source})
-  target_link_libraries(compile_fail_${name} PRIVATE tangent::tangent tangent_dev_flags)
+  target_link_libraries(compile_fail_${name} PRIVATE ${library} tangent_dev_flags)
   target_compile_definitions(compile_fail_${name} PRIVATE TANGENT_SHOULD_FAIL)
 
   add_test(NAME compile_fail.${name}

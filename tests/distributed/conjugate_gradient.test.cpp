@@ -1,6 +1,11 @@
 // distributed::conjugate_gradient: the stated residual, recomputed here from the whole kernel on
 // one process, and agreement with a direct solve within what that residual allows.
 
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "tangent/distributed.hpp"
@@ -109,4 +114,70 @@ TEST_CASE("a tiled kernel computes the stored kernel's products without storing 
   CHECK(std::abs(free.iterations - stored.iterations) <= 2);
   CHECK_THROWS_WITH(td::TiledKernel(net, train, grid, tangent::Get::ntkgp),
                     Catch::Contains("which must be Get::nngp or Get::ntk"));
+}
+
+TEST_CASE("distributed conjugate gradients on a float kernel solve its system in double",
+          "[distributed]") {
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const Index n = 150;
+  const Matrix<double> train = tangent::test::normal_inputs(n, 5, 18);
+  const Matrix<double> test = tangent::test::normal_inputs(30, 5, 19);
+  const Matrix<double> y = tangent::test::normal_inputs(n, 3, 20);
+  const double tolerance = 1e-10;
+  const tangent::CgOptions options{
+      .diag_reg = 1e-3, .tolerance = tolerance, .preconditioner_rank = 20};
+  // What the processes should find, from the whole float kernel on one process: the system
+  // solved is the float kernel's, widened exactly to double.
+  const Matrix<float> single = tangent::ntk<float>(net, train);
+  Matrix<double> widened = single.cast<double>();
+  const double ridge = 1e-3 * widened.diagonal().mean();
+  widened.diagonal().array() += ridge;
+  const Eigen::SelfAdjointEigenSolver<Matrix<double>> eigen(widened);
+  const double condition = eigen.eigenvalues().maxCoeff() / eigen.eigenvalues().minCoeff();
+  const tangent::CgSolution one = tangent::conjugate_gradient(single, y, options);
+  Matrix<double> exact = tangent::ntk(net, train);
+  // Rounding K to float moves α by at most κ·δ/(1 − κ·δ) relative, δ = ‖ΔK‖₂/λ_max(K̃) (bounded
+  // here with ‖ΔK‖_F), when κ·δ < 1.
+  const double rounding = (exact - single.cast<double>()).norm() / eigen.eigenvalues().maxCoeff();
+  REQUIRE(rounding > 0);
+  REQUIRE(condition * rounding < 0.5);
+  exact.diagonal().array() += ridge;
+  const Matrix<double> alpha = exact.llt().solve(y);
+  const Matrix<double> k_test = tangent::ntk<float>(net, test, train).cast<double>();
+  std::vector<std::pair<int, int>> shapes{{1, size}};
+  if (size > 1) shapes.emplace_back(size, 1);
+  for (const auto& [rows, cols] : shapes) {
+    INFO("grid " << rows << " × " << cols);
+    td::Grid grid(MPI_COMM_WORLD, rows, cols);
+    const td::BasicBlockCyclicMatrix<float> k = td::ntk<float>(net, train, grid);
+    const tangent::CgSolution solution = td::conjugate_gradient(k, y, options);
+    CHECK(solution.converged);
+    CHECK(solution.ridge == Approx(ridge).epsilon(1e-14));
+    // The stated residual, recomputed here by another summation: they differ by at most
+    // N·ε·‖|K̃|·|α|‖/‖y‖ per output.
+    const Matrix<double> residual = y - widened * solution.weights;
+    const Matrix<double> magnitude = widened.cwiseAbs() * solution.weights.cwiseAbs();
+    for (Index j = 0; j < y.cols(); ++j) {
+      const double summation = static_cast<double>(n) * std::numeric_limits<double>::epsilon() *
+                               magnitude.col(j).norm() / y.col(j).norm();
+      CHECK(solution.relative_residuals[j] <= tolerance);
+      CHECK(residual.col(j).norm() / y.col(j).norm() <= tolerance + summation);
+    }
+    // The same solve on one process: both within κ(K̃)·tolerance of the exact solution.
+    CHECK((solution.weights - one.weights).norm() / one.weights.norm() <=
+          2 * condition * tolerance);
+    CHECK((solution.weights - alpha).norm() / alpha.norm() <=
+          condition * rounding / (1 - condition * rounding) + condition * tolerance);
+    // Every process holds the same answer, bit for bit: they took the same decisions.
+    Matrix<double> first = solution.weights;
+    MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    CHECK((first.array() == solution.weights.array()).all());
+    // Test means: the float test kernel widened and summed in double, as K_*·α here up to the
+    // summation order, N·ε·|K_*|·|α| entry by entry.
+    const Matrix<double> mean = td::predict_mean(td::ntk<float>(net, test, train, grid), solution);
+    const Matrix<double> bound = static_cast<double>(n) * std::numeric_limits<double>::epsilon() *
+                                 (k_test.cwiseAbs() * solution.weights.cwiseAbs());
+    CHECK(((mean - k_test * solution.weights).cwiseAbs().array() <= bound.array()).all());
+  }
 }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -61,6 +62,63 @@ TEST_CASE("distributed gradient descent predictions equal the single-process one
         1e-10);
   const tangent::Spectrum& spectrum = predictor.spectrum();
   CHECK(relative_difference(spectrum.values, single.spectrum().values) < 1e-12);
+}
+
+TEST_CASE("distributed training outputs, several times and initial outputs as on one process",
+          "[distributed]") {
+  int rank = 0;
+  int size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const Matrix<double> train = tangent::test::normal_inputs(70, 5, 30);
+  const Matrix<double> test = tangent::test::normal_inputs(25, 5, 31);
+  const Matrix<double> y = tangent::test::normal_inputs(70, 2, 32);
+  const Matrix<double> f_train_0 = 0.3 * tangent::test::normal_inputs(70, 2, 33);
+  const Matrix<double> f_test_0 = 0.3 * tangent::test::normal_inputs(25, 2, 34);
+  const tangent::MseOptions options{.learning_rate = 2.0, .diag_reg = 1e-3};
+  const auto single = tangent::gradient_descent_mse(tangent::ntk(net, train), y, options);
+  const Matrix<double> k_test = tangent::ntk(net, test, train);
+  td::Grid grid(MPI_COMM_WORLD);
+  const td::BlockCyclicMatrix k_test_d = td::ntk(net, test, train, grid);
+  auto predictor = td::gradient_descent_mse(td::ntk(net, train, grid), y, options);
+  // t = ∞ alone: the Cholesky route, where the training outputs have reached y.
+  CHECK(predictor.train(tangent::infinite_time, f_train_0) == y);
+  CHECK(predictor.uses_cholesky());
+  CHECK(relative_difference(predictor.test(tangent::infinite_time, k_test_d, f_train_0, f_test_0),
+                            single.test(tangent::infinite_time, k_test, f_train_0, f_test_0)) <
+        1e-10);
+  // Several times in one call, from the eigendecomposition; t = 0 gives f₀ exactly.
+  const std::vector<double> times{0.0, 0.5, 30.0, tangent::infinite_time};
+  const std::vector<Matrix<double>> f_test = predictor.test(times, k_test_d, f_train_0, f_test_0);
+  const std::vector<Matrix<double>> f_train = predictor.train(times, f_train_0);
+  const std::vector<Matrix<double>> expected_test = single.test(times, k_test, f_train_0, f_test_0);
+  const std::vector<Matrix<double>> expected_train = single.train(times, f_train_0);
+  REQUIRE(f_test.size() == times.size());
+  REQUIRE(f_train.size() == times.size());
+  CHECK(f_test[0] == f_test_0);
+  CHECK(f_train[0] == f_train_0);
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    INFO("t = " << times[i]);
+    CHECK(relative_difference(f_test[i], expected_test[i]) < 1e-10);
+    CHECK(relative_difference(f_train[i], expected_train[i]) < 1e-10);
+  }
+  CHECK_FALSE(predictor.uses_cholesky());
+  // One time alone, without initial outputs: zero, as on one process.
+  CHECK(relative_difference(predictor.train(5.0), single.train(5.0)) < 1e-10);
+  // Bad initial outputs and times, refused on every process.
+  CHECK_THROWS_WITH(predictor.test(1.0, k_test_d, f_train_0, f_train_0),
+                    Catch::Contains("f_test_0 is 70 × 2 but the outputs are 25 × 2"));
+  CHECK_THROWS_WITH(predictor.train(std::vector<double>{}), Catch::Contains("times is empty"));
+  if (size > 1) {
+    Matrix<double> spoiled = f_train_0;
+    if (rank == size - 1) spoiled(3, 1) += 1e-9;
+    CHECK_THROWS_WITH(predictor.train(1.0, spoiled),
+                      Catch::Contains("f_train_0 on rank " + std::to_string(size - 1) +
+                                      " differs from rank 0's copy"));
+    const std::vector<double> mine =
+        rank == 0 ? std::vector<double>{1.0, 2.0} : std::vector<double>{1.0};
+    CHECK_THROWS_WITH(predictor.test(mine, k_test_d), Catch::Contains("times is 1 × 1 on rank"));
+  }
 }
 
 TEST_CASE("distributed eigendecompositions of small kernels on every grid", "[distributed]") {
@@ -127,7 +185,7 @@ TEST_CASE("distributed gradient descent refuses bad input on every process", "[d
   CHECK_THROWS_WITH(predictor.test(-1.0, again.nngp), Catch::Contains("time t must be"));
   if (size > 1) {
     CHECK_THROWS_WITH(predictor.test(rank == 0 ? 1.0 : 2.0, again.nngp),
-                      Catch::Contains("the processes ask for different times t (from 1 to 2)"));
+                      Catch::Contains("times on rank 1 differs from rank 0's copy"));
   }
   const td::Kernels wrong = td::kernels(net, tangent::test::normal_inputs(12, 3, 9), grid);
   CHECK_THROWS_WITH(predictor.test(1.0, wrong.ntk), Catch::Contains("training points"));

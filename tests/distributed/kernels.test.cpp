@@ -42,7 +42,8 @@ Matrix<double> inputs(Index n, Index d, unsigned seed) {
   return x;
 }
 
-bool bitwise_equal(const Matrix<double>& a, const Matrix<double>& b) {
+template <class S>
+bool bitwise_equal(const Matrix<S>& a, const Matrix<S>& b) {
   return a.rows() == b.rows() && a.cols() == b.cols() && (a.array() == b.array()).all();
 }
 
@@ -113,6 +114,45 @@ TEST_CASE("distributed test-train kernels equal the single-process kernels bit f
     const td::Kernels same = td::kernels(fc_net, train, Matrix<double>(train), *grid);
     CHECK(bitwise_equal(same.ntk.replicated(), tangent::ntk(fc_net, train)));
   }
+}
+
+TEST_CASE("distributed kernels stored in float equal the single-process float kernels bit for bit",
+          "[distributed]") {
+  // Computed in double and rounded once on either side: the same bits, in half the memory.
+  const Matrix<double> train = inputs(70, 5, 1);
+  const Matrix<double> test = inputs(33, 5, 2);
+  const auto same = tangent::kernels<float>(fc_net, train);
+  const auto cross = tangent::kernels<float>(residual_net, test, train);
+  for (const auto& shape : grids()) {
+    const auto grid = make_grid(shape);
+    INFO("grid " << grid->rows() << " × " << grid->cols());
+    const td::BasicKernels<float> k = td::kernels<float>(fc_net, train, *grid);
+    CHECK(bitwise_equal(k.nngp.replicated(), same.nngp));
+    CHECK(bitwise_equal(k.ntk.replicated(), same.ntk));
+    CHECK(bitwise_equal(td::nngp<float>(fc_net, train, *grid).replicated(), same.nngp));
+    CHECK(bitwise_equal(td::ntk<float>(fc_net, train, *grid).replicated(), same.ntk));
+    const td::BasicKernels<float> c = td::kernels<float>(residual_net, test, train, *grid);
+    CHECK(bitwise_equal(c.nngp.replicated(), cross.nngp));
+    CHECK(bitwise_equal(c.ntk.replicated(), cross.ntk));
+    CHECK(bitwise_equal(td::ntk<float>(residual_net, test, train, *grid).replicated(), cross.ntk));
+    CHECK(
+        bitwise_equal(td::nngp<float>(residual_net, test, train, *grid).replicated(), cross.nngp));
+    // Rounding a double distributed kernel gives the same bits.
+    CHECK(bitwise_equal(td::ntk(fc_net, train, *grid).cast<float>().replicated(), same.ntk));
+  }
+  // Entries beyond float's range (finite in double; the residual net's Gelu keeps the scale,
+  // where fc_net's Erf would bound it) are refused on every process, as on one.
+  const Matrix<double> huge = 1e25 * train;
+  td::Grid grid(MPI_COMM_WORLD);
+  CHECK_NOTHROW(td::ntk(residual_net, huge, grid));
+  CHECK_THROWS_WITH(tangent::ntk<float>(residual_net, huge),
+                    Catch::Contains("exceeds float's range"));
+  CHECK_THROWS_WITH(td::ntk<float>(residual_net, huge, grid),
+                    Catch::Contains("exceeds float's range"));
+  CHECK_THROWS_WITH(td::ntk<float>(residual_net, Matrix<double>(1e25 * test), huge, grid),
+                    Catch::Contains("exceeds float's range"));
+  CHECK_THROWS_WITH(td::ntk(residual_net, huge, grid).cast<float>(),
+                    Catch::Contains("exceeds float's range"));
 }
 
 TEST_CASE("distributed kernels refuse bad input on one process on every process", "[distributed]") {

@@ -1,10 +1,13 @@
 #pragma once
 /// @file
-/// `distributed::gradient_descent_mse`: the test outputs of gradient-flow training on the MSE
-/// (tangent::gradient_descent_mse, with its conventions: K̃ = K + r·I, r from diag_reg, s = η·t/n,
-/// the same pseudoinverse cutoff) from a train-train kernel spread over a process grid.
+/// `distributed::gradient_descent_mse`: the test and training-set outputs of gradient-flow
+/// training on the MSE (tangent::gradient_descent_mse, with its conventions: K̃ = K + r·I, r from
+/// diag_reg, s = η·t/n, the same pseudoinverse cutoff, initial outputs f₀) from a train-train
+/// kernel spread over a process grid, at one time or several per call.
 ///
-///   f_test(t) = K_*·V·diag((1 − e^{−λs})/λ)·Vᵀ·y,   and at t = ∞ K_*·K̃⁻¹·y (ridge) or K_*·K̃⁺·y.
+///   f_test(t)  = f_test,0 + K_*·V·diag((1 − e^{−λs})/λ)·Vᵀ·(y − f_train,0),
+///                at t = ∞ K_*·K̃⁻¹·(y − f_train,0) (ridge) or with K̃⁺ (ridgeless);
+///   f_train(t) = f_train,0 + V·diag(e^{−λs} − 1)·Vᵀ·(f_train,0 − y).
 ///
 /// Routes, as on one process: outputs at t = ∞ alone by ScaLAPACK's Cholesky factorisation
 /// (pdpotrf, then pdpotrs) where K̃ is safely positive definite (its reciprocal condition
@@ -21,10 +24,14 @@
 #include <climits>
 #include <cmath>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "tangent/combinators/node.hpp"
 #include "tangent/distributed/agreement.hpp"
 #include "tangent/distributed/grid.hpp"
 #include "tangent/distributed/matrix.hpp"
@@ -91,20 +98,45 @@ class GradientDescentMse {
     detail::set_diagonal(kernel_, diagonal_);
   }
 
+  /// Training-set outputs at time t (`infinite_time` allowed), starting from `f_train_0`
+  /// (N × outputs, the same on every process; empty: zero), replicated. As on one process, at
+  /// t = ∞ alone a kernel that takes the Cholesky route gives y exactly.
+  Matrix<double> train(double t, const Matrix<double>& f_train_0 = {}) {
+    return std::move(train(std::span<const double>(&t, 1), f_train_0).front());
+  }
+  /// The same at several times (the same on every process): one distributed product for all.
+  std::vector<Matrix<double>> train(std::span<const double> times,
+                                    const Matrix<double>& f_train_0 = {}) {
+    check_times(times);
+    const Matrix<double> start = initial(f_train_0, y_.rows(), "f_train_0");
+    if (tangent::detail::all_infinite(times)) {
+      if (!vectors_ && !cholesky_tried_) try_cholesky();
+      if (cholesky_safe_) return std::vector<Matrix<double>>(times.size(), y_);
+    }
+    const Spectrum& spectrum = eigendecomposition();
+    // f(t) = f₀ + V·diag(e^{−λs} − 1)·Vᵀ·(f₀ − y), as on one process.
+    const Matrix<double> projected = detail::transposed_times_replicated(*vectors_, start - y_);
+    const Matrix<double> change =
+        detail::times_replicated(*vectors_, weighted(spectrum, times, projected, false));
+    return tangent::detail::outputs_by_time(start, change, times.size());
+  }
+
   /// Test outputs at time t (`infinite_time` allowed) for the test-train kernel `k_test_train`
-  /// (N_test × N, on the same grid), starting from zero outputs: N_test × outputs, replicated.
-  Matrix<double> test(double t, const BlockCyclicMatrix& k_test_train) {
-    // Every process must ask for the same time: each takes its route from it.
-    double range[2] = {t, -t};  // the largest t and −(the smallest)
-    double s = 0;
-    MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_DOUBLE, MPI_MAX, kernel_.grid().comm());
+  /// (N_test × N, on the same grid), starting from `f_train_0` and `f_test_0` (replicated; empty:
+  /// zero): N_test × outputs, replicated.
+  Matrix<double> test(double t, const BlockCyclicMatrix& k_test_train,
+                      const Matrix<double>& f_train_0 = {}, const Matrix<double>& f_test_0 = {}) {
+    return std::move(
+        test(std::span<const double>(&t, 1), k_test_train, f_train_0, f_test_0).front());
+  }
+  /// The same at several times (the same on every process): Vᵀ·(y − f₀) once, and the times
+  /// side by side in one distributed product.
+  std::vector<Matrix<double>> test(std::span<const double> times,
+                                   const BlockCyclicMatrix& k_test_train,
+                                   const Matrix<double>& f_train_0 = {},
+                                   const Matrix<double>& f_test_0 = {}) {
+    check_times(times);
     detail::agreed(kernel_.grid().comm(), [&] {
-      s = tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
-      if (range[0] != -range[1]) {
-        tangent::detail::fail(kFunction, "the processes ask for different times t (from " +
-                                             tangent::detail::show(-range[1]) + " to " +
-                                             tangent::detail::show(range[0]) + ")");
-      }
       if (&k_test_train.grid() != &kernel_.grid()) {
         tangent::detail::fail(kFunction, "k_test_train lies on another grid than k_train_train");
       }
@@ -115,15 +147,21 @@ class GradientDescentMse {
       }
       tangent::detail::require_all_finite(kFunction, "k_test_train", k_test_train.local());
     });
-    if (t == infinite_time && !vectors_ && !cholesky_tried_) try_cholesky();
-    if (t == infinite_time && cholesky_safe_) {
-      return detail::times_replicated(k_test_train, cholesky_solve(y_), false);
+    const Matrix<double> start = initial(f_test_0, k_test_train.rows(), "f_test_0");
+    const Matrix<double> residual = y_ - initial(f_train_0, y_.rows(), "f_train_0");
+    if (tangent::detail::all_infinite(times)) {
+      if (!vectors_ && !cholesky_tried_) try_cholesky();
+      if (cholesky_safe_) {
+        return std::vector<Matrix<double>>(
+            times.size(), start + detail::times_replicated(k_test_train, cholesky_solve(residual)));
+      }
     }
     const Spectrum& spectrum = eigendecomposition();
-    const Matrix<double> projected = detail::times_replicated(*vectors_, y_, true);
-    const Matrix<double> weighted = tangent::detail::gain(spectrum, s).asDiagonal() * projected;
-    return detail::times_replicated(k_test_train,
-                                    detail::times_replicated(*vectors_, weighted, false), false);
+    const Matrix<double> projected = detail::transposed_times_replicated(*vectors_, residual);
+    const Matrix<double> w = weighted(spectrum, times, projected, true);
+    return tangent::detail::outputs_by_time(
+        start, detail::times_replicated(k_test_train, detail::times_replicated(*vectors_, w)),
+        times.size());
   }
 
   /// The eigenvalues of K̃ with the pseudoinverse cutoff, computed on first use. Its `vectors()`
@@ -137,6 +175,40 @@ class GradientDescentMse {
   static constexpr std::string_view kFunction = "distributed::gradient_descent_mse";
 
   int n() const { return static_cast<int>(kernel_.rows()); }
+
+  /// Every process must ask for the same times, bit for bit: each takes its route from them.
+  void check_times(std::span<const double> times) const {
+    const Eigen::Map<const Eigen::VectorXd> all(times.data(), static_cast<Index>(times.size()));
+    detail::require_replicated(kernel_.grid(), kFunction, "times", all, [&](const auto&) {
+      tangent::detail::require_times(kFunction, times);
+      for (const double t : times) {
+        (void)tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
+      }
+    });
+  }
+
+  Matrix<double> weighted(const Spectrum& spectrum, std::span<const double> times,
+                          const Matrix<double>& projected, bool use_gain) const {
+    return tangent::detail::weighted_by_time(kFunction, spectrum, times, learning_rate_, y_.size(),
+                                             projected, use_gain);
+  }
+
+  /// Initial outputs `f0` (rows × outputs, the same on every process), or zeros when empty.
+  Matrix<double> initial(const Matrix<double>& f0, Index rows, std::string_view what) const {
+    detail::require_replicated(kernel_.grid(), kFunction, what, f0, [&](const auto& mine) {
+      tangent::detail::require_all_finite(kFunction, what, mine);
+    });
+    if (f0.size() == 0) return Matrix<double>::Zero(rows, y_.cols());
+    detail::agreed(kernel_.grid().comm(), [&] {
+      if (f0.rows() != rows || f0.cols() != y_.cols()) {
+        tangent::detail::fail(kFunction, std::string(what) + " is " + std::to_string(f0.rows()) +
+                                             " × " + std::to_string(f0.cols()) +
+                                             " but the outputs are " + std::to_string(rows) +
+                                             " × " + std::to_string(y_.cols()));
+      }
+    });
+    return f0;
+  }
 
   /// pdpotrf on the upper triangle; kept when its condition estimate is safely above the cutoff.
   /// Otherwise the diagonal is restored: the strict lower triangle still holds K̃.
@@ -279,6 +351,17 @@ inline GradientDescentMse gradient_descent_mse(BlockCyclicMatrix&& k_train_train
                                                const Matrix<double>& y_train,
                                                const MseOptions& options = {}) {
   return GradientDescentMse(std::move(k_train_train), y_train, options);
+}
+
+/// A float kernel, held or moved, has no factorisation here (one in float would cost the
+/// predictions their accuracy): one compiler message pointing to the solve that takes it.
+template <class K>
+requires std::is_same_v<std::remove_cvref_t<K>, BasicBlockCyclicMatrix<float>> GradientDescentMse
+gradient_descent_mse(K&&, const Matrix<double>&, const MseOptions& = {}) {
+  static_assert(tangent::detail::dependent_false<K>,
+                "TANGENT: distributed::gradient_descent_mse FACTORISES A double KERNEL; SOLVE A "
+                "float ONE WITH distributed::conjugate_gradient.");
+  throw std::logic_error("not reached");
 }
 
 }  // namespace tangent::distributed

@@ -5,11 +5,13 @@
 /// computes the tiles it owns with the single-process sweep (kernels/feature_sweep.hpp); the
 /// blocks are the sweep's tiles (tile_side), so every entry is bitwise the value of
 /// `tangent::kernels` on one process. The inputs (N × d) are replicated: every process passes
-/// the same matrix, which is checked. No process ever holds an N × N matrix.
+/// the same matrix, which is checked. No process ever holds an N × N matrix. As on one process,
+/// `ntk<float>(net, x, grid)` (and `nngp<float>`, `kernels<float>`) computes in double and
+/// stores each entry rounded once, in half the memory: bitwise `tangent::ntk<float>(net, x)`.
 ///
 /// Of one input's Gram matrix only the tiles on and above the diagonal are computed, as on one
-/// process; the blocks below it are their transposes, moved by PBLAS's pdtran a panel of rows at
-/// a time (`mirror_upper`).
+/// process; the blocks below it are their transposes, moved by PBLAS's pdtran (pstran in float) a
+/// panel of rows at a time (`mirror_upper`).
 
 #include <algorithm>
 #include <optional>
@@ -20,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "tangent/core/gram.hpp"
 #include "tangent/distributed/agreement.hpp"
 #include "tangent/distributed/grid.hpp"
 #include "tangent/distributed/matrix.hpp"
@@ -27,13 +30,17 @@
 
 namespace tangent::distributed {
 
-/// The NNGP and NTK of `distributed::kernels`, both laid out alike.
-struct Kernels {
-  BlockCyclicMatrix nngp;
-  BlockCyclicMatrix ntk;
+/// The NNGP and NTK of `distributed::kernels`, both laid out alike, stored in S.
+template <class S>
+struct BasicKernels {
+  BasicBlockCyclicMatrix<S> nngp;
+  BasicBlockCyclicMatrix<S> ntk;
 };
+using Kernels = BasicKernels<double>;
 
 namespace detail {
+// The tiles are computed on OpenMP threads: named after the build's mode (config.hpp).
+inline namespace TANGENT_PARALLEL_ABI {
 
 /// The same for kernel inputs, which must also be non-empty and finite.
 template <class D>
@@ -55,17 +62,19 @@ inline void require_spread(const Grid& grid, std::string_view function, Index n)
   }
 }
 
-/// The distributed outputs of one call; an output not asked for is empty.
+/// The distributed outputs of one call, stored in S; an output not asked for is empty.
+template <class S>
 struct Outputs {
-  std::optional<BlockCyclicMatrix> nngp;
-  std::optional<BlockCyclicMatrix> ntk;
+  std::optional<BasicBlockCyclicMatrix<S>> nngp;
+  std::optional<BasicBlockCyclicMatrix<S>> ntk;
 };
 
 /// Fills the blocks of the outputs this process owns from `sweep`'s tiles; for one input, those
-/// on or above the diagonal only (a diagonal block in full, symmetric).
-template <class Sweep>
-void fill_owned_tiles(const Sweep& sweep, Outputs& out) {
-  const BlockCyclicMatrix& layout = out.nngp ? *out.nngp : *out.ntk;
+/// on or above the diagonal only (a diagonal block in full, symmetric). Each entry is rounded
+/// once to the storage S.
+template <class Sweep, class S>
+void fill_owned_tiles(std::string_view function, const Sweep& sweep, Outputs<S>& out) {
+  const BasicBlockCyclicMatrix<S>& layout = out.nngp ? *out.nngp : *out.ntk;
   const Index side = sweep.side();
   std::vector<std::pair<Index, Index>> owned;  // local block (row, column) origins
   for (Index lc = 0; lc < layout.local().cols(); lc += side) {
@@ -91,8 +100,13 @@ void fill_owned_tiles(const Sweep& sweep, Outputs& out) {
         sweep.compute(r0, c0, h, w, q, t);
         for (auto [tile, to] : {std::pair{&q, &out.nngp}, std::pair{&t, &out.ntk}}) {
           if (!*to) continue;
+          if constexpr (std::is_same_v<S, float>) {
+            if (!tangent::detail::fits_storage<float>(tile->cwiseAbs().maxCoeff())) {
+              tangent::detail::fail(function, tangent::detail::kStorageOverflow);
+            }
+          }
           if (sweep.same_input() && r0 == c0) tangent::detail::mirror_diagonal_tile(*tile);
-          (*to)->local().block(lr, lc, h, w) = *tile;
+          (*to)->local().block(lr, lc, h, w) = tile->template cast<S>();
         }
       });
     }
@@ -105,23 +119,29 @@ void fill_owned_tiles(const Sweep& sweep, Outputs& out) {
 /// |R| × N matrix laid out like K's rows R, whose entries below the diagonal are then copied over.
 /// A panel is one block row per process row, so each process holds N·block/(grid cols) entries
 /// more, not a second N × N matrix.
-inline void mirror_upper(BlockCyclicMatrix& a) {
+template <class S>
+void mirror_upper(BasicBlockCyclicMatrix<S>& a) {
   const Grid& grid = a.grid();
   const Index panel = a.block() * grid.rows();
   const int n = static_cast<int>(a.rows());
   const int one = 1;
-  const double alpha = 1.0;
-  const double beta = 0.0;
+  const S alpha = 1;
+  const S beta = 0;
   auto local = a.local();
   for (Index r0 = 0; r0 < a.rows(); r0 += panel) {
     const Index height = std::min(panel, a.rows() - r0);
     // Row g of `rows` is row r0 + g of K: r0 is a multiple of the panel, so both lie on process
     // row (g / block) mod (grid rows), at local row g's plus r0 / (grid rows) in K.
-    BlockCyclicMatrix rows(grid, height, a.cols(), a.block());
+    BasicBlockCyclicMatrix<S> rows(grid, height, a.cols(), a.block());
     const int m = static_cast<int>(height);
     const int first_column = static_cast<int>(r0 + 1);
-    pdtran_(&m, &n, &alpha, a.data(), &one, &first_column, a.descriptor(), &beta, rows.data(), &one,
-            &one, rows.descriptor());
+    if constexpr (std::is_same_v<S, double>) {
+      pdtran_(&m, &n, &alpha, a.data(), &one, &first_column, a.descriptor(), &beta, rows.data(),
+              &one, &one, rows.descriptor());
+    } else {
+      pstran_(&m, &n, &alpha, a.data(), &one, &first_column, a.descriptor(), &beta, rows.data(),
+              &one, &one, rows.descriptor());
+    }
     const auto from = rows.local();
     const Index offset = r0 / grid.rows();
     for (Index c = 0; c < from.cols(); ++c) {
@@ -133,9 +153,9 @@ inline void mirror_upper(BlockCyclicMatrix& a) {
   }
 }
 
-template <tangent::detail::Want W, class Net, class D1, class D2>
-Outputs feature_kernels(std::string_view function, const Net& network, const Grid& grid,
-                        const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>* x2) {
+template <tangent::detail::Want W, class S, class Net, class D1, class D2>
+Outputs<S> feature_kernels(std::string_view function, const Net& network, const Grid& grid,
+                           const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>* x2) {
   using tangent::detail::Want;
   static_assert(
       std::is_same_v<typename D1::Scalar, double> && std::is_same_v<typename D2::Scalar, double>,
@@ -166,11 +186,11 @@ Outputs feature_kernels(std::string_view function, const Net& network, const Gri
     });
     std::optional<tangent::detail::FeatureTiles<W != Want::nngp, double, Flat>> sweep;
     agreed(grid.comm(), [&] { sweep.emplace(function, net, *plan, a, b ? &*b : nullptr); });
-    Outputs out;
+    Outputs<S> out;
     agreed(grid.comm(), [&] {
       if (W != Want::ntk) out.nngp.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
       if (W != Want::nngp) out.ntk.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
-      fill_owned_tiles(*sweep, out);
+      fill_owned_tiles(function, *sweep, out);
     });
     if (sweep->same_input()) {
       if (out.nngp) mirror_upper(*out.nngp);
@@ -180,80 +200,84 @@ Outputs feature_kernels(std::string_view function, const Net& network, const Gri
   }
 }
 
+}  // namespace TANGENT_PARALLEL_ABI
 }  // namespace detail
 
 /// NNGP and NTK of the rows of `x` (N × d, the same on every process) with themselves: N × N,
-/// block-cyclic on `grid`, each entry bitwise that of `tangent::kernels(net, x)`. Collective;
-/// bad input throws the same std::invalid_argument on every process.
-template <Network Net, class D>
-Kernels kernels(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
-  detail::Outputs out = detail::feature_kernels<tangent::detail::Want::both>(
+/// block-cyclic on `grid`, each entry bitwise that of `tangent::kernels<Store>(net, x)`
+/// (`Store` double, or float for half the memory). Collective; bad input throws the same
+/// std::invalid_argument on every process.
+template <class Store = double, Network Net, class D>
+BasicKernels<Store> kernels(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
+  detail::Outputs out = detail::feature_kernels<tangent::detail::Want::both, Store>(
       "distributed::kernels", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr));
   return {std::move(*out.nngp), std::move(*out.ntk)};
 }
 
 /// NNGP and NTK between the rows of `x1` (N1 × d) and of `x2` (N2 × d): N1 × N2, each entry
-/// bitwise that of `tangent::kernels(net, x1, x2)`; for predictions, the test-train kernels.
-template <Network Net, class D1, class D2>
-Kernels kernels(const Net& net, const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>& x2,
-                const Grid& grid) {
-  detail::Outputs out = detail::feature_kernels<tangent::detail::Want::both>("distributed::kernels",
-                                                                             net, grid, x1, &x2);
+/// bitwise that of `tangent::kernels<Store>(net, x1, x2)`; for predictions, the test-train
+/// kernels.
+template <class Store = double, Network Net, class D1, class D2>
+BasicKernels<Store> kernels(const Net& net, const Eigen::MatrixBase<D1>& x1,
+                            const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
+  detail::Outputs out = detail::feature_kernels<tangent::detail::Want::both, Store>(
+      "distributed::kernels", net, grid, x1, &x2);
   return {std::move(*out.nngp), std::move(*out.ntk)};
 }
 
 /// The NNGP alone (the NTK recursion skipped), of `x` with itself.
-template <Network Net, class D>
-BlockCyclicMatrix nngp(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
+template <class Store = double, Network Net, class D>
+BasicBlockCyclicMatrix<Store> nngp(const Net& net, const Eigen::MatrixBase<D>& x,
+                                   const Grid& grid) {
   return std::move(
-      *detail::feature_kernels<tangent::detail::Want::nngp>(
+      *detail::feature_kernels<tangent::detail::Want::nngp, Store>(
            "distributed::nngp", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
            .nngp);
 }
 
 /// The NNGP between the rows of `x1` and of `x2`.
-template <Network Net, class D1, class D2>
-BlockCyclicMatrix nngp(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                       const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
-  return std::move(
-      *detail::feature_kernels<tangent::detail::Want::nngp>("distributed::nngp", net, grid, x1, &x2)
-           .nngp);
+template <class Store = double, Network Net, class D1, class D2>
+BasicBlockCyclicMatrix<Store> nngp(const Net& net, const Eigen::MatrixBase<D1>& x1,
+                                   const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
+  return std::move(*detail::feature_kernels<tangent::detail::Want::nngp, Store>("distributed::nngp",
+                                                                                net, grid, x1, &x2)
+                        .nngp);
 }
 
 /// The NTK alone (the NNGP is not stored), of `x` with itself: one N × N matrix, as much memory
 /// as the NNGP alone.
-template <Network Net, class D>
-BlockCyclicMatrix ntk(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
+template <class Store = double, Network Net, class D>
+BasicBlockCyclicMatrix<Store> ntk(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
   return std::move(
-      *detail::feature_kernels<tangent::detail::Want::ntk>(
+      *detail::feature_kernels<tangent::detail::Want::ntk, Store>(
            "distributed::ntk", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
            .ntk);
 }
 
 /// The NTK between the rows of `x1` and of `x2`.
-template <Network Net, class D1, class D2>
-BlockCyclicMatrix ntk(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                      const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
-  return std::move(
-      *detail::feature_kernels<tangent::detail::Want::ntk>("distributed::ntk", net, grid, x1, &x2)
-           .ntk);
+template <class Store = double, Network Net, class D1, class D2>
+BasicBlockCyclicMatrix<Store> ntk(const Net& net, const Eigen::MatrixBase<D1>& x1,
+                                  const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
+  return std::move(*detail::feature_kernels<tangent::detail::Want::ntk, Store>("distributed::ntk",
+                                                                               net, grid, x1, &x2)
+                        .ntk);
 }
 
 /// The matrices refer to their grid: a temporary one would be gone before them.
-template <Network Net, class D>
-Kernels kernels(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
-template <Network Net, class D1, class D2>
-Kernels kernels(const Net&, const Eigen::MatrixBase<D1>&, const Eigen::MatrixBase<D2>&,
-                const Grid&&) = delete;
-template <Network Net, class D>
-BlockCyclicMatrix nngp(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
-template <Network Net, class D1, class D2>
-BlockCyclicMatrix nngp(const Net&, const Eigen::MatrixBase<D1>&, const Eigen::MatrixBase<D2>&,
-                       const Grid&&) = delete;
-template <Network Net, class D>
-BlockCyclicMatrix ntk(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
-template <Network Net, class D1, class D2>
-BlockCyclicMatrix ntk(const Net&, const Eigen::MatrixBase<D1>&, const Eigen::MatrixBase<D2>&,
-                      const Grid&&) = delete;
+template <class Store = double, Network Net, class D>
+BasicKernels<Store> kernels(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
+template <class Store = double, Network Net, class D1, class D2>
+BasicKernels<Store> kernels(const Net&, const Eigen::MatrixBase<D1>&, const Eigen::MatrixBase<D2>&,
+                            const Grid&&) = delete;
+template <class Store = double, Network Net, class D>
+BasicBlockCyclicMatrix<Store> nngp(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
+template <class Store = double, Network Net, class D1, class D2>
+BasicBlockCyclicMatrix<Store> nngp(const Net&, const Eigen::MatrixBase<D1>&,
+                                   const Eigen::MatrixBase<D2>&, const Grid&&) = delete;
+template <class Store = double, Network Net, class D>
+BasicBlockCyclicMatrix<Store> ntk(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
+template <class Store = double, Network Net, class D1, class D2>
+BasicBlockCyclicMatrix<Store> ntk(const Net&, const Eigen::MatrixBase<D1>&,
+                                  const Eigen::MatrixBase<D2>&, const Grid&&) = delete;
 
 }  // namespace tangent::distributed

@@ -1,35 +1,60 @@
 #pragma once
 /// @file
-/// `distributed::BlockCyclicMatrix`: a double matrix laid out on a `Grid` in ScaLAPACK's 2-D
-/// block-cyclic layout with square blocks: block (I, J) (of `block` × `block` entries) lives on
-/// process (I mod grid rows, J mod grid cols), which stores its blocks column-major, one after
-/// another, as ScaLAPACK's routines expect. No process holds more than its share of the matrix.
+/// `distributed::BasicBlockCyclicMatrix<S>`: a matrix of double or float laid out on a `Grid` in
+/// ScaLAPACK's 2-D block-cyclic layout with square blocks: block (I, J) (of `block` × `block`
+/// entries) lives on process (I mod grid rows, J mod grid cols), which stores its blocks
+/// column-major, one after another, as ScaLAPACK's routines expect. No process holds more than
+/// its share of the matrix. `BlockCyclicMatrix` is the double one, for kernels, factorisations
+/// and eigenvectors; a float kernel takes half the memory, for the conjugate-gradient solve
+/// (tangent factorises in double only: float factors would cost the predictions their accuracy).
 
 #include <algorithm>
 #include <array>
 #include <climits>
 #include <cstddef>
+#include <mpi.h>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
 
 #include "tangent/core/config.hpp"
+#include "tangent/core/gram.hpp"
+#include "tangent/distributed/agreement.hpp"
 #include "tangent/distributed/grid.hpp"
 #include "tangent/distributed/scalapack.hpp"
 
 namespace tangent::distributed {
 
-class BlockCyclicMatrix {
+namespace detail {
+/// MPI's name for the scalar S (double or float).
+template <class S>
+MPI_Datatype mpi_type() {
+  if constexpr (std::is_same_v<S, double>) {
+    return MPI_DOUBLE;
+  } else {
+    return MPI_FLOAT;
+  }
+}
+}  // namespace detail
+
+template <class S>
+class BasicBlockCyclicMatrix {
+  static_assert(std::is_same_v<S, double> || std::is_same_v<S, float>,
+                "TANGENT: DISTRIBUTED MATRICES HOLD double OR float.");
+
  public:
-  using LocalMap = Eigen::Map<Matrix<double>, 0, Eigen::OuterStride<>>;
-  using ConstLocalMap = Eigen::Map<const Matrix<double>, 0, Eigen::OuterStride<>>;
+  using Scalar = S;
+  using LocalMap = Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>;
+  using ConstLocalMap = Eigen::Map<const Matrix<S>, 0, Eigen::OuterStride<>>;
 
   /// A rows × cols matrix of zeros in blocks of block × block entries: this process's part. The
   /// grid must outlive the matrix (and be destroyed before MPI_Finalize).
-  BlockCyclicMatrix(const Grid&&, Index, Index, Index) = delete;  // would outlive its grid
-  BlockCyclicMatrix(const Grid& grid, Index rows, Index cols, Index block)
+  BasicBlockCyclicMatrix(const Grid&&, Index, Index, Index) = delete;  // would outlive its grid
+  BasicBlockCyclicMatrix(const Grid& grid, Index rows, Index cols, Index block)
       : grid_(&grid), rows_(rows), cols_(cols), block_(block) {
     if (rows < 1 || cols < 1 || block < 1 || rows > INT_MAX || cols > INT_MAX) {
       throw std::invalid_argument(
@@ -67,19 +92,41 @@ class BlockCyclicMatrix {
     // At least one entry, so that ScaLAPACK is never handed a null array.
     data_.assign(std::max<std::size_t>(
                      1, static_cast<std::size_t>(leading) * static_cast<std::size_t>(local_cols_)),
-                 0.0);
+                 S(0));
   }
 
   /// The process-local part of the whole matrix `full` (the same on every process).
-  static BlockCyclicMatrix from_replicated(const Grid&&, const Matrix<double>&, Index) = delete;
-  static BlockCyclicMatrix from_replicated(const Grid& grid, const Matrix<double>& full,
-                                           Index block) {
-    BlockCyclicMatrix a(grid, full.rows(), full.cols(), block);
+  static BasicBlockCyclicMatrix from_replicated(const Grid&&, const Matrix<S>&, Index) = delete;
+  static BasicBlockCyclicMatrix from_replicated(const Grid& grid, const Matrix<S>& full,
+                                                Index block) {
+    BasicBlockCyclicMatrix a(grid, full.rows(), full.cols(), block);
     LocalMap local = a.local();
     for (Index c = 0; c < local.cols(); ++c) {
       for (Index r = 0; r < local.rows(); ++r) local(r, c) = full(a.global_row(r), a.global_col(c));
     }
     return a;
+  }
+
+  /// The same matrix in T, each entry converted once (to float: rounded, as `ntk<float>` stores
+  /// a kernel computed in double). Collective: an entry beyond float's range on one process
+  /// throws on every process.
+  template <class T>
+  BasicBlockCyclicMatrix<T> cast() const {
+    if constexpr (sizeof(T) < sizeof(S)) {
+      detail::agreed(grid_->comm(), [&] {
+        const ConstLocalMap mine = local();
+        if (mine.size() > 0 && !tangent::detail::fits_storage<T>(mine.cwiseAbs().maxCoeff())) {
+          tangent::detail::fail("distributed::BasicBlockCyclicMatrix::cast",
+                                tangent::detail::kStorageOverflow);
+        }
+      });
+    }
+    std::optional<BasicBlockCyclicMatrix<T>> out;
+    detail::agreed(grid_->comm(), [&] {
+      out.emplace(*grid_, rows_, cols_, block_);
+      out->local() = local().template cast<T>();
+    });
+    return std::move(*out);
   }
 
   const Grid& grid() const { return *grid_; }
@@ -99,25 +146,25 @@ class BlockCyclicMatrix {
 
   /// ScaLAPACK's array descriptor and the local array, for its routines.
   const int* descriptor() const { return descriptor_.data(); }
-  double* data() { return data_.data(); }
-  const double* data() const { return data_.data(); }
+  S* data() { return data_.data(); }
+  const S* data() const { return data_.data(); }
 
   /// The whole matrix on every process, by one all-reduce: each entry is owned by one process
   /// and added to zeros, so it arrives bit for bit. Every process then holds rows × cols
   /// entries: for results and tests, not for the large kernels.
-  Matrix<double> replicated() const {
+  Matrix<S> replicated() const {
     if (rows_ * cols_ > INT_MAX) {
       throw std::invalid_argument(
           "tangent::distributed::BlockCyclicMatrix::replicated: " + std::to_string(rows_) + " × " +
           std::to_string(cols_) + " entries are too many for one process");
     }
-    Matrix<double> full = Matrix<double>::Zero(rows_, cols_);
+    Matrix<S> full = Matrix<S>::Zero(rows_, cols_);
     const ConstLocalMap mine = local();
     for (Index c = 0; c < mine.cols(); ++c) {
       for (Index r = 0; r < mine.rows(); ++r) full(global_row(r), global_col(c)) = mine(r, c);
     }
-    MPI_Allreduce(MPI_IN_PLACE, full.data(), static_cast<int>(full.size()), MPI_DOUBLE, MPI_SUM,
-                  grid_->comm());
+    MPI_Allreduce(MPI_IN_PLACE, full.data(), static_cast<int>(full.size()), detail::mpi_type<S>(),
+                  MPI_SUM, grid_->comm());
     return full;
   }
 
@@ -134,7 +181,10 @@ class BlockCyclicMatrix {
   int local_rows_ = 0;
   int local_cols_ = 0;
   std::array<int, 9> descriptor_{};
-  std::vector<double> data_;
+  std::vector<S> data_;
 };
+
+/// The double matrix of kernels, factorisations and eigenvectors.
+using BlockCyclicMatrix = BasicBlockCyclicMatrix<double>;
 
 }  // namespace tangent::distributed

@@ -42,8 +42,11 @@ void pdsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const
               const int* descz, double* work, const int* lwork, int* iwork, const int* liwork,
               int* info, std::size_t jobz_length, std::size_t uplo_length);
 
-// PBLAS (C): C ← β·C + α·Aᵀ.
+// PBLAS (C): C ← β·C + α·Aᵀ, in double and in float.
 void pdtran_(const int* m, const int* n, const double* alpha, const double* a, const int* ia,
              const int* ja, const int* desca, const double* beta, double* c, const int* ic,
+             const int* jc, const int* descc);
+void pstran_(const int* m, const int* n, const float* alpha, const float* a, const int* ia,
+             const int* ja, const int* desca, const float* beta, float* c, const int* ic,
              const int* jc, const int* descc);
 }

@@ -88,13 +88,7 @@ class BasicGradientDescentMse {
     // (expm1), and t = 0 gives f₀ exactly.
     const Matrix<double> change =
         detail::product(spectrum.vectors(), weighted(spectrum, times, projected, false));
-    std::vector<Matrix<double>> out;
-    out.reserve(times.size());
-    const Index k = y().cols();
-    for (std::size_t i = 0; i < times.size(); ++i) {
-      out.push_back(start + change.middleCols(static_cast<Index>(i) * k, k));
-    }
-    return out;
+    return detail::outputs_by_time(start, change, times.size());
   }
 
   /// Test outputs at time t, for the test-train kernel `k_test_train` (N_test × N_train).
@@ -130,13 +124,7 @@ class BasicGradientDescentMse {
     const Matrix<double> moved = w.cols() > k_test_train.rows()
                                      ? detail::product(detail::product(k_test_train, v), w)
                                      : detail::product(k_test_train, detail::product(v, w));
-    std::vector<Matrix<double>> out;
-    out.reserve(times.size());
-    const Index k = y().cols();
-    for (std::size_t i = 0; i < times.size(); ++i) {
-      out.push_back(start + moved.middleCols(static_cast<Index>(i) * k, k));
-    }
-    return out;
+    return detail::outputs_by_time(start, moved, times.size());
   }
 
   /// Test outputs at time t for each ridge of `diag_regs` (this predictor's scale convention):
@@ -180,18 +168,10 @@ class BasicGradientDescentMse {
     }
   }
 
-  /// [diag(w(t₁))·P | diag(w(t₂))·P | …] with w = gain (test) or e^{−λs} − 1 (train) per mode.
   Matrix<double> weighted(const Spectrum& spectrum, std::span<const double> times,
                           const Matrix<double>& projected, bool use_gain) const {
-    const Index k = projected.cols();
-    Matrix<double> w(projected.rows(), static_cast<Index>(times.size()) * k);
-    for (std::size_t i = 0; i < times.size(); ++i) {
-      const double s = detail::flow_time(kFunction, times[i], learning_rate_, y().size());
-      const Eigen::VectorXd scale =
-          use_gain ? detail::gain(spectrum, s) : detail::moved(spectrum, s);
-      w.middleCols(static_cast<Index>(i) * k, k).noalias() = scale.asDiagonal() * projected;
-    }
-    return w;
+    return detail::weighted_by_time(kFunction, spectrum, times, learning_rate_, y().size(),
+                                    projected, use_gain);
   }
 
   Matrix<double> initial(const Matrix<double>& f0, Index rows, std::string_view what) const {

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
@@ -85,6 +86,35 @@ Matrix<double> in_eigenbasis(const Spectrum& spectrum, const Eigen::VectorXd& w,
 
 inline void require_times(std::string_view function, std::span<const double> times) {
   if (times.empty()) fail(function, "times is empty");
+}
+
+/// [diag(w(s₁))·P | diag(w(s₂))·P | …] for the flow times of `times` (learning rate η, n targets),
+/// with w = gain (test outputs) or e^{−λs} − 1 (`moved`, training outputs) per mode: every time
+/// side by side, so that one matrix product serves them all.
+inline Matrix<double> weighted_by_time(std::string_view function, const Spectrum& spectrum,
+                                       std::span<const double> times, double learning_rate, Index n,
+                                       const Matrix<double>& projected, bool use_gain) {
+  const Index k = projected.cols();
+  Matrix<double> w(projected.rows(), static_cast<Index>(times.size()) * k);
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    const double s = flow_time(function, times[i], learning_rate, n);
+    const Eigen::VectorXd scale = use_gain ? gain(spectrum, s) : moved(spectrum, s);
+    w.middleCols(static_cast<Index>(i) * k, k).noalias() = scale.asDiagonal() * projected;
+  }
+  return w;
+}
+
+/// start + each time's block of `stacked` (the times side by side, as weighted_by_time lays them).
+inline std::vector<Matrix<double>> outputs_by_time(const Matrix<double>& start,
+                                                   const Matrix<double>& stacked,
+                                                   std::size_t times) {
+  std::vector<Matrix<double>> out;
+  out.reserve(times);
+  const Index k = start.cols();
+  for (std::size_t i = 0; i < times; ++i) {
+    out.push_back(start + stacked.middleCols(static_cast<Index>(i) * k, k));
+  }
+  return out;
 }
 
 }  // namespace TANGENT_SOLVER_ABI
