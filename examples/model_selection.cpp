@@ -43,6 +43,7 @@
 #include <tangent/tangent.hpp>
 
 #include "support/cli.hpp"
+#include "support/measure.hpp"
 #include "support/plot.hpp"
 
 namespace {
@@ -74,10 +75,6 @@ struct Row {
   double seconds = 0;
   std::string note{};
 };
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 /// `depth` blocks (Dense, activation) sharing one (w_std, b_std), then a fixed Dense readout.
 template <class A>
@@ -124,7 +121,7 @@ std::vector<Row> select_for(const std::string& name, int depth, const Data& d, c
   const auto finish = [&](Row r, auto start) {
     r.activation = name;
     r.depth = depth;
-    r.seconds = seconds_since(start);
+    r.seconds = examples::seconds_since(start);
     const auto net = network<A>(depth, r.w_std, r.b_std);
     r.accuracy = test_accuracy(net, d, r.ridge);
     // Every choice's exact leave-one-out error, for comparison (outside its timing).
@@ -173,7 +170,7 @@ std::vector<Row> select_for(const std::string& name, int depth, const Data& d, c
       }
     }
     // One timing for both: they read the same grid.
-    const double seconds = seconds_since(start);
+    const double seconds = examples::seconds_since(start);
     for (Row r : {by_lml, by_loo}) {
       finish(r, std::chrono::steady_clock::now());
       rows.back().seconds = seconds;

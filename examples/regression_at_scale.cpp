@@ -28,7 +28,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <malloc.h>
 #include <string>
 #include <vector>
 
@@ -38,6 +37,7 @@
 #include <tangent/tangent.hpp>
 
 #include "support/cli.hpp"
+#include "support/measure.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -70,54 +70,28 @@ struct Row {
   bool converged = true;
 };
 
-/// The peak resident memory since the last call (VmHWM after writing 5 to clear_refs), after
-/// giving freed memory back, so that each route's peak is its own.
-class PeakMemory {
- public:
-  PeakMemory() {
-    malloc_trim(0);
-    std::ofstream("/proc/self/clear_refs") << "5";
-  }
-  double bytes() const {
-    std::ifstream in("/proc/self/status");
-    std::string key;
-    while (in >> key) {
-      if (key == "VmHWM:") {
-        double kib = 0;
-        in >> kib;
-        return kib * 1024;
-      }
-    }
-    return 0;
-  }
-};
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 template <class Net>
 Row run_route(const std::string& route, const Net& net, const MatrixXd& x, const MatrixXd& y,
               const MatrixXd& x_test, const Settings& s, MatrixXd& mean) {
   Row row{.route = route};
-  const PeakMemory peak;
+  const examples::PeakMemory peak;
   const auto start = std::chrono::steady_clock::now();
   if (route == "cholesky") {
     examples::Progress bar("NTK, double", 1000);
     MatrixXd k = tangent::ntk(net, x, bar.tracker());
     const MatrixXd k_test = tangent::ntk(net, x_test, x);
     bar.finish();
-    row.kernel_seconds = seconds_since(start);
+    row.kernel_seconds = examples::seconds_since(start);
     const auto solve = std::chrono::steady_clock::now();
     const auto flow = tangent::gradient_descent_mse(std::move(k), y, {.diag_reg = s.ridge});
     mean = flow.test(tangent::infinite_time, k_test);
-    row.solve_seconds = seconds_since(solve);
+    row.solve_seconds = examples::seconds_since(solve);
   } else {
     const bool single = route == "cg-float";
     const tangent::CgOptions options{
         .diag_reg = s.ridge, .tolerance = s.tolerance, .preconditioner_rank = s.rank};
     const auto solve_with = [&](const auto& k, const auto& k_test) {
-      row.kernel_seconds = seconds_since(start);
+      row.kernel_seconds = examples::seconds_since(start);
       const auto solve = std::chrono::steady_clock::now();
       examples::Progress iterations("CG iterations", 1000);
       tangent::CgOptions tracked = options;
@@ -125,7 +99,7 @@ Row run_route(const std::string& route, const Net& net, const MatrixXd& x, const
       const tangent::CgSolution cg = tangent::conjugate_gradient(k, y, tracked);
       iterations.finish();
       mean = tangent::predict_mean(k_test, cg);
-      row.solve_seconds = seconds_since(solve);
+      row.solve_seconds = examples::seconds_since(solve);
       row.iterations = cg.iterations;
       row.residual = cg.relative_residuals.maxCoeff();
       row.converged = cg.converged;

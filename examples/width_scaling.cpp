@@ -33,6 +33,7 @@
 
 #include "support/cli.hpp"
 #include "support/discrete_time.hpp"
+#include "support/measure.hpp"
 #include "support/plot.hpp"
 #include "support/progress.hpp"
 
@@ -71,25 +72,6 @@ std::pair<double, double> parameter_distance(const P& a, const P& b) {
   }
   (std::make_index_sequence<P::size>{});
   return {std::sqrt(diff), std::sqrt(norm)};
-}
-
-/// Least-squares slope of log(y) against log(x).
-double log_log_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double mx = 0;
-  double my = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    mx += std::log(x[i]);
-    my += std::log(y[i]);
-  }
-  mx /= static_cast<double>(x.size());
-  my /= static_cast<double>(x.size());
-  double sxy = 0;
-  double sxx = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    sxy += (std::log(x[i]) - mx) * (std::log(y[i]) - my);
-    sxx += (std::log(x[i]) - mx) * (std::log(x[i]) - mx);
-  }
-  return sxy / sxx;
 }
 
 }  // namespace
@@ -201,7 +183,7 @@ int main(int argc, char** argv) {
     for (std::size_t k = 0; k < 4; ++k) {
       std::vector<double> y;
       for (const auto& row : mean) y.push_back(row[k]);
-      slopes[k] = log_log_slope(widths, y);
+      slopes[k] = examples::log_log_slope(widths, y);
       std::printf(" %26.2f", slopes[k]);
     }
     std::printf("\n%6s %26s %26s %26s %26s   (theory)\n", "", "-0.5", "-0.5 to -1", "-1",
