@@ -91,7 +91,8 @@ TEST_CASE("distributed kernels of one input equal the single-process kernels bit
     CHECK(bitwise_equal(r.nngp.replicated(), res.nngp));
     CHECK(bitwise_equal(r.ntk.replicated(), res.ntk));
     // No process holds more than its blocks.
-    CHECK(k.ntk.local().size() <= (70 / grid->rows() + 24) * (70 / grid->cols() + 24));
+    CHECK(k.ntk.local().size() <=
+          (70 / Index{grid->rows()} + 24) * (70 / Index{grid->cols()} + 24));
   }
 }
 

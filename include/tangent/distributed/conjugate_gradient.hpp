@@ -57,9 +57,8 @@ template <class S, class Derived>
 CgSolution conjugate_gradient(const BasicBlockCyclicMatrix<S>& k_train_train,
                               const Eigen::MatrixBase<Derived>& y_train,
                               const CgOptions& options = {}) {
-  const Matrix<double> y = y_train.template cast<double>();
-  detail::require_replicated(k_train_train.grid(), "distributed::conjugate_gradient", "y_train", y,
-                             [](const auto&) {});
+  detail::require_replicated(k_train_train.grid(), "distributed::conjugate_gradient", "y_train",
+                             y_train, [](const auto&) {});
   detail::agreed(k_train_train.grid().comm(), [&] {
     if (k_train_train.rows() != k_train_train.cols()) {
       tangent::detail::fail("distributed::conjugate_gradient",
@@ -72,7 +71,7 @@ CgSolution conjugate_gradient(const BasicBlockCyclicMatrix<S>& k_train_train,
   });
   // Every process runs the same iteration on the same bits, so a bad option or shape throws
   // on all of them at the same point.
-  return tangent::conjugate_gradient(StoredKernel(k_train_train), y, options);
+  return tangent::conjugate_gradient(StoredKernel(k_train_train), y_train, options);
 }
 
 /// Test means K_*·α from the distributed test-train kernel (N_test × N, double or float), on
