@@ -6,9 +6,9 @@
 /// unchanged, on every process at once: the N × outputs vectors of the iteration are replicated,
 /// and each kernel product is one local GEMM per process and one sum over the grid
 /// (replicated.hpp), which leaves the same bits on every process, so that all of them take the same
-/// decisions. A kernel stored in float
-/// (`distributed::ntk<float>`) is widened as it is read and accumulated in double, as on one
-/// process: half the memory, and an error of about κ(K̃)·√N·2⁻²⁴ relative in α from rounding K.
+/// decisions. A kernel stored in float (`distributed::ntk<float>`) is widened as it is read and
+/// accumulated in double, as on one process: half the memory, and an error of about
+/// κ(K̃)·√N·2⁻²⁴ relative in α from rounding K.
 
 #include <string>
 

@@ -109,10 +109,7 @@ class GradientDescentMse {
                                     const Matrix<double>& f_train_0 = {}) {
     check_times(times);
     const Matrix<double> start = initial(f_train_0, y_.rows(), "f_train_0");
-    if (tangent::detail::all_infinite(times)) {
-      if (!vectors_ && !cholesky_tried_) try_cholesky();
-      if (cholesky_safe_) return std::vector<Matrix<double>>(times.size(), y_);
-    }
+    if (cholesky_serves(times)) return std::vector<Matrix<double>>(times.size(), y_);
     const Spectrum& spectrum = eigendecomposition();
     // f(t) = f₀ + V·diag(e^{−λs} − 1)·Vᵀ·(f₀ − y), as on one process.
     const Matrix<double> projected = detail::transposed_times_replicated(*vectors_, start - y_);
@@ -149,12 +146,9 @@ class GradientDescentMse {
     });
     const Matrix<double> start = initial(f_test_0, k_test_train.rows(), "f_test_0");
     const Matrix<double> residual = y_ - initial(f_train_0, y_.rows(), "f_train_0");
-    if (tangent::detail::all_infinite(times)) {
-      if (!vectors_ && !cholesky_tried_) try_cholesky();
-      if (cholesky_safe_) {
-        return std::vector<Matrix<double>>(
-            times.size(), start + detail::times_replicated(k_test_train, cholesky_solve(residual)));
-      }
+    if (cholesky_serves(times)) {
+      return std::vector<Matrix<double>>(
+          times.size(), start + detail::times_replicated(k_test_train, cholesky_solve(residual)));
     }
     const Spectrum& spectrum = eigendecomposition();
     const Matrix<double> projected = detail::transposed_times_replicated(*vectors_, residual);
@@ -175,6 +169,14 @@ class GradientDescentMse {
   static constexpr std::string_view kFunction = "distributed::gradient_descent_mse";
 
   int n() const { return static_cast<int>(kernel_.rows()); }
+
+  /// Whether every time is ∞ and the Cholesky factor serves them (tried on first need, unless the
+  /// eigendecomposition is already there).
+  bool cholesky_serves(std::span<const double> times) {
+    if (!tangent::detail::all_infinite(times)) return false;
+    if (!vectors_ && !cholesky_tried_) try_cholesky();
+    return cholesky_safe_;
+  }
 
   /// Every process must ask for the same times, bit for bit: each takes its route from them.
   void check_times(std::span<const double> times) const {
