@@ -35,6 +35,7 @@
 #include "tangent/distributed/agreement.hpp"
 #include "tangent/distributed/grid.hpp"
 #include "tangent/distributed/matrix.hpp"
+#include "tangent/distributed/pblas.hpp"
 #include "tangent/distributed/replicated.hpp"
 #include "tangent/distributed/scalapack.hpp"
 #include "tangent/predict/cholesky.hpp"
@@ -58,45 +59,15 @@ inline void set_diagonal(BlockCyclicMatrix& a, const Eigen::VectorXd& d) {
 
 }  // namespace detail
 
+class GradientDescentMseEnsemble;
+
 /// The predictor of `distributed::gradient_descent_mse`. Every call is collective over the grid.
 class GradientDescentMse {
  public:
   GradientDescentMse(BlockCyclicMatrix&& k_train_train, const Matrix<double>& y_train,
                      const MseOptions& options)
-      : kernel_(std::move(k_train_train)), y_(y_train), learning_rate_(options.learning_rate) {
-    const Grid& grid = kernel_.grid();
-    detail::require_replicated(grid, kFunction, "y_train", y_, [&](const auto& y) {
-      tangent::detail::require_all_finite(kFunction, "y_train", y);
-    });
-    diagonal_ = detail::replicated_diagonal(kernel_);
-    detail::agreed(grid.comm(), [&] {
-      tangent::detail::require_learning_rate(kFunction, learning_rate_);
-      if (kernel_.rows() != kernel_.cols()) {
-        tangent::detail::fail(kFunction, "k_train_train is " + std::to_string(kernel_.rows()) +
-                                             " × " + std::to_string(kernel_.cols()) +
-                                             "; it must be square");
-      }
-      if (y_.rows() != kernel_.rows() || y_.cols() < 1) {
-        tangent::detail::fail(kFunction, "y_train is " + std::to_string(y_.rows()) + " × " +
-                                             std::to_string(y_.cols()) + " but the kernel is " +
-                                             std::to_string(kernel_.rows()) + " × " +
-                                             std::to_string(kernel_.cols()));
-      }
-      tangent::detail::require_all_finite(kFunction, "k_train_train", kernel_.local());
-    });
-    detail::agreed(grid.comm(), [&] {
-      using tangent::detail::kTrainTrain;
-      tangent::detail::require_kernel_scale(kFunction, kTrainTrain, diagonal_);
-      relative_ =
-          tangent::detail::relative_cutoff(kFunction, options.eigenvalue_cutoff, kernel_.rows());
-      tangent::detail::require_nonnegative_diagonal(kFunction, kTrainTrain, diagonal_, relative_);
-      ridge_ = tangent::detail::checked_ridge(
-          kFunction, options.diag_reg, options.diag_reg_absolute_scale,
-          tangent::detail::mean_diagonal(diagonal_), diagonal_.maxCoeff());
-    });
-    diagonal_.array() += ridge_;
-    detail::set_diagonal(kernel_, diagonal_);
-  }
+      : GradientDescentMse(std::move(k_train_train), y_train, options, kFunction, "k_train_train",
+                           true) {}
 
   /// Training-set outputs at time t (`infinite_time` allowed), starting from `f_train_0`
   /// (N × outputs, the same on every process; empty: zero), replicated. As on one process, at
@@ -135,14 +106,14 @@ class GradientDescentMse {
     check_times(times);
     detail::agreed(kernel_.grid().comm(), [&] {
       if (&k_test_train.grid() != &kernel_.grid()) {
-        tangent::detail::fail(kFunction, "k_test_train lies on another grid than k_train_train");
+        tangent::detail::fail(function_, "k_test_train lies on another grid than k_train_train");
       }
       if (k_test_train.cols() != y_.rows()) {
-        tangent::detail::fail(kFunction, "k_test_train has " + std::to_string(k_test_train.cols()) +
+        tangent::detail::fail(function_, "k_test_train has " + std::to_string(k_test_train.cols()) +
                                              " columns but there are " + std::to_string(y_.rows()) +
                                              " training points");
       }
-      tangent::detail::require_all_finite(kFunction, "k_test_train", k_test_train.local());
+      tangent::detail::require_all_finite(function_, "k_test_train", k_test_train.local());
     });
     const Matrix<double> start = initial(f_test_0, k_test_train.rows(), "f_test_0");
     const Matrix<double> residual = y_ - initial(f_train_0, y_.rows(), "f_train_0");
@@ -159,14 +130,79 @@ class GradientDescentMse {
   }
 
   /// The eigenvalues of K̃ with the pseudoinverse cutoff, computed on first use. Its `vectors()`
-  /// are empty: the eigenvectors stay distributed, beside the kernel.
+  /// are empty: the eigenvectors stay distributed, beside the kernel (`eigenvectors()`).
   const Spectrum& spectrum() { return eigendecomposition(); }
+
+  /// The eigenvectors of K̃, distributed on the kernel's grid, in the order of
+  /// `spectrum().values`; computed on first use.
+  const BlockCyclicMatrix& eigenvectors() {
+    eigendecomposition();
+    return *vectors_;
+  }
 
   /// Whether outputs at t = ∞ come from the Cholesky factorisation.
   bool uses_cholesky() const { return cholesky_safe_; }
 
  private:
+  friend class GradientDescentMseEnsemble;
   static constexpr std::string_view kFunction = "distributed::gradient_descent_mse";
+
+  /// `function` and `name` (the kernel's) for messages; `cholesky`: whether outputs at t = ∞ may
+  /// come from a Cholesky factor (the ensemble reads every time from one eigendecomposition, and
+  /// keeps K in the upper triangle for its covariances).
+  GradientDescentMse(BlockCyclicMatrix&& k_train_train, const Matrix<double>& y_train,
+                     const MseOptions& options, std::string_view function, std::string_view name,
+                     bool cholesky)
+      : function_(function),
+        name_(name),
+        kernel_(std::move(k_train_train)),
+        y_(y_train),
+        learning_rate_(options.learning_rate),
+        cholesky_tried_(!cholesky) {
+    const Grid& grid = kernel_.grid();
+    detail::require_replicated(grid, function_, "y_train", y_, [&](const auto& y) {
+      tangent::detail::require_all_finite(function_, "y_train", y);
+    });
+    diagonal_ = detail::replicated_diagonal(kernel_);
+    detail::agreed(grid.comm(), [&] {
+      tangent::detail::require_learning_rate(function_, learning_rate_);
+      if (kernel_.rows() != kernel_.cols()) {
+        tangent::detail::fail(function_,
+                              std::string(name) + " is " + std::to_string(kernel_.rows()) + " × " +
+                                  std::to_string(kernel_.cols()) + "; it must be square");
+      }
+      if (y_.rows() != kernel_.rows() || y_.cols() < 1) {
+        tangent::detail::fail(
+            function_, "y_train is " + std::to_string(y_.rows()) + " × " +
+                           std::to_string(y_.cols()) + " but " + std::string(name) + " is " +
+                           std::to_string(kernel_.rows()) + " × " + std::to_string(kernel_.cols()));
+      }
+      tangent::detail::require_all_finite(function_, name, kernel_.local());
+    });
+    detail::agreed(grid.comm(), [&] {
+      tangent::detail::require_kernel_scale(function_, name, diagonal_);
+      relative_ =
+          tangent::detail::relative_cutoff(function_, options.eigenvalue_cutoff, kernel_.rows());
+      tangent::detail::require_nonnegative_diagonal(function_, name, diagonal_, relative_);
+      ridge_ = tangent::detail::checked_ridge(
+          function_, options.diag_reg, options.diag_reg_absolute_scale,
+          tangent::detail::mean_diagonal(diagonal_), diagonal_.maxCoeff());
+    });
+    regularised_ = diagonal_.array() + ridge_;
+  }
+
+  /// K·b for the unregularised K (the ensemble's NNGP), by pdsymm on the upper triangle, which
+  /// holds K until a Cholesky factorisation (never tried on the ensemble's kernels): pdsyevd
+  /// consumes only the lower triangle and the diagonal, which K's diagonal restores.
+  BlockCyclicMatrix kernel_times(const BlockCyclicMatrix& b) {
+    if (upper_factorised_) {
+      throw std::logic_error(
+          "tangent: kernel_times after a Cholesky factorisation took K's upper "
+          "triangle");
+    }
+    detail::set_diagonal(kernel_, diagonal_);
+    return detail::upper_symmetric_product(kernel_, b);
+  }
 
   int n() const { return static_cast<int>(kernel_.rows()); }
 
@@ -181,29 +217,29 @@ class GradientDescentMse {
   /// Every process must ask for the same times, bit for bit: each takes its route from them.
   void check_times(std::span<const double> times) const {
     const Eigen::Map<const Eigen::VectorXd> all(times.data(), static_cast<Index>(times.size()));
-    detail::require_replicated(kernel_.grid(), kFunction, "times", all, [&](const auto&) {
-      tangent::detail::require_times(kFunction, times);
+    detail::require_replicated(kernel_.grid(), function_, "times", all, [&](const auto&) {
+      tangent::detail::require_times(function_, times);
       for (const double t : times) {
-        (void)tangent::detail::flow_time(kFunction, t, learning_rate_, y_.size());
+        (void)tangent::detail::flow_time(function_, t, learning_rate_, y_.size());
       }
     });
   }
 
   Matrix<double> weighted(const Spectrum& spectrum, std::span<const double> times,
                           const Matrix<double>& projected, bool use_gain) const {
-    return tangent::detail::weighted_by_time(kFunction, spectrum, times, learning_rate_, y_.size(),
+    return tangent::detail::weighted_by_time(function_, spectrum, times, learning_rate_, y_.size(),
                                              projected, use_gain);
   }
 
   /// Initial outputs `f0` (rows × outputs, the same on every process), or zeros when empty.
   Matrix<double> initial(const Matrix<double>& f0, Index rows, std::string_view what) const {
-    detail::require_replicated(kernel_.grid(), kFunction, what, f0, [&](const auto& mine) {
-      tangent::detail::require_all_finite(kFunction, what, mine);
+    detail::require_replicated(kernel_.grid(), function_, what, f0, [&](const auto& mine) {
+      tangent::detail::require_all_finite(function_, what, mine);
     });
     if (f0.size() == 0) return Matrix<double>::Zero(rows, y_.cols());
     detail::agreed(kernel_.grid().comm(), [&] {
       if (f0.rows() != rows || f0.cols() != y_.cols()) {
-        tangent::detail::fail(kFunction, std::string(what) + " is " + std::to_string(f0.rows()) +
+        tangent::detail::fail(function_, std::string(what) + " is " + std::to_string(f0.rows()) +
                                              " × " + std::to_string(f0.cols()) +
                                              " but the outputs are " + std::to_string(rows) +
                                              " × " + std::to_string(y_.cols()));
@@ -221,6 +257,7 @@ class GradientDescentMse {
     // pdlansy's workspace for the 1-norm: 2·Nq0 + Np0 + LDW (its documentation), which
     // 2·(largest local side + block) + N + 64 covers; pdlansy does not check it.
     const Index side = std::max(kernel_.local().rows(), kernel_.local().cols()) + kernel_.block();
+    detail::set_diagonal(kernel_, regularised_);
     std::vector<double> norm_work;
     detail::agreed(kernel_.grid().comm(), [&] {
       norm_work.resize(static_cast<std::size_t>(2 * side + kernel_.rows() + 64));
@@ -228,6 +265,7 @@ class GradientDescentMse {
     const double norm = pdlansy_("1", "U", &size, kernel_.data(), &one, &one, kernel_.descriptor(),
                                  norm_work.data(), 1, 1);
     int info = 0;
+    upper_factorised_ = true;
     pdpotrf_("U", &size, kernel_.data(), &one, &one, kernel_.descriptor(), &info, 1);
     double reciprocal_condition = 0;
     if (info == 0) {
@@ -249,7 +287,6 @@ class GradientDescentMse {
     }
     cholesky_safe_ =
         info == 0 && reciprocal_condition > tangent::detail::kCholeskyMargin * relative_;
-    if (!cholesky_safe_) detail::set_diagonal(kernel_, diagonal_);
   }
 
   /// K̃⁻¹·b from the Cholesky factor, replicated.
@@ -266,7 +303,7 @@ class GradientDescentMse {
              &one, &one, rhs->descriptor(), &info, 1);
     detail::agreed(kernel_.grid().comm(), [&] {
       if (info != 0) {
-        tangent::detail::fail(kFunction,
+        tangent::detail::fail(function_,
                               "ScaLAPACK's pdpotrs failed (info " + std::to_string(info) + ")");
       }
     });
@@ -276,8 +313,8 @@ class GradientDescentMse {
   /// pdsyevd of K̃ (its lower triangle), which it consumes; the eigenvectors are kept beside it.
   const Spectrum& eigendecomposition() {
     if (vectors_) return spectrum_;
-    // A Cholesky factor took the upper triangle and the diagonal; the lower one is still K̃.
-    if (cholesky_safe_) detail::set_diagonal(kernel_, diagonal_);
+    // A Cholesky factor took the upper triangle and the diagonal; the strict lower one is still K.
+    detail::set_diagonal(kernel_, regularised_);
     cholesky_safe_ = false;
     const int size = n();
     const int one = 1;
@@ -308,7 +345,7 @@ class GradientDescentMse {
     detail::agreed(kernel_.grid().comm(), [&] {
       const double total = work_size + static_cast<double>(extra) + 1;
       if (total > INT_MAX) {
-        tangent::detail::fail(kFunction,
+        tangent::detail::fail(function_,
                               "pdsyevd's workspace exceeds 2^31 − 1 entries on one "
                               "process; use more processes");
       }
@@ -322,11 +359,10 @@ class GradientDescentMse {
              iwork.data(), &liwork, &info, 1, 1);
     detail::agreed(kernel_.grid().comm(), [&] {
       if (info != 0) {
-        tangent::detail::fail(kFunction,
+        tangent::detail::fail(function_,
                               "ScaLAPACK's pdsyevd failed (info " + std::to_string(info) + ")");
       }
-      tangent::detail::require_positive_semidefinite(kFunction, tangent::detail::kTrainTrain,
-                                                     values, relative_, ridge_);
+      tangent::detail::require_positive_semidefinite(function_, name_, values, relative_, ridge_);
     });
     spectrum_.values = std::move(values);
     spectrum_.relative_cutoff = relative_;
@@ -334,13 +370,19 @@ class GradientDescentMse {
     return spectrum_;
   }
 
-  BlockCyclicMatrix kernel_;  ///< K̃; then its Cholesky factor or what pdsyevd leaves
+  std::string_view function_;
+  std::string_view name_;
+  /// K, with the diagonal each factorisation needs set before it runs; then the Cholesky factor
+  /// in the upper triangle, or what pdsyevd leaves of the lower one.
+  BlockCyclicMatrix kernel_;
   Matrix<double> y_;
   double learning_rate_;
   double relative_ = 0;
   double ridge_ = 0;
-  Eigen::VectorXd diagonal_;  ///< K̃'s diagonal
+  Eigen::VectorXd diagonal_;     ///< K's diagonal
+  Eigen::VectorXd regularised_;  ///< K̃'s: K's plus the ridge
   bool cholesky_tried_ = false;
+  bool upper_factorised_ = false;  ///< pdpotrf ran: the upper triangle no longer holds K
   bool cholesky_safe_ = false;
   std::optional<BlockCyclicMatrix> vectors_;
   Spectrum spectrum_;

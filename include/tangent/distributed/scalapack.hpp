@@ -42,7 +42,22 @@ void pdsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const
               const int* descz, double* work, const int* lwork, int* iwork, const int* liwork,
               int* info, std::size_t jobz_length, std::size_t uplo_length);
 
-// PBLAS (C): C ← β·C + α·Aᵀ, in double and in float.
+// Redistribution (C): B ← A between two layouts (here: two block sizes on one grid); `context`
+// spans every process of both.
+void pdgemr2d_(const int* m, const int* n, const double* a, const int* ia, const int* ja,
+               const int* desca, double* b, const int* ib, const int* jb, const int* descb,
+               const int* context);
+
+// PBLAS (C): C ← β·C + α·op(A)·op(B) (pdgemm), C ← β·C + α·A·B with A symmetric, one triangle
+// read (pdsymm, A on the left for side "L"), and C ← β·C + α·Aᵀ in double and in float (p?tran).
+void pdgemm_(const char* trans_a, const char* trans_b, const int* m, const int* n, const int* k,
+             const double* alpha, const double* a, const int* ia, const int* ja, const int* desca,
+             const double* b, const int* ib, const int* jb, const int* descb, const double* beta,
+             double* c, const int* ic, const int* jc, const int* descc);
+void pdsymm_(const char* side, const char* uplo, const int* m, const int* n, const double* alpha,
+             const double* a, const int* ia, const int* ja, const int* desca, const double* b,
+             const int* ib, const int* jb, const int* descb, const double* beta, double* c,
+             const int* ic, const int* jc, const int* descc);
 void pdtran_(const int* m, const int* n, const double* alpha, const double* a, const int* ia,
              const int* ja, const int* desca, const double* beta, double* c, const int* ic,
              const int* jc, const int* descc);
