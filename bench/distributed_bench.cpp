@@ -2,7 +2,9 @@
 // network on N × 784 inputs, then test predictions at t = ∞ by three solves (Cholesky, conjugate
 // gradients on the double kernel and on the same kernel rounded to float, diag_reg 1e-4,
 // tolerance 1e-8; float storage's error in α and in the test means against the double CG) and at
-// a finite time (eigendecomposition; skipped with --no-eigen), with the largest local part of one
+// a finite time (eigendecomposition), and the ensemble's test means and covariances in both modes
+// at a finite time (gradient_descent_mse_ensemble: two eigendecompositions and the NNGP in the
+// NTK's eigenbasis; both skipped with --no-eigen), with the largest local part of one
 // N × N matrix in double and in float. With one process it also times tangent::kernels, the
 // single-process sweep on the same threads. After the sizes, the solves' models fitted by least
 // squares over them: Cholesky t = c·N³, CG t = c·N²·iterations (a product per iteration), with the
@@ -111,7 +113,8 @@ int main(int argc, char** argv) {
       std::printf(
           "processes,grid,N,d,kernels_s,single_process_kernels_s,t_inf_cholesky_s,t_inf_cg_s,"
           "cg_iterations,t_inf_cg_float_s,cg_float_iterations,float_alpha_difference,"
-          "float_mean_difference,t_finite_eigen_s,local_matrix_MB,local_float_matrix_MB\n");
+          "float_mean_difference,t_finite_eigen_s,t_ensemble_cov_s,local_matrix_MB,"
+          "local_float_matrix_MB\n");
     }
     SolveTimes cholesky_times{"cholesky", "N^3"};
     SolveTimes cg_times{"cg", "N^2 iterations"};
@@ -136,9 +139,16 @@ int main(int argc, char** argv) {
       });
       const td::BlockCyclicMatrix copy = k->ntk;
       double finite = std::numeric_limits<double>::quiet_NaN();
+      double ensemble_time = std::numeric_limits<double>::quiet_NaN();
       if (eigen_route) {
         auto eigen = td::gradient_descent_mse(td::BlockCyclicMatrix(copy), y, {.diag_reg = 1e-4});
         finite = seconds(grid.comm(), [&] { (void)eigen.test(10.0, k_test.ntk); });
+        const td::BlockCyclicMatrix nngp_test_test = td::nngp(net, test, grid);
+        ensemble_time = seconds(grid.comm(), [&] {
+          auto ensemble =
+              td::gradient_descent_mse_ensemble(td::Kernels{k->nngp, copy}, y, {.diag_reg = 1e-4});
+          (void)ensemble.predict(10.0, k_test, nngp_test_test);
+        });
       }
       auto cholesky = td::gradient_descent_mse(std::move(k->ntk), y, {.diag_reg = 1e-4});
       const double infinite =
@@ -172,12 +182,12 @@ int main(int argc, char** argv) {
       const double mine[2] = {local_mb, local_float_mb};
       MPI_Reduce(mine, largest_mb, 2, MPI_DOUBLE, MPI_MAX, 0, grid.comm());
       if (grid.rank() == 0) {
-        std::printf("%d,%dx%d,%ld,%ld,%.3f,%.3f,%.3f,%.3f,%ld,%.3f,%ld,%.2e,%.2e,%.3f,%.1f,%.1f\n",
-                    grid.size(), grid.rows(), grid.cols(), static_cast<long>(n),
-                    static_cast<long>(features), kernel_time, single, infinite, cg_time,
-                    static_cast<long>(cg.iterations), float_time,
-                    static_cast<long>(cg_float.iterations), alpha_difference, mean_difference,
-                    finite, largest_mb[0], largest_mb[1]);
+        std::printf(
+            "%d,%dx%d,%ld,%ld,%.3f,%.3f,%.3f,%.3f,%ld,%.3f,%ld,%.2e,%.2e,%.3f,%.3f,%.1f,%.1f\n",
+            grid.size(), grid.rows(), grid.cols(), static_cast<long>(n),
+            static_cast<long>(features), kernel_time, single, infinite, cg_time,
+            static_cast<long>(cg.iterations), float_time, static_cast<long>(cg_float.iterations),
+            alpha_difference, mean_difference, finite, ensemble_time, largest_mb[0], largest_mb[1]);
       }
     }
     if (grid.rank() == 0) {
