@@ -4,6 +4,7 @@
 // the pseudoinverse); small kernels on every grid shape; bad input refused on every process.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -121,11 +122,40 @@ TEST_CASE("the distributed ensemble's means and covariances equal the single-pro
     CHECK(relative_difference(got.ntk.mean, expected.ntk.mean) < 1e-10);
     CHECK(relative_difference(replicated(got.ntk.covariance), replicated(expected.ntk.covariance),
                               prior.cwiseAbs().maxCoeff()) < 1e-10);
+    // Training-set means alone, no covariance made.
+    const td::Posterior train_means = ensemble.predict_train(3.0, Get::nngp);
+    CHECK(train_means.nngp.mean.rows() == 70);
+    CHECK_FALSE(train_means.nngp.covariance.has_value());
     // The NTK's eigenvalues, as on one process.
     const auto single = tangent::gradient_descent_mse(tangent::ntk(net, train), y, options);
     CHECK(relative_difference(ensemble.spectrum(Get::ntk).values, single.spectrum().values) <
           1e-12);
   }
+}
+
+TEST_CASE(
+    "the distributed ensemble's NTK means at t = ∞ take the Cholesky route, as on one process",
+    "[distributed]") {
+  const Matrix<double> train = tangent::test::normal_inputs(60, 5, 53);
+  const Matrix<double> test = tangent::test::normal_inputs(17, 5, 54);
+  const Matrix<double> y = tangent::test::normal_inputs(60, 2, 55);
+  const tangent::MseOptions options{.diag_reg = 1e-3};
+  const auto single = tangent::gradient_descent_mse_ensemble(net, train, y, options);
+  td::Grid grid(MPI_COMM_WORLD);
+  auto ensemble = td::gradient_descent_mse_ensemble(td::kernels(net, train, grid), y, options);
+  const td::Kernels k_test_train = td::kernels(net, test, train, grid);
+  // Cholesky: the training outputs have reached y exactly, as on one process.
+  CHECK(ensemble.predict_train(tangent::infinite_time, Get::ntk).ntk.mean == y);
+  CHECK(
+      relative_difference(ensemble.predict(tangent::infinite_time, k_test_train, Get::ntk).ntk.mean,
+                          single.predict(test, tangent::infinite_time, Get::ntk).ntk.mean) < 1e-10);
+  // Covariances then decompose the NTK (its lower triangle survived the factor in the upper).
+  const tangent::Posterior expected = single.predict(test, tangent::infinite_time, Get::ntk, true);
+  const td::Posterior got =
+      ensemble.predict(tangent::infinite_time, k_test_train, td::nngp(net, test, grid), Get::ntk);
+  CHECK(relative_difference(got.ntk.mean, expected.ntk.mean) < 1e-10);
+  CHECK(relative_difference(replicated(got.ntk.covariance), expected.ntk.covariance,
+                            tangent::nngp(net, test).cwiseAbs().maxCoeff()) < 1e-10);
 }
 
 TEST_CASE("the distributed ensemble on a singular kernel takes the pseudoinverse",
@@ -155,7 +185,8 @@ TEST_CASE("the distributed ensemble on small kernels and every grid shape", "[di
       if (n < rows || n < cols) continue;
       INFO("N = " << n << ", grid " << rows << " × " << cols);
       td::Grid grid(MPI_COMM_WORLD, rows, cols);
-      check_against_single_process(grid, train, test, y, {.diag_reg = 1e-2}, {4.0});
+      check_against_single_process(grid, train, test, y, {.diag_reg = 1e-2},
+                                   {4.0, tangent::infinite_time});
     }
   }
 }
@@ -188,9 +219,56 @@ TEST_CASE("the distributed ensemble refuses bad input on every process", "[distr
                             tangent::nngp(net, test).cwiseAbs().maxCoeff()) < 1e-10);
   CHECK_THROWS_WITH(ensemble.predict_train(-1.0), Catch::Contains("time t must be"));
   CHECK_THROWS_WITH(ensemble.spectrum(Get::nngp | Get::ntk), Catch::Contains("one mode"));
+  // Symmetric to rounding is symmetric, as on one process.
+  Matrix<double> rounded = tangent::nngp(net, test);
+  rounded(2, 5) *= 1 + 1e-15;
+  CHECK_NOTHROW(ensemble.predict(
+      1.0, k_test_train, td::BlockCyclicMatrix::from_replicated(grid, rounded, 5), Get::nngp));
+  // Requests and sizes that differ on one process, a NaN on one process: refused on all.
+  int rank = 0;
+  int size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size > 1) {
+    const bool last = rank == size - 1;
+    CHECK_THROWS_WITH(ensemble.predict_train(1.0, last ? Get::ntk : Get::nngp, true),
+                      Catch::Contains("get (with the covariances asked) on rank") &&
+                          Catch::Contains("differs from rank 0's copy"));
+    CHECK_THROWS_WITH(ensemble.predict_train(1.0, Get::nngp, last),
+                      Catch::Contains("differs from rank 0's copy"));
+    const Index test_size = last ? 11 : 12;
+    const td::BlockCyclicMatrix smaller = td::BlockCyclicMatrix::from_replicated(
+        grid, tangent::nngp(net, test).topLeftCorner(test_size, test_size), k_test_test.block());
+    CHECK_THROWS_WITH(ensemble.predict(1.0, k_test_train, smaller),
+                      Catch::Contains("nngp_test_test's size on rank"));
+  }
+  td::BlockCyclicMatrix spoiled = td::nngp(net, test, grid);
+  // On the last process that holds entries.
+  const int holder = spoiled.local().size() > 0 ? rank : -1;
+  int last_holder = -1;
+  MPI_Allreduce(&holder, &last_holder, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (rank == last_holder) spoiled.local()(0, 0) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(ensemble.predict(1.0, k_test_train, spoiled),
+                    Catch::Contains("nngp_test_test has a non-finite value"));
   // The two train-train kernels must have the same size (each is checked against y_train).
   td::Kernels mismatched = td::kernels(net, train, grid);
   mismatched.ntk = td::ntk(net, tangent::test::normal_inputs(31, 3, 52), grid);
   CHECK_THROWS_WITH(td::gradient_descent_mse_ensemble(std::move(mismatched), y),
                     Catch::Contains("k_train_train.ntk is 31 × 31"));
+}
+
+TEST_CASE("a distributed ensemble whose kernel is refused by its eigendecomposition says so again",
+          "[distributed]") {
+  // 2·11ᵀ − I: a unit diagonal, but an eigenvalue −1 (and 2N − 1).
+  const Index n = 20;
+  const Matrix<double> indefinite = 2 * Matrix<double>::Ones(n, n) - Matrix<double>::Identity(n, n);
+  td::Grid grid(MPI_COMM_WORLD);
+  auto ensemble = td::gradient_descent_mse_ensemble(
+      td::Kernels{td::BlockCyclicMatrix::from_replicated(grid, indefinite, 16),
+                  td::BlockCyclicMatrix::from_replicated(grid, indefinite, 16)},
+      tangent::test::normal_inputs(n, 1, 56));
+  CHECK_THROWS_WITH(ensemble.predict_train(1.0, Get::ntk),
+                    Catch::Contains("k_train_train.ntk is not positive semidefinite"));
+  // pdsyevd consumed the kernel: the predictor refuses to answer rather than read what is left.
+  CHECK_THROWS_WITH(ensemble.predict_train(1.0, Get::ntk), Catch::Contains("make a new predictor"));
 }

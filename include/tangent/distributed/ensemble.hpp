@@ -6,20 +6,23 @@
 /// NNGP and NTK spread over a process grid, at any times: NNGP mode (only the readout trains) and
 /// NTK mode (every layer trains), on test points and on the training set.
 ///
-/// One distributed eigendecomposition per kernel (pdsyevd, on first use) serves every time, t = ∞
-/// included: unlike the single-process predictor, no Cholesky route, since the NTK-mode
-/// covariances need K_dd whole and the Cholesky factor would take its upper triangle. Means are
-/// replicated (N × outputs, every process the same bits); covariances are N_test × N_test or
-/// N × N and stay distributed, made by PBLAS products (pblas.hpp). The NTK-mode covariances
-/// need the NNGP in the NTK's eigenbasis, Vᵀ·K_dd·V, computed once (two N³ products).
+/// One distributed eigendecomposition per kernel (pdsyevd, on first use) serves every time. As on
+/// one process, NTK-mode means at t = ∞ alone take the Cholesky route (pdpotrf) while the NTK is
+/// not yet decomposed; the NNGP is always decomposed, since the NTK-mode covariances need K_dd
+/// whole and a Cholesky factor would take its upper triangle (pdsyevd takes only the lower one).
+/// Means are replicated (N × outputs, every process the same bits); covariances are
+/// N_test × N_test or N × N and stay distributed, made by PBLAS products (pblas.hpp). The
+/// NTK-mode covariances need the NNGP in the NTK's eigenbasis, Vᵀ·K_dd·V, computed once (two
+/// N³ products).
 ///
-/// Memory per process, in N × N matrices spread over the grid: the two kernels, one eigenvector
-/// matrix per mode used, Vᵀ·K_dd·V and one product's temporary for NTK-mode covariances, and
-/// pdsyevd's workspace while it runs.
+/// Memory per process, in shares of N × N matrices: held, the two kernels, one eigenvector matrix
+/// per mode used and, for NTK-mode covariances, Vᵀ·K_dd·V; while a call runs, pdsyevd's
+/// workspace or up to four products of the size of the covariance asked for (N_test × N for test
+/// covariances, N × N for the training set's).
 
+#include <array>
 #include <optional>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,15 +58,13 @@ class GradientDescentMseEnsemble {
                              const MseOptions& options)
       : nngp_(std::move(k_train_train.nngp), y_train, options, kFunction, "k_train_train.nngp",
               false),
-        ntk_(std::move(k_train_train.ntk), y_train, options, kFunction, "k_train_train.ntk",
-             false) {
+        ntk_(std::move(k_train_train.ntk), y_train, options, kFunction, "k_train_train.ntk", true) {
     // Each kernel was checked against y_train, so both are N × N.
     detail::require_same_grid(kFunction, "k_train_train.ntk", ntk_.kernel_, nngp_.kernel_);
     // Both kernels of one distributed::kernels call share a tile side; others are brought to it.
-    if (ntk_.kernel_.block() != nngp_.kernel_.block()) {
-      std::optional<BlockCyclicMatrix> storage;
-      ntk_.kernel_ = detail::in_blocks(ntk_.kernel_, nngp_.kernel_.block(), storage);
-    }
+    std::optional<BlockCyclicMatrix> relaid;
+    detail::in_blocks(ntk_.kernel_, nngp_.kernel_.block(), relaid);
+    if (relaid) ntk_.kernel_ = std::move(*relaid);
   }
 
   /// Test means of the modes in `get` at time t (`infinite_time` allowed), from the test-train
@@ -78,12 +79,13 @@ class GradientDescentMseEnsemble {
     return std::move(
         predict(std::span<const double>(&t, 1), k_test_train, nngp_test_test, get).front());
   }
-  /// The same at several times (the same on every process); the products with the test kernels
-  /// are made once for all of them.
+  /// Test means at several times (the same on every process); the products with the test
+  /// kernels are made once for all of them.
   std::vector<Posterior> predict(std::span<const double> times, const Kernels& k_test_train,
                                  Get get = Get::nngp | Get::ntk) {
     return predict_impl(times, k_test_train, nullptr, get);
   }
+  /// Test means and covariances at several times.
   std::vector<Posterior> predict(std::span<const double> times, const Kernels& k_test_train,
                                  const BlockCyclicMatrix& nngp_test_test,
                                  Get get = Get::nngp | Get::ntk) {
@@ -95,13 +97,16 @@ class GradientDescentMseEnsemble {
   Posterior predict_train(double t, Get get = Get::nngp | Get::ntk, bool compute_cov = false) {
     return std::move(predict_train(std::span<const double>(&t, 1), get, compute_cov).front());
   }
+  /// The same at several times (the same on every process).
   std::vector<Posterior> predict_train(std::span<const double> times,
                                        Get get = Get::nngp | Get::ntk, bool compute_cov = false) {
-    agreed_get(get);
+    require_same_request(get, compute_cov);
     std::vector<Posterior> out(times.size());
     for (const Get mode : {Get::nngp, Get::ntk}) {
       if (!has(get, mode)) continue;
       GradientDescentMse& flow = this->flow(mode);
+      // Covariances need the eigendecomposition: the means then come from it too.
+      if (compute_cov) flow.eigendecomposition();
       std::vector<Matrix<double>> means = flow.train(times);  // checks the times
       for (std::size_t i = 0; i < times.size(); ++i) slot(out[i], mode).mean = std::move(means[i]);
       if (!compute_cov) continue;
@@ -132,10 +137,12 @@ class GradientDescentMseEnsemble {
 
   /// The eigenvalues of the regularised train-train kernel of `mode` (Get::nngp or Get::ntk).
   const Spectrum& spectrum(Get mode) {
-    agreed_get(mode);
-    if (mode == (Get::nngp | Get::ntk)) {
-      tangent::detail::fail(kFunction, "spectrum takes one mode, Get::nngp or Get::ntk");
-    }
+    require_same_request(mode, false);
+    detail::agreed(nngp_.kernel_.grid().comm(), [&] {
+      if (mode == (Get::nngp | Get::ntk)) {
+        tangent::detail::fail(kFunction, "spectrum takes one mode, Get::nngp or Get::ntk");
+      }
+    });
     return flow(mode).spectrum();
   }
 
@@ -147,9 +154,21 @@ class GradientDescentMseEnsemble {
     return mode == Get::nngp ? p.nngp : p.ntk;
   }
 
-  void agreed_get(Get get) const {
-    detail::agreed(nngp_.kernel_.grid().comm(),
-                   [&] { tangent::detail::require_get(kFunction, get, false); });
+  /// Every process must ask for the same modes and the same covariances: each takes its
+  /// collective calls from them.
+  void require_same_request(Get get, bool covariances) const {
+    const Eigen::Vector2d request(static_cast<double>(static_cast<unsigned>(get)),
+                                  covariances ? 1.0 : 0.0);
+    detail::require_replicated(
+        nngp_.kernel_.grid(), kFunction, "get (with the covariances asked)", request,
+        [&](const auto&) { tangent::detail::require_get(kFunction, get, false); });
+  }
+
+  /// Every process must pass test kernels of the same sizes (their descriptors meet in PBLAS).
+  void require_same_size(std::string_view what, const BlockCyclicMatrix& k) const {
+    const Eigen::Vector2d size(static_cast<double>(k.rows()), static_cast<double>(k.cols()));
+    detail::require_replicated(nngp_.kernel_.grid(), kFunction, std::string(what) + "'s size", size,
+                               [](const auto&) {});
   }
 
   double flow_time(double t) const {
@@ -172,13 +191,16 @@ class GradientDescentMseEnsemble {
 
   std::vector<Posterior> predict_impl(std::span<const double> times, const Kernels& k_td,
                                       const BlockCyclicMatrix* k_tt, Get get) {
-    agreed_get(get);
     const bool cov = k_tt != nullptr;
+    require_same_request(get, cov);
+    const bool need_nngp = has(get, Get::nngp) || cov;
+    if (need_nngp) require_same_size("k_test_train.nngp", k_td.nngp);
+    if (has(get, Get::ntk)) require_same_size("k_test_train.ntk", k_td.ntk);
+    if (cov) require_same_size("nngp_test_test", *k_tt);
     const Index train = nngp_.kernel_.rows();
     // The test set's size from the kernel the first mode reads.
-    const Index test = has(get, Get::nngp) ? k_td.nngp.rows() : k_td.ntk.rows();
-    if (has(get, Get::nngp) || cov)
-      require_test_kernel("k_test_train.nngp", k_td.nngp, test, train);
+    const Index test = need_nngp ? k_td.nngp.rows() : k_td.ntk.rows();
+    if (need_nngp) require_test_kernel("k_test_train.nngp", k_td.nngp, test, train);
     if (has(get, Get::ntk)) require_test_kernel("k_test_train.ntk", k_td.ntk, test, train);
     if (cov) {
       require_test_kernel("nngp_test_test", *k_tt, test, test);
@@ -189,6 +211,7 @@ class GradientDescentMseEnsemble {
     for (const Get mode : {Get::nngp, Get::ntk}) {
       if (!has(get, mode)) continue;
       GradientDescentMse& flow = this->flow(mode);
+      if (cov) flow.eigendecomposition();  // the covariances' route serves the means too
       std::vector<Matrix<double>> means =
           flow.test(times, mode == Get::nngp ? k_td.nngp : k_td.ntk);  // checks the times
       for (std::size_t i = 0; i < times.size(); ++i) slot(out[i], mode).mean = std::move(means[i]);
@@ -197,7 +220,7 @@ class GradientDescentMseEnsemble {
       const BlockCyclicMatrix& v = *flow.vectors_;
       // The test kernels in the train-train kernels' blocks, for PBLAS.
       const Index block = v.block();
-      std::optional<BlockCyclicMatrix> relaid[3];
+      std::array<std::optional<BlockCyclicMatrix>, 3> relaid;
       const BlockCyclicMatrix& own_td =
           detail::in_blocks(mode == Get::nngp ? k_td.nngp : k_td.ntk, block, relaid[0]);
       const BlockCyclicMatrix& k_tt_here = detail::in_blocks(*k_tt, block, relaid[1]);

@@ -313,14 +313,22 @@ class GradientDescentMse {
   /// pdsyevd of K̃ (its lower triangle), which it consumes; the eigenvectors are kept beside it.
   const Spectrum& eigendecomposition() {
     if (vectors_) return spectrum_;
+    detail::agreed(kernel_.grid().comm(), [&] {
+      if (decomposition_failed_) {
+        tangent::detail::fail(function_,
+                              "the kernel was consumed by an eigendecomposition that failed; make "
+                              "a new predictor");
+      }
+    });
     // A Cholesky factor took the upper triangle and the diagonal; the strict lower one is still K.
     detail::set_diagonal(kernel_, regularised_);
     cholesky_safe_ = false;
     const int size = n();
     const int one = 1;
     Eigen::VectorXd values;
+    std::optional<BlockCyclicMatrix> vectors;
     detail::agreed(kernel_.grid().comm(), [&] {
-      vectors_.emplace(kernel_.grid(), kernel_.rows(), kernel_.cols(), kernel_.block());
+      vectors.emplace(kernel_.grid(), kernel_.rows(), kernel_.cols(), kernel_.block());
       values.resize(kernel_.rows());
     });
     double work_size = 0;
@@ -328,7 +336,7 @@ class GradientDescentMse {
     const int query = -1;
     int info = 0;
     pdsyevd_("V", "L", &size, kernel_.data(), &one, &one, kernel_.descriptor(), values.data(),
-             vectors_->data(), &one, &one, vectors_->descriptor(), &work_size, &query, &iwork_size,
+             vectors->data(), &one, &one, vectors->descriptor(), &work_size, &query, &iwork_size,
              &query, &info, 1, 1);
     // ScaLAPACK 2.2's query asks for too little: with exactly that, pdormtr refuses its workspace
     // (parameter 16) on small matrices and pdsyevd returns wrong eigenvectors with info = 0, or
@@ -354,9 +362,11 @@ class GradientDescentMse {
     });
     const int lwork = static_cast<int>(work.size());
     const int liwork = static_cast<int>(iwork.size());
+    // pdsyevd consumes the lower triangle: until its answer is checked, a throw leaves no kernel.
+    decomposition_failed_ = true;
     pdsyevd_("V", "L", &size, kernel_.data(), &one, &one, kernel_.descriptor(), values.data(),
-             vectors_->data(), &one, &one, vectors_->descriptor(), work.data(), &lwork,
-             iwork.data(), &liwork, &info, 1, 1);
+             vectors->data(), &one, &one, vectors->descriptor(), work.data(), &lwork, iwork.data(),
+             &liwork, &info, 1, 1);
     detail::agreed(kernel_.grid().comm(), [&] {
       if (info != 0) {
         tangent::detail::fail(function_,
@@ -364,6 +374,8 @@ class GradientDescentMse {
       }
       tangent::detail::require_positive_semidefinite(function_, name_, values, relative_, ridge_);
     });
+    vectors_ = std::move(vectors);
+    decomposition_failed_ = false;
     spectrum_.values = std::move(values);
     spectrum_.relative_cutoff = relative_;
     spectrum_.zero_below = relative_ * std::max(spectrum_.values.maxCoeff(), 0.0);
@@ -383,6 +395,8 @@ class GradientDescentMse {
   Eigen::VectorXd regularised_;  ///< K̃'s: K's plus the ridge
   bool cholesky_tried_ = false;
   bool upper_factorised_ = false;  ///< pdpotrf ran: the upper triangle no longer holds K
+  /// pdsyevd consumed the kernel and its answer was refused: the predictor cannot answer any more.
+  bool decomposition_failed_ = false;
   bool cholesky_safe_ = false;
   std::optional<BlockCyclicMatrix> vectors_;
   Spectrum spectrum_;
