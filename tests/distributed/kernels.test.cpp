@@ -117,6 +117,57 @@ TEST_CASE("distributed test-train kernels equal the single-process kernels bit f
   }
 }
 
+TEST_CASE("distributed kernels of networks on images and sequences equal the single-process ones",
+          "[distributed]") {
+  // 37 images (tiles of 16: the last one short), with equal and zero images among them; a
+  // pooling CNN (full position blocks), a Flatten one (diagonal blocks), a 1-D one on sequences.
+  const Matrix<double> pixels = inputs(37, 4 * 4 * 2, 3);
+  const Matrix<double> test_pixels = inputs(13, 4 * 4 * 2, 4);
+  const auto images = tangent::images(pixels, 4, 4, 2);
+  const auto test_images = tangent::images(test_pixels, 4, 4, 2);
+  const auto pooled = tangent::serial(
+      tangent::Conv{
+          .channels = 8, .filter = {2, 2}, .padding = tangent::Padding::same, .b_std = 0.1},
+      tangent::ReLU{}, tangent::AvgPool{.window = {2, 2}}, tangent::GlobalAvgPool{},
+      tangent::Dense{.width = 1});
+  const auto flat = tangent::serial(tangent::Conv{.channels = 8, .filter = {3, 3}}, tangent::Erf{},
+                                    tangent::Flatten{}, tangent::Dense{.width = 1});
+  const auto sequence_net = tangent::serial(
+      tangent::Conv{.channels = 8, .filter = {3}, .padding = tangent::Padding::same},
+      tangent::ReLU{}, tangent::GlobalAvgPool{}, tangent::Dense{.width = 1});
+  const auto sequences = tangent::sequences(pixels, 8, 4);
+  const auto pooled_k = tangent::kernels(pooled, images);
+  const auto flat_k = tangent::kernels(flat, images);
+  const auto cross_k = tangent::kernels(pooled, test_images, images);
+  const auto sequence_k = tangent::kernels(sequence_net, sequences);
+  for (const auto& shape : grids()) {
+    const auto grid = make_grid(shape);
+    INFO("grid " << grid->rows() << " × " << grid->cols());
+    const td::Kernels k = td::kernels(pooled, images, *grid);
+    CHECK(k.nngp.block() == 16);
+    CHECK(bitwise_equal(k.nngp.replicated(), pooled_k.nngp));
+    CHECK(bitwise_equal(k.ntk.replicated(), pooled_k.ntk));
+    CHECK(bitwise_equal(td::nngp(flat, images, *grid).replicated(), flat_k.nngp));
+    CHECK(bitwise_equal(td::ntk(flat, images, *grid).replicated(), flat_k.ntk));
+    const td::Kernels cross = td::kernels(pooled, test_images, images, *grid);
+    CHECK(bitwise_equal(cross.nngp.replicated(), cross_k.nngp));
+    CHECK(bitwise_equal(cross.ntk.replicated(), cross_k.ntk));
+    CHECK(bitwise_equal(td::ntk(sequence_net, sequences, *grid).replicated(), sequence_k.ntk));
+    // Float storage: the double entries rounded once, as on one process.
+    CHECK(bitwise_equal(td::ntk<float>(pooled, images, *grid).replicated(),
+                        tangent::ntk<float>(pooled, images)));
+  }
+  td::Grid grid(MPI_COMM_WORLD);
+  // Images of another shape, and another shape on one process only, refused on every process.
+  CHECK_THROWS_WITH(td::kernels(pooled, tangent::images(test_pixels, 2, 8, 2), images, grid),
+                    Catch::Contains("x1 holds 2×8×2 samples but x2 holds 4×4×2"));
+  if (world_size() > 1) {
+    const auto mine = world_rank() == 1 ? tangent::images(pixels, 8, 2, 2) : images;
+    CHECK_THROWS_WITH(td::kernels(pooled, mine, grid),
+                      Catch::Contains("x1's shape") && Catch::Contains("differs from rank 0's"));
+  }
+}
+
 TEST_CASE("distributed kernels stored in float equal the single-process float kernels bit for bit",
           "[distributed]") {
   // Computed in double and rounded once on either side: the same bits, in half the memory.

@@ -37,6 +37,12 @@ struct SpatialInput {
 
 namespace detail {
 
+/// Whether `Input` is images(...) or sequences(...) rather than a feature matrix.
+template <class Input>
+constexpr bool is_spatial_input = requires {
+  Input::rank;
+};
+
 template <int D, class Derived>
 SpatialInput<typename Derived::Scalar, D> spatial_input(std::string_view function,
                                                         const Eigen::MatrixBase<Derived>& flat,

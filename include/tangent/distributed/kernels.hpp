@@ -14,6 +14,7 @@
 /// panel of rows at a time (`mirror_upper`).
 
 #include <algorithm>
+#include <concepts>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,7 @@
 #include "tangent/distributed/agreement.hpp"
 #include "tangent/distributed/grid.hpp"
 #include "tangent/distributed/matrix.hpp"
+#include "tangent/distributed/spatial_tiles.hpp"
 #include "tangent/kernels.hpp"
 
 namespace tangent::distributed {
@@ -153,6 +155,24 @@ void mirror_upper(BasicBlockCyclicMatrix<S>& a) {
   }
 }
 
+/// The outputs W asks for, laid out in `sweep`'s tiles on `grid`, each process filling its own;
+/// for one input, the transposes of the upper blocks are then mirrored below the diagonal.
+template <tangent::detail::Want W, class S, class Sweep>
+Outputs<S> outputs_of(std::string_view function, const Grid& grid, const Sweep& sweep) {
+  using tangent::detail::Want;
+  Outputs<S> out;
+  agreed(grid.comm(), [&] {
+    if (W != Want::ntk) out.nngp.emplace(grid, sweep.rows(), sweep.cols(), sweep.side());
+    if (W != Want::nngp) out.ntk.emplace(grid, sweep.rows(), sweep.cols(), sweep.side());
+    fill_owned_tiles(function, sweep, out);
+  });
+  if (sweep.same_input()) {
+    if (out.nngp) mirror_upper(*out.nngp);
+    if (out.ntk) mirror_upper(*out.ntk);
+  }
+  return out;
+}
+
 template <tangent::detail::Want W, class S, class Net, class D1, class D2>
 Outputs<S> feature_kernels(std::string_view function, const Net& network, const Grid& grid,
                            const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>* x2) {
@@ -186,98 +206,149 @@ Outputs<S> feature_kernels(std::string_view function, const Net& network, const 
     });
     std::optional<tangent::detail::FeatureTiles<W != Want::nngp, double, Flat>> sweep;
     agreed(grid.comm(), [&] { sweep.emplace(function, net, *plan, a, b ? &*b : nullptr); });
-    Outputs<S> out;
+    return outputs_of<W, S>(function, grid, *sweep);
+  }
+}
+
+/// Checks that every process passed the same spatial input: its values and its shape.
+template <int D>
+void require_replicated_input(const Grid& grid, std::string_view function, std::string_view name,
+                              const SpatialInput<double, D>& x) {
+  require_replicated_input(grid, function, name, x.flat);
+  const Geometry& g = x.geometry;
+  const Eigen::Vector4d shape(g.rank, static_cast<double>(g.extent[0]),
+                              static_cast<double>(g.extent[1]), static_cast<double>(g.channels));
+  require_replicated(grid, function, std::string(name) + "'s shape", shape, [](const auto&) {});
+}
+
+/// The kernels of a network on images or sequences: each process runs the pairs of its own
+/// tiles through the network (SpatialTiles), as `feature_kernels` computes its tiles.
+template <tangent::detail::Want W, class S, class Net, int D>
+Outputs<S> spatial_kernels(std::string_view function, const Net& network, const Grid& grid,
+                           const SpatialInput<double, D>& x1, const SpatialInput<double, D>* x2) {
+  using tangent::InputStage;
+  using tangent::Spatial;
+  using tangent::detail::Want;
+  require_replicated_input(grid, function, "x1", x1);
+  if (x2 != nullptr) require_replicated_input(grid, function, "x2", *x2);
+  const auto net = tangent::detail::as_serial(network);
+  using Flat = std::remove_const_t<decltype(net)>;
+  if constexpr (!tangent::detail::composition_fits<Spatial<D>, Flat>()) {
+    // Not reached: composition_fits has stopped the compilation with its message.
+    throw std::logic_error("tangent::distributed::kernels: the network does not fit its input");
+  } else {
+    std::optional<tangent::detail::KernelPlan> plan;
+    bool one_input = x2 == nullptr;
     agreed(grid.comm(), [&] {
-      if (W != Want::ntk) out.nngp.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
-      if (W != Want::nngp) out.ntk.emplace(grid, sweep->rows(), sweep->cols(), sweep->side());
-      fill_owned_tiles(function, *sweep, out);
+      plan.emplace(tangent::detail::make_plan<InputStage<Spatial<D>>>(net, x1.geometry));
+      if (x2 != nullptr) {
+        if (!(x1.geometry == x2->geometry)) {
+          tangent::detail::fail(function, "x1 holds " + x1.geometry.str() +
+                                              " samples but x2 holds " + x2->geometry.str() +
+                                              "; both inputs need the same shape");
+        }
+        // As on one process: x2 equal to x1 is one input.
+        one_input = tangent::detail::equal_inputs(x1.flat, x2->flat);
+      }
+      if (one_input) require_spread(grid, function, x1.samples());
     });
-    if (sweep->same_input()) {
-      if (out.nngp) mirror_upper(*out.nngp);
-      if (out.ntk) mirror_upper(*out.ntk);
-    }
-    return out;
+    std::optional<SpatialTiles<W != Want::nngp, double, D, Flat>> sweep;
+    agreed(grid.comm(), [&] { sweep.emplace(function, net, *plan, x1, one_input ? nullptr : x2); });
+    return outputs_of<W, S>(function, grid, *sweep);
+  }
+}
+
+/// The kernels of `net` between x1 and x2 (null: x1 with itself), feature matrices or spatial
+/// inputs alike.
+template <tangent::detail::Want W, class S, class Net, class X1, class X2>
+Outputs<S> outputs_for(std::string_view function, const Net& net, const Grid& grid, const X1& x1,
+                       const X2* x2) {
+  if constexpr (tangent::detail::is_spatial_input<X1> || tangent::detail::is_spatial_input<X2>) {
+    static_assert(std::is_same_v<X1, X2> && std::is_same_v<typename X1::Scalar, double>,
+                  "TANGENT: x1 AND x2 MUST BE THE SAME KIND OF INPUT: both images or both "
+                  "sequences of doubles (distributed kernels take double inputs).");
+    return spatial_kernels<W, S>(function, net, grid, x1, x2);
+  } else {
+    return feature_kernels<W, S>(function, net, grid, x1, x2);
   }
 }
 
 }  // namespace TANGENT_PARALLEL_ABI
 }  // namespace detail
 
-/// NNGP and NTK of the rows of `x` (N × d, the same on every process) with themselves: N × N,
+/// A feature matrix (N × d, double) or images/sequences of doubles (`tangent::images`,
+/// `tangent::sequences`): what distributed kernels take.
+template <class X>
+concept KernelInput =
+    std::derived_from<X, Eigen::MatrixBase<X>> || tangent::detail::is_spatial_input<X>;
+
+/// NNGP and NTK of the samples of `x` (the same on every process) with themselves: N × N,
 /// block-cyclic on `grid`, each entry bitwise that of `tangent::kernels<Store>(net, x)`
-/// (`Store` double, or float for half the memory). Collective; bad input throws the same
-/// std::invalid_argument on every process.
-template <class Store = double, Network Net, class D>
-BasicKernels<Store> kernels(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
-  detail::Outputs out = detail::feature_kernels<tangent::detail::Want::both, Store>(
-      "distributed::kernels", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr));
+/// (`Store` double, or float for half the memory). `x` is an N × d matrix or images/sequences
+/// for convolutional networks. Collective; bad input throws the same std::invalid_argument on
+/// every process.
+template <class Store = double, Network Net, KernelInput X>
+BasicKernels<Store> kernels(const Net& net, const X& x, const Grid& grid) {
+  detail::Outputs out = detail::outputs_for<tangent::detail::Want::both, Store>(
+      "distributed::kernels", net, grid, x, static_cast<const X*>(nullptr));
   return {std::move(*out.nngp), std::move(*out.ntk)};
 }
 
-/// NNGP and NTK between the rows of `x1` (N1 × d) and of `x2` (N2 × d): N1 × N2, each entry
+/// NNGP and NTK between the samples of `x1` (N1 of them) and of `x2` (N2): N1 × N2, each entry
 /// bitwise that of `tangent::kernels<Store>(net, x1, x2)`; for predictions, the test-train
 /// kernels.
-template <class Store = double, Network Net, class D1, class D2>
-BasicKernels<Store> kernels(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                            const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
-  detail::Outputs out = detail::feature_kernels<tangent::detail::Want::both, Store>(
+template <class Store = double, Network Net, KernelInput X1, KernelInput X2>
+BasicKernels<Store> kernels(const Net& net, const X1& x1, const X2& x2, const Grid& grid) {
+  detail::Outputs out = detail::outputs_for<tangent::detail::Want::both, Store>(
       "distributed::kernels", net, grid, x1, &x2);
   return {std::move(*out.nngp), std::move(*out.ntk)};
 }
 
 /// The NNGP alone (the NTK recursion skipped), of `x` with itself.
-template <class Store = double, Network Net, class D>
-BasicBlockCyclicMatrix<Store> nngp(const Net& net, const Eigen::MatrixBase<D>& x,
-                                   const Grid& grid) {
-  return std::move(
-      *detail::feature_kernels<tangent::detail::Want::nngp, Store>(
-           "distributed::nngp", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
-           .nngp);
+template <class Store = double, Network Net, KernelInput X>
+BasicBlockCyclicMatrix<Store> nngp(const Net& net, const X& x, const Grid& grid) {
+  return std::move(*detail::outputs_for<tangent::detail::Want::nngp, Store>(
+                        "distributed::nngp", net, grid, x, static_cast<const X*>(nullptr))
+                        .nngp);
 }
 
-/// The NNGP between the rows of `x1` and of `x2`.
-template <class Store = double, Network Net, class D1, class D2>
-BasicBlockCyclicMatrix<Store> nngp(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                                   const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
-  return std::move(*detail::feature_kernels<tangent::detail::Want::nngp, Store>("distributed::nngp",
-                                                                                net, grid, x1, &x2)
+/// The NNGP between the samples of `x1` and of `x2`.
+template <class Store = double, Network Net, KernelInput X1, KernelInput X2>
+BasicBlockCyclicMatrix<Store> nngp(const Net& net, const X1& x1, const X2& x2, const Grid& grid) {
+  return std::move(*detail::outputs_for<tangent::detail::Want::nngp, Store>("distributed::nngp",
+                                                                            net, grid, x1, &x2)
                         .nngp);
 }
 
 /// The NTK alone (the NNGP is not stored), of `x` with itself: one N × N matrix, as much memory
 /// as the NNGP alone.
-template <class Store = double, Network Net, class D>
-BasicBlockCyclicMatrix<Store> ntk(const Net& net, const Eigen::MatrixBase<D>& x, const Grid& grid) {
-  return std::move(
-      *detail::feature_kernels<tangent::detail::Want::ntk, Store>(
-           "distributed::ntk", net, grid, x, static_cast<const Eigen::MatrixBase<D>*>(nullptr))
-           .ntk);
+template <class Store = double, Network Net, KernelInput X>
+BasicBlockCyclicMatrix<Store> ntk(const Net& net, const X& x, const Grid& grid) {
+  return std::move(*detail::outputs_for<tangent::detail::Want::ntk, Store>(
+                        "distributed::ntk", net, grid, x, static_cast<const X*>(nullptr))
+                        .ntk);
 }
 
-/// The NTK between the rows of `x1` and of `x2`.
-template <class Store = double, Network Net, class D1, class D2>
-BasicBlockCyclicMatrix<Store> ntk(const Net& net, const Eigen::MatrixBase<D1>& x1,
-                                  const Eigen::MatrixBase<D2>& x2, const Grid& grid) {
-  return std::move(*detail::feature_kernels<tangent::detail::Want::ntk, Store>("distributed::ntk",
-                                                                               net, grid, x1, &x2)
+/// The NTK between the samples of `x1` and of `x2`.
+template <class Store = double, Network Net, KernelInput X1, KernelInput X2>
+BasicBlockCyclicMatrix<Store> ntk(const Net& net, const X1& x1, const X2& x2, const Grid& grid) {
+  return std::move(*detail::outputs_for<tangent::detail::Want::ntk, Store>("distributed::ntk", net,
+                                                                           grid, x1, &x2)
                         .ntk);
 }
 
 /// The matrices refer to their grid: a temporary one would be gone before them.
-template <class Store = double, Network Net, class D>
-BasicKernels<Store> kernels(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
-template <class Store = double, Network Net, class D1, class D2>
-BasicKernels<Store> kernels(const Net&, const Eigen::MatrixBase<D1>&, const Eigen::MatrixBase<D2>&,
-                            const Grid&&) = delete;
-template <class Store = double, Network Net, class D>
-BasicBlockCyclicMatrix<Store> nngp(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
-template <class Store = double, Network Net, class D1, class D2>
-BasicBlockCyclicMatrix<Store> nngp(const Net&, const Eigen::MatrixBase<D1>&,
-                                   const Eigen::MatrixBase<D2>&, const Grid&&) = delete;
-template <class Store = double, Network Net, class D>
-BasicBlockCyclicMatrix<Store> ntk(const Net&, const Eigen::MatrixBase<D>&, const Grid&&) = delete;
-template <class Store = double, Network Net, class D1, class D2>
-BasicBlockCyclicMatrix<Store> ntk(const Net&, const Eigen::MatrixBase<D1>&,
-                                  const Eigen::MatrixBase<D2>&, const Grid&&) = delete;
+template <class Store = double, Network Net, KernelInput X>
+BasicKernels<Store> kernels(const Net&, const X&, const Grid&&) = delete;
+template <class Store = double, Network Net, KernelInput X1, KernelInput X2>
+BasicKernels<Store> kernels(const Net&, const X1&, const X2&, const Grid&&) = delete;
+template <class Store = double, Network Net, KernelInput X>
+BasicBlockCyclicMatrix<Store> nngp(const Net&, const X&, const Grid&&) = delete;
+template <class Store = double, Network Net, KernelInput X1, KernelInput X2>
+BasicBlockCyclicMatrix<Store> nngp(const Net&, const X1&, const X2&, const Grid&&) = delete;
+template <class Store = double, Network Net, KernelInput X>
+BasicBlockCyclicMatrix<Store> ntk(const Net&, const X&, const Grid&&) = delete;
+template <class Store = double, Network Net, KernelInput X1, KernelInput X2>
+BasicBlockCyclicMatrix<Store> ntk(const Net&, const X1&, const X2&, const Grid&&) = delete;
 
 }  // namespace tangent::distributed

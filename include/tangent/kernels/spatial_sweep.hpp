@@ -19,6 +19,7 @@
 #include <deque>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -90,7 +91,8 @@ struct SpatialState {
 template <bool WithNtk, bool Record, class S>
 struct BlockVisitor {
   const KernelPlan& plan;
-  SpatialTrace<S>* trace1;
+  /// Written when recording a sample's trace, read otherwise.
+  std::conditional_t<Record, SpatialTrace<S>*, const SpatialTrace<S>*> trace1;
   const SpatialTrace<S>* trace2;
   Index i = 0;
   Index j = 0;
@@ -348,6 +350,94 @@ inline std::pair<Index, Index> triangle_pair(Index k, Index n) {
   return {i, i + (k - start(i))};
 }
 
+/// What every pair of samples of a spatial sweep shares: the network, its plan, both inputs'
+/// traces and row labels (equal samples get equal labels). `entry(i, j, work)` runs pair (i, j)
+/// through the network, with one thread's `Workspace`; its NNGP and NTK entries are then in
+/// work.state.q and .t. An entry's bits depend only on its pair, not on which tile or thread
+/// computes it, so any partition of the pairs (threads, tiles, processes) gives the same matrix.
+template <bool WithNtk, class S, int D, class Net>
+class SpatialPairs {
+ public:
+  /// One thread's blocks, reused from pair to pair.
+  struct Workspace {
+    std::optional<BlockVisitor<WithNtk, false, S>> visitor;
+    SpatialState<S> state;
+    Matrix<S> a;
+    Matrix<S> b;
+  };
+
+  /// Pairs of the samples of `x1` with those of `x2`, or of `x1` with itself when `x2` is null.
+  /// The inputs must outlive the object.
+  SpatialPairs(std::string_view function, const Net& net, const KernelPlan& plan,
+               const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2)
+      : function_(function),
+        net_(net),
+        plan_(plan),
+        x1_(x1),
+        x2_(x2 == nullptr ? x1 : *x2),
+        same_input_(x2 == nullptr),
+        trace1_(spatial_trace(net, plan, x1)),
+        trace2_(same_input_ ? SpatialTrace<S>{} : spatial_trace(net, plan, *x2)),
+        labels_(label_rows(x1.flat, same_input_ ? nullptr : &x2->flat)) {}
+
+  Index rows() const { return x1_.samples(); }
+  Index cols() const { return x2_.samples(); }
+  bool same_input() const { return same_input_; }
+
+  Workspace workspace() const {
+    Workspace work;
+    work.visitor.emplace(BlockVisitor<WithNtk, false, S>{plan_, &trace1_, &trace2()});
+    return work;
+  }
+
+  /// Runs pair (i, j) through the network into work.state; throws when an entry is not finite.
+  void entry(Index i, Index j, Workspace& work) const {
+    constexpr bool full = in_full<Net>(false);
+    const std::vector<Index>& label2 = same_input_ ? labels_.first : labels_.second;
+    SpatialState<S>& state = work.state;
+    sample_matrix(x1_, i, work.a);
+    sample_matrix(x2_, j, work.b);
+    input_block<full>(work.a, work.b, state.block.nngp);
+    if constexpr (WithNtk) state.block.ntk.assign(state.block.nngp.size(), S(0));
+    state.block.geometry = x1_.geometry;
+    state.block.equal =
+        labels_.first[static_cast<std::size_t>(i)] == label2[static_cast<std::size_t>(j)];
+    state.block.same_sample = same_input_ && i == j;
+    state.q = state.t = 0;
+    work.visitor->i = i;
+    work.visitor->j = j;
+    Cursor cursor;
+    Unused params;
+    fold<InputStage<Spatial<D>>, false>(net_, params, state, cursor, *work.visitor);
+    if (!std::isfinite(state.q) || (WithNtk && !std::isfinite(state.t))) {
+      fail(function_, out_of_range_message<S>());
+    }
+  }
+
+ private:
+  const SpatialTrace<S>& trace2() const { return same_input_ ? trace1_ : trace2_; }
+
+  std::string_view function_;
+  const Net& net_;
+  const KernelPlan& plan_;
+  const SpatialInput<S, D>& x1_;
+  const SpatialInput<S, D>& x2_;
+  bool same_input_;
+  SpatialTrace<S> trace1_;
+  SpatialTrace<S> trace2_;
+  RowLabels labels_;
+};
+
+/// The entry of `work` rounded once to the storage O, refused when beyond O's range.
+template <class O, bool WithNtk, class S>
+void require_storable(std::string_view function, const SpatialState<S>& state) {
+  if constexpr (sizeof(O) < sizeof(S)) {
+    if (!fits_storage<O>(state.q) || (WithNtk && !fits_storage<O>(state.t))) {
+      fail(function, kStorageOverflow);
+    }
+  }
+}
+
 /// Fills `nngp_out` and/or `ntk_out` (either may be null) with the N1×N2 Gram matrices of `net`
 /// between the samples of `x1` and of `x2`, or of `x1` with itself when `x2` is null (then only
 /// pairs i ≤ j are computed and mirrored). Entries are computed in S and stored in O.
@@ -355,18 +445,10 @@ template <bool WithNtk, class S, class O, int D, class Net>
 void spatial_kernels(std::string_view function, const Net& net, const KernelPlan& plan,
                      const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2,
                      Matrix<O>* nngp_out, Matrix<O>* ntk_out, const ProgressCallback& progress) {
-  constexpr bool full = in_full<Net>(false);
   const bool same_input = x2 == nullptr;
-  const SpatialInput<S, D>& y = same_input ? x1 : *x2;
   const Index n1 = x1.samples();
-  const Index n2 = y.samples();
-
-  SpatialTrace<S> trace1 = spatial_trace(net, plan, x1);
-  SpatialTrace<S> trace2_storage = same_input ? SpatialTrace<S>{} : spatial_trace(net, plan, y);
-  const SpatialTrace<S>& trace2 = same_input ? trace1 : trace2_storage;
-  const RowLabels labels = label_rows(x1.flat, same_input ? nullptr : &y.flat);
-  const std::vector<Index>& label1 = labels.first;
-  const std::vector<Index>& label2 = same_input ? labels.first : labels.second;
+  const Index n2 = same_input ? n1 : x2->samples();
+  const SpatialPairs<WithNtk, S, D, Net> sweep(function, net, plan, x1, x2);
 
   if (nngp_out != nullptr) nngp_out->resize(n1, n2);
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
@@ -377,46 +459,18 @@ void spatial_kernels(std::string_view function, const Net& net, const KernelPlan
   // A pair out of range (or of float's range) fails its iteration: later pairs are skipped.
   LoopErrors errors;
   TANGENT_OMP(parallel) {
-    std::optional<BlockVisitor<WithNtk, false, S>> visitor;
-    errors.run(LoopErrors::kSetup, [&] {
-      visitor.emplace(BlockVisitor<WithNtk, false, S>{plan, &trace1, &trace2});
-    });
-    SpatialState<S> state;
-    Matrix<S> a;
-    Matrix<S> b;
+    std::optional<typename SpatialPairs<WithNtk, S, D, Net>::Workspace> work;
+    errors.run(LoopErrors::kSetup, [&] { work.emplace(sweep.workspace()); });
     TANGENT_OMP(for schedule(dynamic, kSpatialPairsPerChunk))
     for (Index k = 0; k < pairs; ++k) {
       if (meter.stopped()) continue;
       errors.run(k, [&] {
-        const std::pair<Index, Index> pair =
-            same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
-        const Index i = pair.first;
-        const Index j = pair.second;
-        sample_matrix(x1, i, a);
-        sample_matrix(y, j, b);
-        input_block<full>(a, b, state.block.nngp);
-        if constexpr (WithNtk) state.block.ntk.assign(state.block.nngp.size(), S(0));
-        state.block.geometry = x1.geometry;
-        state.block.equal =
-            label1[static_cast<std::size_t>(i)] == label2[static_cast<std::size_t>(j)];
-        state.block.same_sample = same_input && i == j;
-        state.q = state.t = 0;
-        visitor->i = i;
-        visitor->j = j;
-        Cursor cursor;
-        Unused params;
-        fold<InputStage<Spatial<D>>, false>(net, params, state, cursor, *visitor);
-        if (!std::isfinite(state.q) || (WithNtk && !std::isfinite(state.t))) {
-          fail(function, out_of_range_message<S>());
-        }
-        if constexpr (sizeof(O) < sizeof(S)) {
-          if (!fits_storage<O>(state.q) || (WithNtk && !fits_storage<O>(state.t))) {
-            fail(function, kStorageOverflow);
-          }
-        }
-        if (nngp_out != nullptr) (*nngp_out)(i, j) = static_cast<O>(state.q);
+        const auto [i, j] = same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
+        sweep.entry(i, j, *work);
+        require_storable<O, WithNtk>(function, work->state);
+        if (nngp_out != nullptr) (*nngp_out)(i, j) = static_cast<O>(work->state.q);
         if constexpr (WithNtk) {
-          if (ntk_out != nullptr) (*ntk_out)(i, j) = static_cast<O>(state.t);
+          if (ntk_out != nullptr) (*ntk_out)(i, j) = static_cast<O>(work->state.t);
         }
         meter.finished(1);
       });

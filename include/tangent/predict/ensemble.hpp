@@ -72,11 +72,6 @@ struct OwnedInput<SpatialInput<S, D>> {
 };
 
 template <class Input>
-constexpr bool is_spatial_input = requires {
-  Input::rank;
-};
-
-template <class Input>
 constexpr bool is_double_input = [] {
   if constexpr (requires { typename Input::Scalar; }) {
     return std::is_same_v<typename Input::Scalar, double>;
