@@ -9,8 +9,12 @@
 // single-process sweep on the same threads. After the sizes, the solves' models fitted by least
 // squares over them: Cholesky t = c·N³, CG t = c·N²·iterations (a product per iteration), with the
 // worst deviation of a size from its model, and the exponent of t ∝ N^p.
+// With --cnn, only the kernels of a convolutional network on N images (Myrtle-style: three 3 × 3
+// convolutions with ReLU, average pooling, global average pooling; 8 × 8 × 3), against
+// tangent::kernels with one process.
 //   mpirun -np 2 distributed_bench [--smoke] [--no-eigen] [N ...]   (default N: 2000 4000)
 //   OMP_NUM_THREADS=2 mpirun -np 1 distributed_bench [N ...]        (same cores, one process)
+//   mpirun -np 2 distributed_bench --cnn [N ...]                    (default N: 128 256)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -85,6 +89,34 @@ struct SolveTimes {
   }
 };
 
+/// --cnn: the distributed kernels of a CNN on images, and with one process the single-process ones.
+void convolutional_kernels(const std::vector<tangent::Index>& sizes) {
+  namespace td = tangent::distributed;
+  using tangent::Conv;
+  using tangent::Padding;
+  using tangent::ReLU;
+  const auto cnn =
+      tangent::serial(Conv{.channels = 16, .filter = {3, 3}, .padding = Padding::same}, ReLU{},
+                      Conv{.channels = 16, .filter = {3, 3}, .padding = Padding::same}, ReLU{},
+                      tangent::AvgPool{.window = {2, 2}},
+                      Conv{.channels = 16, .filter = {3, 3}, .padding = Padding::same}, ReLU{},
+                      tangent::GlobalAvgPool{}, tangent::Dense{.width = 1});
+  const td::Grid grid(MPI_COMM_WORLD);
+  if (grid.rank() == 0) std::printf("processes,grid,N,image,kernels_s,single_process_kernels_s\n");
+  for (const tangent::Index n : sizes) {
+    const tangent::Matrix<double> pixels = normal_matrix(n, 8 * 8 * 3, 4);
+    const auto images = tangent::images(pixels, 8, 8, 3);
+    const double distributed = seconds(grid.comm(), [&] { (void)td::kernels(cnn, images, grid); });
+    double single = 0;
+    if (grid.size() == 1)
+      single = seconds(grid.comm(), [&] { (void)tangent::kernels(cnn, images); });
+    if (grid.rank() == 0) {
+      std::printf("%d,%dx%d,%ld,8x8x3,%.3f,%.3f\n", grid.size(), grid.rows(), grid.cols(),
+                  static_cast<long>(n), distributed, single);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,8 +124,11 @@ int main(int argc, char** argv) {
   std::vector<tangent::Index> sizes;
   tangent::Index features = 784;
   bool eigen_route = true;
+  bool cnn = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--smoke") == 0) {
+    if (std::strcmp(argv[i], "--cnn") == 0) {
+      cnn = true;
+    } else if (std::strcmp(argv[i], "--smoke") == 0) {
       sizes = {64, 96};
       features = 8;
     } else if (std::strcmp(argv[i], "--no-eigen") == 0) {
@@ -101,6 +136,11 @@ int main(int argc, char** argv) {
     } else {
       sizes.push_back(std::atol(argv[i]));
     }
+  }
+  if (cnn) {
+    convolutional_kernels(sizes.empty() ? std::vector<tangent::Index>{128, 256} : sizes);
+    MPI_Finalize();
+    return 0;
   }
   if (sizes.empty()) sizes = {2000, 4000};
   namespace td = tangent::distributed;
