@@ -70,11 +70,12 @@ struct Outputs {
 /// input variances, P per sample) and per-thread blocks (P² entries where a layer needs every
 /// pair of positions: pooling, GlobalAvgPool; P where it needs their diagonal) cannot fit in
 /// memory together. A lower bound: the sweep holds more (window passes, branches).
+/// `output_share`: the part of the N1 × N2 outputs this process stores (distributed kernels).
 template <Want W, class S, class O>
 void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, Index n2,
-                  bool two_inputs) {
-  const double outputs =
-      static_cast<double>(n1) * static_cast<double>(n2) * sizeof(O) * (W == Want::both ? 2 : 1);
+                  bool two_inputs, double output_share = 1.0) {
+  const double outputs = output_share * static_cast<double>(n1) * static_cast<double>(n2) *
+                         sizeof(O) * (W == Want::both ? 2 : 1);
   double per_sample = 0;
   for (Index slot = 0; slot < plan.slots(); ++slot) {
     per_sample += static_cast<double>(plan.traced_positions(slot));

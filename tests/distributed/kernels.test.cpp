@@ -121,8 +121,9 @@ TEST_CASE("distributed kernels of networks on images and sequences equal the sin
           "[distributed]") {
   // 37 images (tiles of 16: the last one short), with equal and zero images among them; a
   // pooling CNN (full position blocks), a Flatten one (diagonal blocks), a 1-D one on sequences.
-  const Matrix<double> pixels = inputs(37, 4 * 4 * 2, 3);
-  const Matrix<double> test_pixels = inputs(13, 4 * 4 * 2, 4);
+  const Index pixel_count = Index{4} * 4 * 2;
+  const Matrix<double> pixels = inputs(37, pixel_count, 3);
+  const Matrix<double> test_pixels = inputs(13, pixel_count, 4);
   const auto images = tangent::images(pixels, 4, 4, 2);
   const auto test_images = tangent::images(test_pixels, 4, 4, 2);
   const auto pooled = tangent::serial(
@@ -153,6 +154,13 @@ TEST_CASE("distributed kernels of networks on images and sequences equal the sin
     CHECK(bitwise_equal(cross.nngp.replicated(), cross_k.nngp));
     CHECK(bitwise_equal(cross.ntk.replicated(), cross_k.ntk));
     CHECK(bitwise_equal(td::ntk(sequence_net, sequences, *grid).replicated(), sequence_k.ntk));
+    CHECK(bitwise_equal(td::nngp(sequence_net, sequences, *grid).replicated(), sequence_k.nngp));
+    CHECK(bitwise_equal(td::ntk(pooled, test_images, images, *grid).replicated(), cross_k.ntk));
+    // x2 equal to x1 is one input, as on one process.
+    const Matrix<double> copy = pixels;
+    CHECK(
+        bitwise_equal(td::nngp(pooled, images, tangent::images(copy, 4, 4, 2), *grid).replicated(),
+                      pooled_k.nngp));
     // Float storage: the double entries rounded once, as on one process.
     CHECK(bitwise_equal(td::ntk<float>(pooled, images, *grid).replicated(),
                         tangent::ntk<float>(pooled, images)));
@@ -165,6 +173,10 @@ TEST_CASE("distributed kernels of networks on images and sequences equal the sin
     const auto mine = world_rank() == 1 ? tangent::images(pixels, 8, 2, 2) : images;
     CHECK_THROWS_WITH(td::kernels(pooled, mine, grid),
                       Catch::Contains("x1's shape") && Catch::Contains("differs from rank 0's"));
+    Matrix<double> spoiled = pixels;
+    if (world_rank() == world_size() - 1) spoiled(4, 7) = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_WITH(td::ntk(pooled, tangent::images(spoiled, 4, 4, 2), grid),
+                      Catch::Contains("x1 has a non-finite value"));
   }
 }
 

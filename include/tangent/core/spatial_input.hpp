@@ -37,11 +37,14 @@ struct SpatialInput {
 
 namespace detail {
 
+template <class Input>
+struct IsSpatialInput : std::false_type {};
+template <class S, int D>
+struct IsSpatialInput<SpatialInput<S, D>> : std::true_type {};
+
 /// Whether `Input` is images(...) or sequences(...) rather than a feature matrix.
 template <class Input>
-constexpr bool is_spatial_input = requires {
-  Input::rank;
-};
+constexpr bool is_spatial_input = IsSpatialInput<std::remove_cvref_t<Input>>::value;
 
 template <int D, class Derived>
 SpatialInput<typename Derived::Scalar, D> spatial_input(std::string_view function,

@@ -1,11 +1,13 @@
 #pragma once
 /// @file
 /// `distributed::kernels`: the NNGP and NTK Gram matrices of a network on feature vectors,
-/// computed by the processes of a `Grid` in ScaLAPACK's block-cyclic layout. Each process
-/// computes the tiles it owns with the single-process sweep (kernels/feature_sweep.hpp); the
-/// blocks are the sweep's tiles (tile_side), so every entry is bitwise the value of
-/// `tangent::kernels` on one process. The inputs (N × d) are replicated: every process passes
-/// the same matrix, which is checked. No process ever holds an N × N matrix. As on one process,
+/// images or sequences, computed by the processes of a `Grid` in ScaLAPACK's block-cyclic
+/// layout. Each process computes the tiles it owns with the single-process sweep
+/// (kernels/feature_sweep.hpp; for images and sequences, pair by pair as
+/// kernels/spatial_sweep.hpp does, spatial_tiles.hpp); the blocks are the sweep's tiles, so
+/// every entry is bitwise the value of `tangent::kernels` on one process. The
+/// inputs (N × d, or images/sequences) are replicated: every process passes the same ones,
+/// which is checked. No process ever holds an N × N matrix. As on one process,
 /// `ntk<float>(net, x, grid)` (and `nngp<float>`, `kernels<float>`) computes in double and
 /// stores each entry rounded once, in half the memory: bitwise `tangent::ntk<float>(net, x)`.
 ///
@@ -14,7 +16,6 @@
 /// panel of rows at a time (`mirror_upper`).
 
 #include <algorithm>
-#include <concepts>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -87,33 +88,41 @@ void fill_owned_tiles(std::string_view function, const Sweep& sweep, Outputs<S>&
     }
   }
   const Index count = static_cast<Index>(owned.size());
-  tangent::detail::LoopErrors errors;
-  TANGENT_OMP(parallel) {
+  const auto fill = [&](Index k, Matrix<double>& q, Matrix<double>& t) {
+    const auto [lr, lc] = owned[static_cast<std::size_t>(k)];
+    const Index r0 = layout.global_row(lr);
+    const Index c0 = layout.global_col(lc);
+    const Index h = std::min(side, sweep.rows() - r0);
+    const Index w = std::min(side, sweep.cols() - c0);
+    sweep.compute(r0, c0, h, w, q, t);
+    for (auto [tile, to] : {std::pair{&q, &out.nngp}, std::pair{&t, &out.ntk}}) {
+      if (!*to) continue;
+      if constexpr (std::is_same_v<S, float>) {
+        if (!tangent::detail::fits_storage<float>(tile->cwiseAbs().maxCoeff())) {
+          tangent::detail::fail(function, tangent::detail::kStorageOverflow);
+        }
+      }
+      if (sweep.same_input() && r0 == c0) tangent::detail::mirror_diagonal_tile(*tile);
+      (*to)->local().block(lr, lc, h, w) = tile->template cast<S>();
+    }
+  };
+  if constexpr (requires { Sweep::parallel_within_tile; }) {
+    // The sweep shares each tile's entries among the threads itself.
     Matrix<double> q;
     Matrix<double> t;
-    TANGENT_OMP(for schedule(dynamic))
-    for (Index k = 0; k < count; ++k) {
-      errors.run(k, [&] {
-        const auto [lr, lc] = owned[static_cast<std::size_t>(k)];
-        const Index r0 = layout.global_row(lr);
-        const Index c0 = layout.global_col(lc);
-        const Index h = std::min(side, sweep.rows() - r0);
-        const Index w = std::min(side, sweep.cols() - c0);
-        sweep.compute(r0, c0, h, w, q, t);
-        for (auto [tile, to] : {std::pair{&q, &out.nngp}, std::pair{&t, &out.ntk}}) {
-          if (!*to) continue;
-          if constexpr (std::is_same_v<S, float>) {
-            if (!tangent::detail::fits_storage<float>(tile->cwiseAbs().maxCoeff())) {
-              tangent::detail::fail(function, tangent::detail::kStorageOverflow);
-            }
-          }
-          if (sweep.same_input() && r0 == c0) tangent::detail::mirror_diagonal_tile(*tile);
-          (*to)->local().block(lr, lc, h, w) = tile->template cast<S>();
-        }
-      });
+    for (Index k = 0; k < count; ++k) fill(k, q, t);
+  } else {
+    tangent::detail::LoopErrors errors;
+    TANGENT_OMP(parallel) {
+      Matrix<double> q;
+      Matrix<double> t;
+      TANGENT_OMP(for schedule(dynamic))
+      for (Index k = 0; k < count; ++k) {
+        errors.run(k, [&] { fill(k, q, t); });
+      }
     }
+    errors.rethrow();
   }
-  errors.rethrow();
 }
 
 /// Copies the transposes of the entries above the diagonal over those below it, one panel of
@@ -251,6 +260,14 @@ Outputs<S> spatial_kernels(std::string_view function, const Net& network, const 
         one_input = tangent::detail::equal_inputs(x1.flat, x2->flat);
       }
       if (one_input) require_spread(grid, function, x1.samples());
+      // This process's share of the outputs: its blocks, at most one more block each way.
+      const Index n2 = one_input ? x1.samples() : x2->samples();
+      const Index side = spatial_tile_side(x1.samples(), n2);
+      const double share = static_cast<double>(x1.samples() / grid.rows() + side) *
+                           static_cast<double>(n2 / grid.cols() + side) /
+                           (static_cast<double>(x1.samples()) * static_cast<double>(n2));
+      tangent::detail::plan_spatial<W, double, S>(function, *plan, x1.samples(), n2, !one_input,
+                                                  std::min(share, 1.0));
     });
     std::optional<SpatialTiles<W != Want::nngp, double, D, Flat>> sweep;
     agreed(grid.comm(), [&] { sweep.emplace(function, net, *plan, x1, one_input ? nullptr : x2); });
@@ -263,10 +280,16 @@ Outputs<S> spatial_kernels(std::string_view function, const Net& network, const 
 template <tangent::detail::Want W, class S, class Net, class X1, class X2>
 Outputs<S> outputs_for(std::string_view function, const Net& net, const Grid& grid, const X1& x1,
                        const X2* x2) {
-  if constexpr (tangent::detail::is_spatial_input<X1> || tangent::detail::is_spatial_input<X2>) {
-    static_assert(std::is_same_v<X1, X2> && std::is_same_v<typename X1::Scalar, double>,
+  constexpr bool spatial =
+      tangent::detail::is_spatial_input<X1> || tangent::detail::is_spatial_input<X2>;
+  if constexpr (spatial && !std::is_same_v<X1, X2>) {
+    static_assert(tangent::detail::dependent_false<X1>,
                   "TANGENT: x1 AND x2 MUST BE THE SAME KIND OF INPUT: both images or both "
-                  "sequences of doubles (distributed kernels take double inputs).");
+                  "sequences (of doubles: distributed kernels take double inputs).");
+    return {};
+  } else if constexpr (spatial) {
+    static_assert(std::is_same_v<typename X1::Scalar, double>,
+                  "TANGENT: DISTRIBUTED KERNELS TAKE double INPUTS.");
     return spatial_kernels<W, S>(function, net, grid, x1, x2);
   } else {
     return feature_kernels<W, S>(function, net, grid, x1, x2);
@@ -276,11 +299,19 @@ Outputs<S> outputs_for(std::string_view function, const Net& net, const Grid& gr
 }  // namespace TANGENT_PARALLEL_ABI
 }  // namespace detail
 
-/// A feature matrix (N × d, double) or images/sequences of doubles (`tangent::images`,
-/// `tangent::sequences`): what distributed kernels take.
+namespace detail {
+/// Accepts any Eigen matrix or expression, and classes derived from one.
+template <class D>
+void as_matrix(const Eigen::MatrixBase<D>&);
+}  // namespace detail
+
+/// What distributed kernels take: a feature matrix (N × d; any Eigen matrix, block, map or
+/// expression) or images/sequences (`tangent::images`, `tangent::sequences`). Both must hold
+/// doubles (a static_assert says so otherwise).
 template <class X>
-concept KernelInput =
-    std::derived_from<X, Eigen::MatrixBase<X>> || tangent::detail::is_spatial_input<X>;
+concept KernelInput = tangent::detail::is_spatial_input<X> || requires(const X& x) {
+  detail::as_matrix(x);
+};
 
 /// NNGP and NTK of the samples of `x` (the same on every process) with themselves: N × N,
 /// block-cyclic on `grid`, each entry bitwise that of `tangent::kernels<Store>(net, x)`

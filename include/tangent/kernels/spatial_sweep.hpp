@@ -428,7 +428,7 @@ class SpatialPairs {
   RowLabels labels_;
 };
 
-/// The entry of `work` rounded once to the storage O, refused when beyond O's range.
+/// Refuses a pair's entries (`state`) beyond the range of the storage O.
 template <class O, bool WithNtk, class S>
 void require_storable(std::string_view function, const SpatialState<S>& state) {
   if constexpr (sizeof(O) < sizeof(S)) {
