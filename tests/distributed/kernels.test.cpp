@@ -157,7 +157,7 @@ TEST_CASE("distributed kernels of networks on images and sequences equal the sin
     CHECK(bitwise_equal(td::nngp(sequence_net, sequences, *grid).replicated(), sequence_k.nngp));
     CHECK(bitwise_equal(td::ntk(pooled, test_images, images, *grid).replicated(), cross_k.ntk));
     // x2 equal to x1 is one input, as on one process.
-    const Matrix<double> copy = pixels;
+    const Matrix<double> copy = pixels * 1.0;  // the same values in other storage
     CHECK(
         bitwise_equal(td::nngp(pooled, images, tangent::images(copy, 4, 4, 2), *grid).replicated(),
                       pooled_k.nngp));

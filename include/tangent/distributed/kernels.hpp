@@ -263,8 +263,9 @@ Outputs<S> spatial_kernels(std::string_view function, const Net& network, const 
       // This process's share of the outputs: its blocks, at most one more block each way.
       const Index n2 = one_input ? x1.samples() : x2->samples();
       const Index side = spatial_tile_side(x1.samples(), n2);
-      const double share = static_cast<double>(x1.samples() / grid.rows() + side) *
-                           static_cast<double>(n2 / grid.cols() + side) /
+      const Index local_rows = x1.samples() / grid.rows() + side;
+      const Index local_cols = n2 / grid.cols() + side;
+      const double share = static_cast<double>(local_rows) * static_cast<double>(local_cols) /
                            (static_cast<double>(x1.samples()) * static_cast<double>(n2));
       tangent::detail::plan_spatial<W, double, S>(function, *plan, x1.samples(), n2, !one_input,
                                                   std::min(share, 1.0));
