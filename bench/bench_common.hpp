@@ -7,12 +7,17 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <sys/resource.h>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include <tangent/core/config.hpp>
+
+#if defined(TANGENT_HAS_CBLAS)
+#include <cblas.h>
+#endif
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -87,6 +92,40 @@ double fastest_seconds(F&& f, int repeats = 3) {
     best = std::min(best, std::chrono::duration<double>(stop - start).count());
   }
   return best;
+}
+
+/// Seconds of the fastest of three full products x1·x2ᵀ by Eigen and, when tangent found
+/// OpenBLAS (`TANGENT_HAS_CBLAS`), by its GEMM; 0 for a library not measured.
+struct GemmFloor {
+  double eigen = 0;
+  double blas = 0;
+  double best() const { return blas > 0 ? std::min(eigen, blas) : eigen; }
+};
+
+template <class S>
+GemmFloor fastest_gemm(const tangent::Matrix<S>& x1, const tangent::Matrix<S>& x2) {
+  GemmFloor floor;
+  tangent::Matrix<S> g(x1.rows(), x2.rows());
+  floor.eigen = fastest_seconds([&] {
+    g.noalias() = x1 * x2.transpose();
+    benchmark::DoNotOptimize(g.data());
+  });
+#if defined(TANGENT_HAS_CBLAS)
+  const auto n1 = static_cast<int>(x1.rows());
+  const auto n2 = static_cast<int>(x2.rows());
+  const auto d = static_cast<int>(x1.cols());
+  floor.blas = fastest_seconds([&] {
+    if constexpr (std::is_same_v<S, double>) {
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n1, n2, d, 1.0, x1.data(), n1,
+                  x2.data(), n2, 0.0, g.data(), n1);
+    } else {
+      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n1, n2, d, 1.0F, x1.data(), n1,
+                  x2.data(), n2, 0.0F, g.data(), n1);
+    }
+    benchmark::DoNotOptimize(g.data());
+  });
+#endif
+  return floor;
 }
 
 /// Counter whose reported value is (wall time per iteration) / `floor_seconds`.

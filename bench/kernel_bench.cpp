@@ -1,10 +1,16 @@
 // Speed of the fully connected kernel recursion (NNGP and NTK together), next to its floor: the
-// bare GEMM x1·x2ᵀ of the same shape and scalar, measured in the same binary.
+// bare product x1·x2ᵀ of the same shape and scalar at the machine's best GEMM rate, measured in
+// the same binary.
 //
 // Counters:
 //   entries/s  Gram-matrix entries per second of wall time (N1·N2 per NTK, not per triangle);
-//   x_gemm     wall time per iteration divided by the fastest of three bare GEMMs measured right
-//              before it (1.0 = as fast as the GEMM floor);
+//   x_gemm     wall time per iteration divided by the fastest full GEMM x1·x2ᵀ measured right
+//              before it: the best of three by Eigen and, when tangent found OpenBLAS, three by
+//              its dgemm/sgemm (1.0 = as fast as that floor);
+//   x_syrk     same-input only: wall time divided by half that GEMM's time, the symmetric
+//              rank-k update's floor (a Gram matrix of one input needs half the products) at
+//              the same rate;
+//   blas/eigen OpenBLAS's GEMM time over Eigen's (below 1: OpenBLAS is the faster here);
 //   rss/io     peak RSS of the process divided by the bytes of inputs plus outputs. The peak is
 //              process-wide, so this is meaningful only when one benchmark runs alone, e.g.
 //                ./kernel_bench --benchmark_filter='fc<3, double, same>/N:8000$'
@@ -72,22 +78,16 @@ void fc(benchmark::State& state) {
   const double io_bytes =
       static_cast<double>(sizeof(S)) *
       (2.0 * static_cast<double>(n * n) + static_cast<double>((Same ? 1 : 2) * n * kFeatures));
-  double gemm = 0;
-  {
-    tangent::Matrix<S> g(n, n);
-    const tangent::Matrix<S>& y = Same ? x1 : x2;
-    gemm = bench::fastest_seconds([&] {
-      g.noalias() = x1 * y.transpose();
-      benchmark::DoNotOptimize(g.data());
-    });
-  }
+  const bench::GemmFloor gemm = bench::fastest_gemm(x1, Same ? x1 : x2);
   for (auto _ : state) {
     tangent::BasicKernels<S> k = Same ? tangent::kernels(net, x1) : tangent::kernels(net, x1, x2);
     benchmark::DoNotOptimize(k.ntk.data());
     benchmark::ClobberMemory();
   }
   state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
-  state.counters["x_gemm"] = bench::ratio_to(gemm);
+  state.counters["x_gemm"] = bench::ratio_to(gemm.best());
+  if constexpr (Same) state.counters["x_syrk"] = bench::ratio_to(gemm.best() / 2);
+  if (gemm.blas > 0) state.counters["blas/eigen"] = gemm.blas / gemm.eigen;
   state.counters["rss/io"] = bench::peak_rss_bytes() / io_bytes;
   state.SetLabel(bench::label());
 }

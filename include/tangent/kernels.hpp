@@ -80,7 +80,8 @@ void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, I
   for (Index slot = 0; slot < plan.slots(); ++slot) {
     per_sample += static_cast<double>(plan.traced_positions(slot));
   }
-  const double traces = per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * sizeof(S);
+  // Each traced variance is stored with its square root.
+  const double traces = 2 * per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * sizeof(S);
   // Threads take pairs kSpatialPairsPerChunk at a time: no more of them hold a block.
   const double pairs = two_inputs ? static_cast<double>(n1) * static_cast<double>(n2)
                                   : static_cast<double>(n1) * static_cast<double>(n1 + 1) / 2;

@@ -17,6 +17,7 @@
 /// atan2(0, x < 0) = π, atan2(y > 0, 0) = π/2. Bound there: 2 ulp of the result in double,
 /// 3 ulp in float.
 
+#include <array>
 #include <cmath>
 #include <type_traits>
 #include <utility>
@@ -164,6 +165,24 @@ LaneMask<S> operator==(const Lanes<S>& a, std::type_identity_t<S> b) {
 /// Lanes per group for scalar `S`.
 template <class S>
 inline constexpr int kLanes = Lanes<S>::size;
+
+/// `count` ≤ kLanes<S> values from `from`, the remaining lanes set to `pad`.
+template <class S>
+Lanes<S> load_lanes(const S* from, Index count, S pad) {
+  if (count == kLanes<S>) return Lanes<S>::load(from);
+  std::array<S, kLanes<S>> v;
+  v.fill(pad);
+  for (Index k = 0; k < count; ++k) v[static_cast<std::size_t>(k)] = from[k];
+  return Lanes<S>::load(v.data());
+}
+
+template <class S>
+void store_lanes(const Lanes<S>& lanes, S* to, Index count) {
+  if (count == kLanes<S>) return lanes.store(to);
+  std::array<S, kLanes<S>> v;
+  lanes.store(v.data());
+  for (Index k = 0; k < count; ++k) to[k] = v[static_cast<std::size_t>(k)];
+}
 
 /// The scalar type of a scalar or of a lane group.
 template <class V>

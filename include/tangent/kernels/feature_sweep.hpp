@@ -123,24 +123,6 @@ FeatureTrace<S> feature_trace(const Net& net, const KernelPlan& plan,
   return trace;
 }
 
-/// `count` ≤ kLanes<S> values from `from`, the remaining lanes set to `pad`.
-template <class S>
-Lanes<S> load_lanes(const S* from, Index count, S pad) {
-  if (count == kLanes<S>) return Lanes<S>::load(from);
-  std::array<S, kLanes<S>> v;
-  v.fill(pad);
-  for (Index k = 0; k < count; ++k) v[static_cast<std::size_t>(k)] = from[k];
-  return Lanes<S>::load(v.data());
-}
-
-template <class S>
-void store_lanes(const Lanes<S>& lanes, S* to, Index count) {
-  if (count == kLanes<S>) return lanes.store(to);
-  std::array<S, kLanes<S>> v;
-  lanes.store(v.data());
-  for (Index k = 0; k < count; ++k) to[k] = v[static_cast<std::size_t>(k)];
-}
-
 /// The NNGP and NTK entries of a packet of pairs (rows i … i + count − 1 of x1, row j of x2),
 /// and which of the pairs are equal inputs not told apart yet. `V` is `Lanes<S>`, or a dual
 /// number over it (kernels/derivative_sweep.hpp).

@@ -48,20 +48,33 @@ inline namespace TANGENT_PARALLEL_ABI {
 inline constexpr Index kSpatialPairsPerChunk = 4;
 
 /// Per-sample variances entering every slot: P values for a layer on spatial data (one per
-/// position), 1 for a layer on feature vectors, none for a fan-in.
+/// position), 1 for a layer on feature vectors, none for a fan-in; and their square roots
+/// (correctly rounded, as the kernel rules take them), which every pair would otherwise take again.
 template <class S>
 struct SpatialTrace {
   std::vector<Index> offset;
   std::vector<Index> positions;
   std::vector<S> values;
+  std::vector<S> roots;
 
-  S* at(Index slot, Index sample) {
+  std::size_t start(Index slot, Index sample) const {
     const auto k = static_cast<std::size_t>(slot);
-    return values.data() + offset[k] + positions[k] * sample;
+    return static_cast<std::size_t>(offset[k] + positions[k] * sample);
   }
-  const S* at(Index slot, Index sample) const {
-    const auto k = static_cast<std::size_t>(slot);
-    return values.data() + offset[k] + positions[k] * sample;
+  S* at(Index slot, Index sample) { return values.data() + start(slot, sample); }
+  const S* at(Index slot, Index sample) const { return values.data() + start(slot, sample); }
+  S* root_at(Index slot, Index sample) { return roots.data() + start(slot, sample); }
+  const S* root_at(Index slot, Index sample) const { return roots.data() + start(slot, sample); }
+
+  /// Writes the variances entering `slot` for `sample` and their roots.
+  template <class VarianceAt>
+  void record(Index slot, Index sample, Index count, VarianceAt&& variance_at) {
+    S* value = at(slot, sample);
+    S* root = root_at(slot, sample);
+    for (Index p = 0; p < count; ++p) {
+      value[p] = variance_at(p);
+      root[p] = std::sqrt(value[p]);
+    }
   }
 };
 
@@ -76,6 +89,7 @@ SpatialTrace<S> trace_layout(const KernelPlan& plan, Index samples) {
     total += p * samples;
   }
   trace.values.assign(static_cast<std::size_t>(total), S(0));
+  trace.roots.assign(static_cast<std::size_t>(total), S(0));
   return trace;
 }
 
@@ -108,12 +122,13 @@ struct BlockVisitor {
       block.window = &plan.window[k];
       if constexpr (Record) {
         // The variances entering the layer are the diagonal of the sample's own block.
-        S* record = trace1->at(slot, i);
         const Index positions = block.geometry.positions();
-        for (Index p = 0; p < positions; ++p) {
-          record[p] = block.nngp[static_cast<std::size_t>(InFull ? p + positions * p : p)];
-        }
+        trace1->record(slot, i, positions, [&](Index p) {
+          return block.nngp[static_cast<std::size_t>(InFull ? p + positions * p : p)];
+        });
+        const S* record = trace1->at(slot, i);
         block.var1 = block.var2 = record;
+        block.root1 = block.root2 = trace1->root_at(slot, i);
         // An activation with a bounded domain (Exp, Gaussian) refuses a variance outside it
         // here, where every sample's variances first appear, rather than return infinities.
         if constexpr (requires { layer.check_variance(record[0]); }) {
@@ -122,6 +137,8 @@ struct BlockVisitor {
       } else {
         block.var1 = trace1->at(slot, i);
         block.var2 = trace2->at(slot, j);
+        block.root1 = trace1->root_at(slot, i);
+        block.root2 = trace2->root_at(slot, j);
       }
       if constexpr (Activation<L>) {
         activation_block<InFull, WithNtk>(layer, block);
@@ -138,7 +155,7 @@ struct BlockVisitor {
         layer.template propagate_block<InFull, OutFull, WithNtk>(block);
       }
     } else if constexpr (Record) {
-      *trace1->at(slot, i) = state.q;
+      trace1->record(slot, i, 1, [&](Index) { return state.q; });
       state.q = propagate_variance(layer, state.q);
       if constexpr (Activation<L>) require_finite_variance(site, state.q, i);
     } else {
@@ -146,8 +163,8 @@ struct BlockVisitor {
       const S q22 = *trace2->at(slot, j);
       const EntryContext<S> pair{q11,
                                  q22,
-                                 std::sqrt(q11),
-                                 std::sqrt(q22),
+                                 *trace1->root_at(slot, i),
+                                 *trace2->root_at(slot, j),
                                  static_cast<S>(plan.in[k].channels),
                                  state.block.equal,
                                  state.block.same_sample,
@@ -362,8 +379,12 @@ class SpatialPairs {
   struct Workspace {
     std::optional<BlockVisitor<WithNtk, false, S>> visitor;
     SpatialState<S> state;
-    Matrix<S> a;
-    Matrix<S> b;
+    Matrix<S> a;  ///< the first sample's positions × channels
+    Matrix<S> b;  ///< the second's
+    /// Which samples a and b hold (−1: none yet). Gathering a sample reads one entry per cache
+    /// line of the column-major N × (P·C) input; consecutive pairs mostly share their first.
+    Index a_sample = -1;
+    Index b_sample = -1;
   };
 
   /// Pairs of the samples of `x1` with those of `x2`, or of `x1` with itself when `x2` is null.
@@ -395,8 +416,10 @@ class SpatialPairs {
     constexpr bool full = in_full<Net>(false);
     const std::vector<Index>& label2 = same_input_ ? labels_.first : labels_.second;
     SpatialState<S>& state = work.state;
-    sample_matrix(x1_, i, work.a);
-    sample_matrix(x2_, j, work.b);
+    if (work.a_sample != i) sample_matrix(x1_, i, work.a);
+    if (work.b_sample != j) sample_matrix(x2_, j, work.b);
+    work.a_sample = i;
+    work.b_sample = j;
     input_block<full>(work.a, work.b, state.block.nngp);
     if constexpr (WithNtk) state.block.ntk.assign(state.block.nngp.size(), S(0));
     state.block.geometry = x1_.geometry;

@@ -89,29 +89,32 @@ struct Conv {
   void propagate_block(detail::PairBlock<S>& block) const {
     static_assert(InFull == OutFull, "a convolution keeps the kind of its block");
     const detail::WindowPlan& plan = *block.window;
-    const S filter_size = static_cast<S>(plan.window_size());
-    const auto average = [&](std::vector<S>& values) {
-      detail::convolve_passes<InFull>(plan, values, block.scratch);
-      for (S& v : values) v /= filter_size;
-    };
-    average(block.nngp);
-    if constexpr (WithNtk) average(block.ntk);
+    detail::convolve_passes<InFull>(plan, block.nngp, block.scratch);
+    if constexpr (WithNtk) detail::convolve_passes<InFull>(plan, block.ntk, block.scratch);
 
-    const S w2 = static_cast<S>(w_std * w_std);
+    // The average over the filter folded into σ_w² (a product per entry, not a division), and
+    // the affine rule, in one pass over the block: with Σ̄ = Σ_window/|f|,
+    // Σ' = σ_w²·Σ̄ + σ_b²; Θ' = σ_w²·Θ̄ + Σ' (ntk) or C·|f|·Σ̄ + σ_w²·Θ̄ + [bias] (standard).
+    const double filter_size = static_cast<double>(plan.window_size());
+    const S w2 = static_cast<S>(w_std * w_std / filter_size);
     const S b2 = b_std ? static_cast<S>(*b_std * *b_std) : S(0);
-    const S fan_in = static_cast<S>(plan.in().channels) * filter_size;
+    const S in_channels = static_cast<S>(plan.in().channels);
+    const S bias = b_std ? S(1) : S(0);
     const std::size_t n = block.nngp.size();
-    for (std::size_t e = 0; e < n; ++e) {
-      const S sigma = block.nngp[e];
-      const S next = w2 * sigma + b2;
-      if constexpr (WithNtk) {
-        if (parameterization == Parameterization::ntk) {
-          block.ntk[e] = w2 * block.ntk[e] + next;
-        } else {
-          block.ntk[e] = fan_in * sigma + w2 * block.ntk[e] + (b_std ? S(1) : S(0));
-        }
+    S* nngp = block.nngp.data();
+    S* ntk = block.ntk.data();
+    if (!WithNtk || parameterization == Parameterization::ntk) {
+      for (std::size_t e = 0; e < n; ++e) {
+        const S next = w2 * nngp[e] + b2;
+        if constexpr (WithNtk) ntk[e] = w2 * ntk[e] + next;
+        nngp[e] = next;
       }
-      block.nngp[e] = next;
+    } else {
+      for (std::size_t e = 0; e < n; ++e) {
+        const S window_sum = nngp[e];
+        ntk[e] = in_channels * window_sum + w2 * ntk[e] + bias;
+        nngp[e] = w2 * window_sum + b2;
+      }
     }
     block.geometry = plan.out();
   }

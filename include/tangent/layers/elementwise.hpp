@@ -4,15 +4,61 @@
 /// Σ' = E[φ(u)φ(v)], Θ' = Θ·E[φ'(u)φ'(v)] (neural-tangents `_elementwise`) applied to every
 /// pair of positions, with the first sample's variance at its position and the second's at its.
 /// (On feature vectors the same rule runs per entry; see `combinators/leaf.hpp`.)
+///
+/// A full block is column-major, so a column's entries and the first sample's variances are
+/// contiguous: an activation with a lane form (`supports_lanes`) runs a column a packet of
+/// positions at a time, as the feature sweep runs a packet of rows. Lanes and scalars do the
+/// same arithmetic (core/simd_math.hpp), so the block's bits do not depend on the path.
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 
 #include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/moments.hpp"
+#include "tangent/core/simd_math.hpp"
 #include "tangent/core/spatial_block.hpp"
 
 namespace tangent::detail {
+
+/// E[φφ] and E[φ'φ'] of one entry or packet, from √q11 and √q22 when the activation can use them
+/// (saving two square roots per entry), as `propagate_entry` does on feature vectors.
+template <Activation A, class V>
+TANGENT_INLINE Moments<V> block_moments(const A& activation, const V& q11, const V& q12,
+                                        const V& q22, const V& root11, const V& root22) {
+  if constexpr (requires { activation.moments_rooted(q11, q12, q22, root11, root22); }) {
+    return activation.moments_rooted(q11, q12, q22, root11, root22);
+  } else {
+    return activation.moments(q11, q12, q22);
+  }
+}
+
+/// Entries [0, count) of a column of a full block (`OnePosition`: the second sample's variance
+/// and root are q22[0] and root22[0]) or of a diagonal block (the second sample's at the same
+/// positions), a packet at a time. The second sample's packets are locals (not read through a
+/// capture or a reference), which the compiler keeps in registers: stores to the block could
+/// alias anything it reaches through memory.
+template <bool WithNtk, bool OnePosition, Activation A, class S>
+TANGENT_INLINE void activation_packets(const A& activation, S* nngp, S* ntk, const S* q11,
+                                       const S* root11, const S* q22, const S* root22,
+                                       Index count) {
+  using V = Lanes<S>;
+  const V column_q22 = V::splat(q22[0]);
+  const V column_root22 = V::splat(root22[0]);
+  for (Index p = 0; p < count; p += kLanes<S>) {
+    const Index n = std::min<Index>(kLanes<S>, count - p);
+    const V q22_p = OnePosition ? column_q22 : load_lanes<S>(q22 + p, n, S(1));
+    const V root22_p = OnePosition ? column_root22 : load_lanes<S>(root22 + p, n, S(1));
+    const Moments<V> m =
+        block_moments(activation, load_lanes<S>(q11 + p, n, S(1)), load_lanes<S>(nngp + p, n, S(0)),
+                      q22_p, load_lanes<S>(root11 + p, n, S(1)), root22_p);
+    store_lanes<S>(m.expect, nngp + p, n);
+    if constexpr (WithNtk) {
+      store_lanes<S>(load_lanes<S>(ntk + p, n, S(0)) * m.expect_derivative, ntk + p, n);
+    }
+  }
+}
 
 /// The elementwise rule on a pair's spatial block: entry (p1, p2) of a full block (or p of a
 /// diagonal one) with the first sample's variance at p1 and the second's at p2. For two equal
@@ -20,23 +66,42 @@ namespace tangent::detail {
 template <bool Full, bool WithNtk, Activation A, class S>
 void activation_block(const A& activation, PairBlock<S>& block) {
   const Index positions = block.geometry.positions();
-  const auto apply = [&](std::size_t e, S q11, S q22, bool same_position) {
-    S q = block.nngp[e];
-    if (block.equal && same_position) q = q11;
-    const Moments<S> m = activation.moments(q11, q, q22);
-    block.nngp[e] = m.expect;
-    if constexpr (WithNtk) block.ntk[e] *= m.expect_derivative;
+  const auto diagonal = [&](Index p) {
+    return static_cast<std::size_t>(Full ? p + positions * p : p);
   };
-  if constexpr (Full) {
-    for (Index p2 = 0; p2 < positions; ++p2) {
-      const S q22 = block.var2[p2];
-      for (Index p1 = 0; p1 < positions; ++p1) {
-        apply(static_cast<std::size_t>(p1 + positions * p2), block.var1[p1], q22, p1 == p2);
+  if (block.equal) {
+    for (Index p = 0; p < positions; ++p) block.nngp[diagonal(p)] = block.var1[p];
+  }
+  S* nngp = block.nngp.data();
+  S* ntk = WithNtk ? block.ntk.data() : nullptr;
+  if constexpr (supports_lanes<A>) {
+    if constexpr (Full) {
+      for (Index p2 = 0; p2 < positions; ++p2) {
+        const Index column = positions * p2;
+        activation_packets<WithNtk, true>(activation, nngp + column,
+                                          WithNtk ? ntk + column : nullptr, block.var1, block.root1,
+                                          block.var2 + p2, block.root2 + p2, positions);
       }
+    } else {
+      activation_packets<WithNtk, false>(activation, nngp, ntk, block.var1, block.root1, block.var2,
+                                         block.root2, positions);
     }
   } else {
-    for (Index p = 0; p < positions; ++p) {
-      apply(static_cast<std::size_t>(p), block.var1[p], block.var2[p], true);
+    const auto apply = [&](std::size_t e, S q11, S q22) {
+      const Moments<S> m = activation.moments(q11, nngp[e], q22);
+      nngp[e] = m.expect;
+      if constexpr (WithNtk) ntk[e] *= m.expect_derivative;
+    };
+    if constexpr (Full) {
+      for (Index p2 = 0; p2 < positions; ++p2) {
+        for (Index p1 = 0; p1 < positions; ++p1) {
+          apply(static_cast<std::size_t>(p1 + positions * p2), block.var1[p1], block.var2[p2]);
+        }
+      }
+    } else {
+      for (Index p = 0; p < positions; ++p) {
+        apply(static_cast<std::size_t>(p), block.var1[p], block.var2[p]);
+      }
     }
   }
 }

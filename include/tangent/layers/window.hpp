@@ -54,7 +54,7 @@ inline void require_extent(const LayerSite& site, std::string_view field, const 
 struct WindowPlan {
   std::array<AxisMap, 2> maps{};
   std::array<Geometry, 3> geometry{};  ///< input, after axis 0, after axis 1 (the output)
-  std::array<std::vector<Index>, 2> tables{};
+  std::array<PassMap, 2> passes{};
 
   const Geometry& in() const { return geometry[0]; }
   const Geometry& out() const { return geometry[2]; }
@@ -68,16 +68,16 @@ struct WindowPlan {
 template <bool Full, class S>
 void convolve_passes(const WindowPlan& plan, std::vector<S>& values, std::vector<S>& scratch) {
   for (std::size_t k = 0; k < 2; ++k) {
-    const std::vector<Index>& table = plan.tables[k];
-    if (table.empty()) continue;
+    const PassMap& pass = plan.passes[k];
+    if (pass.empty()) continue;
     const Index pi = plan.geometry[k].positions();
     const Index po = plan.geometry[k + 1].positions();
     if constexpr (Full) {
       scratch.resize(static_cast<std::size_t>(po * po));
-      convolve_full(values.data(), pi, scratch.data(), po, table, plan.maps[k].window);
+      convolve_full(values.data(), pi, scratch.data(), po, pass);
     } else {
       scratch.resize(static_cast<std::size_t>(po));
-      convolve_diagonal(values.data(), scratch.data(), po, table, plan.maps[k].window);
+      convolve_diagonal(values.data(), scratch.data(), po, pass);
     }
     values.swap(scratch);
   }
@@ -89,21 +89,20 @@ template <class S>
 void pool_passes(const WindowPlan& plan, std::vector<S>& values, std::vector<S>& scratch) {
   const Index columns = plan.in().positions();
   for (std::size_t k = 0; k < 2; ++k) {
-    const std::vector<Index>& table = plan.tables[k];
-    if (table.empty()) continue;
+    const PassMap& pass = plan.passes[k];
+    if (pass.empty()) continue;
     const Index po = plan.geometry[k + 1].positions();
     scratch.resize(static_cast<std::size_t>(po * columns));
-    pool_rows(values.data(), plan.geometry[k].positions(), scratch.data(), po, columns, table,
-              plan.maps[k].window);
+    pool_rows(values.data(), plan.geometry[k].positions(), scratch.data(), po, columns, pass);
     values.swap(scratch);
   }
   const Index rows = plan.out().positions();
   for (std::size_t k = 0; k < 2; ++k) {
-    const std::vector<Index>& table = plan.tables[k];
-    if (table.empty()) continue;
+    const PassMap& pass = plan.passes[k];
+    if (pass.empty()) continue;
     const Index po = plan.geometry[k + 1].positions();
     scratch.resize(static_cast<std::size_t>(rows * po));
-    pool_columns(values.data(), rows, scratch.data(), po, table, plan.maps[k].window);
+    pool_columns(values.data(), rows, scratch.data(), po, pass);
     values.swap(scratch);
   }
 }
@@ -131,7 +130,7 @@ inline WindowPlan plan_window(const LayerSite& site, std::string_view what, cons
     plan.geometry[k + 1] = with_extent(plan.geometry[k], axis, map.out);
     const bool identity =
         map.window == 1 && map.stride == 1 && map.offset == 0 && map.out == map.in;
-    if (!identity) position_map(plan.geometry[k], plan.geometry[k + 1], axis, map, plan.tables[k]);
+    if (!identity) plan.passes[k] = position_map(plan.geometry[k], plan.geometry[k + 1], axis, map);
   }
   return plan;
 }
