@@ -19,6 +19,7 @@
 //   ./kernel_bench --smoke                           every benchmark once at a tiny size
 //   ./kernel_bench --benchmark_filter='activation'   the activations against each other
 //   ./kernel_bench --benchmark_filter='derivatives'  kernel_derivatives against kernels()
+//   OPENBLAS_NUM_THREADS=1 ./kernel_bench --benchmark_filter=tile_gemm   one tile: Eigen, dgemm, dsyrk
 
 #include <cmath>
 #include <cstdint>
@@ -104,6 +105,43 @@ void gemm_floor(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
+  state.SetLabel(bench::label());
+}
+
+/// One tile's GEMM as the sweep runs it (256 × 784 times 784 × 256, one thread: the tile loop is
+/// the parallel region) by Eigen, and by OpenBLAS's dgemm and, for a diagonal tile, dsyrk when
+/// tangent found it: which library the tiles should use. Argument: 0 Eigen, 1 dgemm, 2 dsyrk.
+void tile_gemm(benchmark::State& state) {
+  constexpr Eigen::Index tile = 256;
+  const tangent::Matrix<double> a = inputs<double>(tile, kFeatures, 7);
+  const tangent::Matrix<double> bt = inputs<double>(tile, kFeatures, 8).transpose();
+  tangent::Matrix<double> c(tile, tile);
+  [[maybe_unused]] const int n = static_cast<int>(tile);
+  [[maybe_unused]] const int d = static_cast<int>(kFeatures);
+  const tangent::detail::SerialEigenScope serial;  // one thread, as inside the tile loop
+  for (auto _ : state) {
+    switch (state.range(0)) {
+      case 0:
+        c.noalias() = a * bt;
+        break;
+#if defined(TANGENT_HAS_CBLAS)
+      case 1:
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, d, 1.0, a.data(), n,
+                    bt.data(), d, 0.0, c.data(), n);
+        break;
+      case 2:
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, n, d, 1.0, a.data(), n, 0.0,
+                    c.data(), n);
+        break;
+#endif
+      default:
+        state.SkipWithError("OpenBLAS not found");
+        return;
+    }
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = bench::rate(2.0 * tile * tile * kFeatures / (state.range(0) == 2 ? 2 : 1));
   state.SetLabel(bench::label());
 }
 
@@ -235,6 +273,13 @@ void register_all(bool smoke) {
   const auto ns = bench::sizes(smoke, 64, {1000, 2000, 4000, 8000, 10000});
   bench::add("gemm_floor<double>", gemm_floor<double>, ns);
   bench::add("gemm_floor<float>", gemm_floor<float>, ns);
+  // 0: Eigen, 1: OpenBLAS dgemm, 2: OpenBLAS dsyrk (the argument is not a size here).
+  benchmark::RegisterBenchmark("tile_gemm<256 x 784, one thread>", tile_gemm)
+      ->ArgName("library")
+      ->Arg(0)
+      ->Arg(1)
+      ->Arg(2)
+      ->Unit(benchmark::kMillisecond);
   add_fc<1, double>("double", ns);
   add_fc<3, double>("double", ns);
   add_fc<10, double>("double", ns);

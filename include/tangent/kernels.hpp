@@ -67,9 +67,9 @@ struct Outputs {
 };
 
 /// Refuses, before any work, spatial kernels whose outputs, per-sample traces (every layer's
-/// input variances, P per sample) and per-thread blocks (P² entries where a layer needs every
-/// pair of positions: pooling, GlobalAvgPool; P where it needs their diagonal) cannot fit in
-/// memory together. A lower bound: the sweep holds more (window passes, branches).
+/// input variances and their roots, 2P per sample) and per-thread blocks (P² entries where a layer
+/// needs every pair of positions: pooling, GlobalAvgPool; P where it needs their diagonal) cannot
+/// fit in memory together. A lower bound: the sweep holds more (window passes, branches).
 /// `output_share`: the part of the N1 × N2 outputs this process stores (distributed kernels).
 template <Want W, class S, class O>
 void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, Index n2,

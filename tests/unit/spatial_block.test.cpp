@@ -1,10 +1,11 @@
 // The per-pair block operations against their plain definitions, bit for bit:
-// - the window passes (convolution, window sums, pooling of rows and of columns), which add
-//   contiguous or masked ranges of positions (core/spatial_block.hpp, OffsetMap), against the
-//   position table read one entry at a time, for every padding, strides 1–3 and odd extents;
+// - the window passes (convolution, window sums, pooling of rows), which add contiguous or masked
+//   ranges of positions (core/spatial_block.hpp, OffsetMap), against sums written from the axis
+//   maps and the shapes one entry at a time, for every padding, strides 1–3 and odd extents;
 // - an activation on a block, which runs a packet of positions at a time, against its rule
 //   applied to one entry at a time (`moments(q11, q12, q22)`), for block sizes that are not
-//   multiples of the packet and for equal samples.
+//   multiples of the packet and for equal samples, and an activation without a lane form (Tanh).
+// Lanes and scalars give the same bits under -ffp-contract=off (TANGENT_STRICT_FP, the default).
 
 #include <bit>
 #include <cmath>
@@ -32,16 +33,31 @@ std::vector<double> random_values(Index count, unsigned seed) {
   return values;
 }
 
-// out(r, c) = Σ_d in(map_d(r), map_d(c)), d ascending, read from the table entry by entry.
-std::vector<double> convolve_by_table(const std::vector<double>& in, Index pi, Index po,
-                                      const PassMap& pass) {
+// The input position that output position r of pass `axis` reads at window offset d, or −1 in
+// padding, from the axis map and the shapes alone (not from the pass's table): positions are
+// h·W + w, and a pass along one axis keeps the other coordinate.
+Index source_of(const WindowPlan& plan, std::size_t axis, Index r, Index d) {
+  const Geometry& in = plan.geometry[axis];
+  const Geometry& out = plan.geometry[axis + 1];
+  const Index h = r / out.extent[1];
+  const Index w = r % out.extent[1];
+  const Index i = plan.maps[axis].source(axis == 0 ? h : w, d);
+  if (i < 0) return -1;
+  return axis == 0 ? i * in.extent[1] + w : h * in.extent[1] + i;
+}
+
+// out(r, c) = Σ_d in(map_d(r), map_d(c)), d ascending, one entry at a time.
+std::vector<double> convolve_directly(const std::vector<double>& in, const WindowPlan& plan,
+                                      std::size_t axis) {
+  const Index pi = plan.geometry[axis].positions();
+  const Index po = plan.geometry[axis + 1].positions();
   std::vector<double> out(static_cast<std::size_t>(po * po), 0.0);
   for (Index c = 0; c < po; ++c) {
     for (Index r = 0; r < po; ++r) {
       double sum = 0;
-      for (Index d = 0; d < pass.window; ++d) {
-        const Index sr = pass.source(d, r, po);
-        const Index sc = pass.source(d, c, po);
+      for (Index d = 0; d < plan.maps[axis].window; ++d) {
+        const Index sr = source_of(plan, axis, r, d);
+        const Index sc = source_of(plan, axis, c, d);
         if (sr >= 0 && sc >= 0) sum += in[static_cast<std::size_t>(sr + pi * sc)];
       }
       out[static_cast<std::size_t>(r + po * c)] = sum;
@@ -50,36 +66,35 @@ std::vector<double> convolve_by_table(const std::vector<double>& in, Index pi, I
   return out;
 }
 
-// out(r) = Σ_d in(map_d(r)).
-std::vector<double> diagonal_by_table(const std::vector<double>& in, Index po,
-                                      const PassMap& pass) {
-  std::vector<double> out(static_cast<std::size_t>(po), 0.0);
-  for (Index r = 0; r < po; ++r) {
-    double sum = 0;
-    for (Index d = 0; d < pass.window; ++d) {
-      const Index source = pass.source(d, r, po);
-      if (source >= 0) sum += in[static_cast<std::size_t>(source)];
-    }
-    out[static_cast<std::size_t>(r)] = sum;
-  }
-  return out;
-}
-
-// Rows pooled (columns kept) and columns pooled (rows kept).
-std::vector<double> pool_rows_by_table(const std::vector<double>& in, Index pi, Index po,
-                                       Index columns, const PassMap& pass) {
+// Window sums of the rows of a pi × columns matrix (columns kept); a diagonal block is one column.
+std::vector<double> pool_rows_directly(const std::vector<double>& in, const WindowPlan& plan,
+                                       std::size_t axis, Index columns) {
+  const Index pi = plan.geometry[axis].positions();
+  const Index po = plan.geometry[axis + 1].positions();
   std::vector<double> out(static_cast<std::size_t>(po * columns), 0.0);
   for (Index c = 0; c < columns; ++c) {
     for (Index r = 0; r < po; ++r) {
       double sum = 0;
-      for (Index d = 0; d < pass.window; ++d) {
-        const Index source = pass.source(d, r, po);
+      for (Index d = 0; d < plan.maps[axis].window; ++d) {
+        const Index source = source_of(plan, axis, r, d);
         if (source >= 0) sum += in[static_cast<std::size_t>(source + pi * c)];
       }
       out[static_cast<std::size_t>(r + po * c)] = sum;
     }
   }
   return out;
+}
+
+// An affine offset's range reads only input positions, and its mask has one entry per position.
+void check_affine_bounds(const PassMap& pass, Index pi) {
+  for (const detail::OffsetMap& offset : pass.offsets) {
+    if (!offset.affine) continue;
+    CHECK(offset.keep.size() == static_cast<std::size_t>(offset.last - offset.first));
+    if (offset.last > offset.first) {
+      CHECK(offset.step * offset.first + offset.shift >= 0);
+      CHECK(offset.step * (offset.last - 1) + offset.shift < pi);
+    }
+  }
 }
 
 // Bit for bit, signs of zeros included (== takes −0 for +0).
@@ -126,27 +141,48 @@ TEST_CASE("window passes equal their position tables read entry by entry", "[ker
             ++passes_checked;
             const Index pi = plan.geometry[k].positions();
             const Index po = plan.geometry[k + 1].positions();
+            check_affine_bounds(pass, pi);
             const std::vector<double> full = random_values(pi * pi, seed++);
             std::vector<double> out(static_cast<std::size_t>(po * po), -1.0);
             detail::convolve_full(full.data(), pi, out.data(), po, pass);
-            CHECK(same_bits(out, convolve_by_table(full, pi, po, pass)));
+            CHECK(same_bits(out, convolve_directly(full, plan, k)));
 
             const std::vector<double> diagonal = random_values(pi, seed++);
             std::vector<double> summed(static_cast<std::size_t>(po), -1.0);
             detail::convolve_diagonal(diagonal.data(), summed.data(), po, pass);
-            CHECK(same_bits(summed, diagonal_by_table(diagonal, po, pass)));
+            CHECK(same_bits(summed, pool_rows_directly(diagonal, plan, k, 1)));
 
             const Index columns = 3;
             const std::vector<double> tall = random_values(pi * columns, seed++);
             std::vector<double> rows(static_cast<std::size_t>(po * columns), -1.0);
             detail::pool_rows(tall.data(), pi, rows.data(), po, columns, pass);
-            CHECK(same_bits(rows, pool_rows_by_table(tall, pi, po, columns, pass)));
+            CHECK(same_bits(rows, pool_rows_directly(tall, plan, k, columns)));
           }
         }
       }
     }
   }
   CHECK(passes_checked > 300);
+}
+
+TEST_CASE("window passes take the affine form where the map allows it", "[kernels][conv]") {
+  const auto forms = [](Extent strides, Padding padding, std::size_t axis) {
+    const WindowPlan plan = detail::plan_window(LayerSite{"test", 1}, "window", Extent{3, 3},
+                                                strides, padding, Geometry{2, {8, 8}, 1});
+    std::string form;
+    for (const detail::OffsetMap& offset : plan.passes[axis].offsets) {
+      form.push_back(offset.affine ? 'a' : 'r');
+      if (offset.affine) form.append(std::to_string(offset.step));
+    }
+    return form;
+  };
+  CHECK(forms({1, 1}, Padding::same, 0) == "a1a1a1");
+  CHECK(forms({1, 1}, Padding::same, 1) == "a1a1a1");
+  CHECK(forms({2, 2}, Padding::same, 0) == "rrr");       // one run per row
+  CHECK(forms({2, 2}, Padding::same, 1) == "a2a2a2");    // 8 columns, stride 2
+  CHECK(forms({1, 1}, Padding::circular, 1) == "ra1r");  // the centre offset wraps nothing
+  CHECK(forms({1, 1}, Padding::valid, 0) == "a1a1a1");
+  CHECK(forms({1, 1}, Padding::valid, 1) == "rrr");  // rows of 6 read from rows of 8
 }
 
 TEST_CASE("a window pass whose sums cancel gives +0, as skipping padding does", "[kernels][conv]") {
@@ -168,7 +204,7 @@ TEST_CASE("a window pass whose sums cancel gives +0, as skipping padding does", 
     CHECK_FALSE(std::signbit(v));
   }
   CHECK(zeros == 14);  // all but the first row's ends (1 and −1)
-  CHECK(same_bits(out, diagonal_by_table(in, 16, pass)));
+  CHECK(same_bits(out, pool_rows_directly(in, plan, 1, 1)));
 }
 
 namespace {
@@ -260,6 +296,10 @@ TEST_CASE("an activation on packets of a block equals its rule entry by entry",
       check_against_entries<true>(Erf{.a = 1.2, .b = 0.8, .c = 0.1}, positions, equal, seed++);
       check_against_entries<false>(Gelu{}, positions, equal, seed++);
       check_against_entries<true>(ABReLU{.a = -0.3, .b = 1.5}, positions, equal, seed++);
+      if (positions <= 9) {  // no lane form: the entry-by-entry path (quadrature, slower)
+        check_against_entries<true>(Tanh{}, positions, equal, seed++);
+        check_against_entries<false>(Tanh{}, positions, equal, seed++);
+      }
     }
   }
 }

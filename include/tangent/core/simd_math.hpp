@@ -176,6 +176,7 @@ Lanes<S> load_lanes(const S* from, Index count, S pad) {
   return Lanes<S>::load(v.data());
 }
 
+/// Stores the first `count` ≤ kLanes<S> lanes at `to`.
 template <class S>
 void store_lanes(const Lanes<S>& lanes, S* to, Index count) {
   if (count == kLanes<S>) return lanes.store(to);

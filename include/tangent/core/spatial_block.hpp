@@ -56,29 +56,30 @@ struct PositionRun {
 };
 
 /// How the output positions of a window pass read their inputs at one window offset d.
-/// - *Affine* (no wrapping, the common case): position r reads step·r + shift where `keep[r]`,
-///   for r in [first, last), a range in which every step·r + shift is an input position. The
-///   pass adds the whole range with the padding masked out, one packet loop of the full length
-///   even when an image's rows are shorter than a packet (8 × 8 images under AVX-512). With
-///   stride s along the rows of an image of W = s·W' columns, or along its columns, the step is
-///   s or 1.
-/// - Otherwise (circular padding, odd extents under a stride), `runs`: stretches of consecutive
-///   positions.
-/// Adding a masked-out +0 instead of skipping an entry gives the same bits: a sum that starts at
-/// +0 is never −0, and t + 0 = t for every other t.
+/// - *Affine* (no wrapping): position r reads step·r + shift where `keep[r − first]`, for r in
+///   [first, last), a range in which every step·r + shift is an input position. The pass adds
+///   the whole range with the padding masked out, one packet loop of the full length even when
+///   an image's rows are shorter than a packet (8 × 8 images under AVX-512). Stride 1 along
+///   either axis gives step 1; stride s along the columns of an image of W = s·W′ columns gives
+///   step s.
+/// - Otherwise, `runs` of consecutive positions: circular padding, a stride along the rows of an
+///   image (one run per row), or along columns that the stride does not divide (runs of one).
+/// Adding a masked-out +0 instead of skipping an entry gives the same bits: every pass starts its
+/// sums at +0, and t + (+0) = t except for t = −0, which a sum that starts at +0 reaches only
+/// when rounding downwards, where −0 + (+0) = −0 again.
 struct OffsetMap {
   bool affine = false;
   Index step = 1;
   Index shift = 0;
   Index first = 0;
   Index last = 0;
-  /// Indexed by r − first; not chars, which may alias every type and so keep the compiler from
-  /// vectorising the loops that read them.
+  /// 1 where position first + k reads an input, 0 in padding; not chars, which may alias every
+  /// type and so keep the compiler from vectorising the loops that read them.
   std::vector<std::uint32_t> keep;
   std::vector<PositionRun> runs;
 };
 
-/// The positions a window pass along `axis` reads. `table[d·P_out + r]` is the input position
+/// The positions a window pass reads. `table[d·P_out + r]` is the input position
 /// that output position r reads at window offset d, or −1 in zero padding; `offsets[d]` is the
 /// same map in the form the inner loops use. Computed once per pass, before any pair, it keeps
 /// index arithmetic (and the modulo of circular padding) out of the inner loops.
@@ -134,7 +135,8 @@ inline OffsetMap offset_map(const PassMap& pass, Index d, Index po, Index pi) {
   return offset;
 }
 
-inline PassMap position_map(const Geometry& gi, const Geometry& go, int axis, const AxisMap& map) {
+/// The map of a window pass along `axis` from positions of `gi` to positions of `go`.
+inline PassMap pass_map(const Geometry& gi, const Geometry& go, int axis, const AxisMap& map) {
   PassMap pass;
   pass.window = map.window;
   const Index po = go.positions();

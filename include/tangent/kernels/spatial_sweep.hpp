@@ -126,13 +126,13 @@ struct BlockVisitor {
         trace1->record(slot, i, positions, [&](Index p) {
           return block.nngp[static_cast<std::size_t>(InFull ? p + positions * p : p)];
         });
-        const S* record = trace1->at(slot, i);
-        block.var1 = block.var2 = record;
+        const S* variances = trace1->at(slot, i);
+        block.var1 = block.var2 = variances;
         block.root1 = block.root2 = trace1->root_at(slot, i);
         // An activation with a bounded domain (Exp, Gaussian) refuses a variance outside it
         // here, where every sample's variances first appear, rather than return infinities.
-        if constexpr (requires { layer.check_variance(record[0]); }) {
-          for (Index p = 0; p < positions; ++p) layer.check_variance(record[p]);
+        if constexpr (requires { layer.check_variance(variances[0]); }) {
+          for (Index p = 0; p < positions; ++p) layer.check_variance(variances[p]);
         }
       } else {
         block.var1 = trace1->at(slot, i);
@@ -381,8 +381,9 @@ class SpatialPairs {
     SpatialState<S> state;
     Matrix<S> a;  ///< the first sample's positions × channels
     Matrix<S> b;  ///< the second's
-    /// Which samples a and b hold (−1: none yet). Gathering a sample reads one entry per cache
-    /// line of the column-major N × (P·C) input; consecutive pairs mostly share their first.
+    /// Which samples a and b hold (−1: none). Gathering a sample reads one entry per cache line
+    /// of the column-major N × (P·C) input; consecutive pairs share their first sample in the
+    /// single-process sweep (rows of the triangle) and their second in a distributed tile.
     Index a_sample = -1;
     Index b_sample = -1;
   };
@@ -416,10 +417,16 @@ class SpatialPairs {
     constexpr bool full = in_full<Net>(false);
     const std::vector<Index>& label2 = same_input_ ? labels_.first : labels_.second;
     SpatialState<S>& state = work.state;
-    if (work.a_sample != i) sample_matrix(x1_, i, work.a);
-    if (work.b_sample != j) sample_matrix(x2_, j, work.b);
-    work.a_sample = i;
-    work.b_sample = j;
+    if (work.a_sample != i) {
+      work.a_sample = -1;  // until the gather is complete
+      sample_matrix(x1_, i, work.a);
+      work.a_sample = i;
+    }
+    if (work.b_sample != j) {
+      work.b_sample = -1;
+      sample_matrix(x2_, j, work.b);
+      work.b_sample = j;
+    }
     input_block<full>(work.a, work.b, state.block.nngp);
     if constexpr (WithNtk) state.block.ntk.assign(state.block.nngp.size(), S(0));
     state.block.geometry = x1_.geometry;

@@ -11,7 +11,6 @@
 /// same arithmetic (core/simd_math.hpp), so the block's bits do not depend on the path.
 
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 
 #include "tangent/core/activation_concepts.hpp"
@@ -87,20 +86,21 @@ void activation_block(const A& activation, PairBlock<S>& block) {
                                          block.root2, positions);
     }
   } else {
-    const auto apply = [&](std::size_t e, S q11, S q22) {
-      const Moments<S> m = activation.moments(q11, nngp[e], q22);
+    const auto apply = [&](std::size_t e, Index p1, Index p2) {
+      const Moments<S> m = block_moments(activation, block.var1[p1], nngp[e], block.var2[p2],
+                                         block.root1[p1], block.root2[p2]);
       nngp[e] = m.expect;
       if constexpr (WithNtk) ntk[e] *= m.expect_derivative;
     };
     if constexpr (Full) {
       for (Index p2 = 0; p2 < positions; ++p2) {
         for (Index p1 = 0; p1 < positions; ++p1) {
-          apply(static_cast<std::size_t>(p1 + positions * p2), block.var1[p1], block.var2[p2]);
+          apply(static_cast<std::size_t>(p1 + positions * p2), p1, p2);
         }
       }
     } else {
       for (Index p = 0; p < positions; ++p) {
-        apply(static_cast<std::size_t>(p), block.var1[p], block.var2[p]);
+        apply(static_cast<std::size_t>(p), p, p);
       }
     }
   }

@@ -130,7 +130,7 @@ inline WindowPlan plan_window(const LayerSite& site, std::string_view what, cons
     plan.geometry[k + 1] = with_extent(plan.geometry[k], axis, map.out);
     const bool identity =
         map.window == 1 && map.stride == 1 && map.offset == 0 && map.out == map.in;
-    if (!identity) plan.passes[k] = position_map(plan.geometry[k], plan.geometry[k + 1], axis, map);
+    if (!identity) plan.passes[k] = pass_map(plan.geometry[k], plan.geometry[k + 1], axis, map);
   }
   return plan;
 }
