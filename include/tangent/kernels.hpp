@@ -67,10 +67,11 @@ struct Outputs {
 };
 
 /// Refuses, before any work, spatial kernels whose outputs, per-sample traces (every layer's
-/// input variances and their roots, 2P per sample) and per-thread blocks (P² entries where a layer
-/// needs every pair of positions: pooling, GlobalAvgPool; P where it needs their diagonal) cannot
-/// fit in memory together. A lower bound: the sweep holds more (window passes, branches).
-/// `output_share`: the part of the N1 × N2 outputs this process stores (distributed kernels).
+/// input variances, P per sample, and their roots where an activation reads them) and per-thread
+/// blocks (P² entries where a layer needs every pair of positions: pooling, GlobalAvgPool; P where
+/// it needs their diagonal) cannot fit in memory together. A lower bound: the sweep holds more
+/// (window passes, branches). `output_share`: the part of the N1 × N2 outputs this process stores
+/// (distributed kernels).
 template <Want W, class S, class O>
 void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, Index n2,
                   bool two_inputs, double output_share = 1.0) {
@@ -78,10 +79,9 @@ void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, I
                          sizeof(O) * (W == Want::both ? 2 : 1);
   double per_sample = 0;
   for (Index slot = 0; slot < plan.slots(); ++slot) {
-    per_sample += static_cast<double>(plan.traced_positions(slot));
+    per_sample += static_cast<double>(plan.traced_positions(slot) + plan.rooted_positions(slot));
   }
-  // Each traced variance is stored with its square root.
-  const double traces = 2 * per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * sizeof(S);
+  const double traces = per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * sizeof(S);
   // Threads take pairs kSpatialPairsPerChunk at a time: no more of them hold a block.
   const double pairs = two_inputs ? static_cast<double>(n1) * static_cast<double>(n2)
                                   : static_cast<double>(n1) * static_cast<double>(n1 + 1) / 2;

@@ -33,7 +33,7 @@ struct PairBlock {
   std::vector<S> spare;      ///< second workspace
   const S* var1 = nullptr;   ///< variances per position of the first sample, entering the layer
   const S* var2 = nullptr;   ///< ... of the second sample
-  const S* root1 = nullptr;  ///< √var1, correctly rounded
+  const S* root1 = nullptr;  ///< √var1, correctly rounded; null but for an activation
   const S* root2 = nullptr;  ///< √var2
   bool equal = false;        ///< equal inputs not told apart yet (same-position angles are 0)
   bool same_sample = false;  ///< the same sample (dropout masks shared), see EntryContext

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct KernelPlan {
   std::vector<Geometry> in;
   std::vector<WindowPlan> window;
   std::vector<FanInShape> fan_in;
+  /// Per slot: whether its rule reads √ of its input variances (an activation on spatial data,
+  /// any layer on feature vectors), which the trace then keeps beside the variances.
+  std::vector<std::uint8_t> rooted;
   Geometry out;
   /// Entries of the largest block a spatial sweep holds per pair of samples: P² for a stage that
   /// needs every pair of positions, P for one that needs only their diagonal.
@@ -40,6 +44,10 @@ struct KernelPlan {
   Index traced_positions(Index slot) const {
     const auto k = static_cast<std::size_t>(slot);
     return fan_in[k].branches.empty() ? in[k].positions() : 0;
+  }
+  /// Of those, the positions whose square roots the trace keeps too.
+  Index rooted_positions(Index slot) const {
+    return rooted[static_cast<std::size_t>(slot)] != 0 ? traced_positions(slot) : 0;
   }
 };
 
@@ -56,6 +64,7 @@ struct PlanVisitor {
     plan.in.push_back(in);
     plan.window.emplace_back();
     plan.fan_in.emplace_back();
+    plan.rooted.push_back(0);
     static_cast<void>(slot);  // slots arrive in order: slot == the size before the push
   }
 
@@ -63,6 +72,7 @@ struct PlanVisitor {
   void leaf(const L& layer, P&, Geometry& shape, Index slot, const LayerSite& site) {
     validate_layer(layer, site);
     claim(slot, shape);
+    plan.rooted.back() = !is_spatial<typename In::kind>::value || Activation<L> ? 1 : 0;
     if constexpr (is_spatial<typename In::kind>::value) {
       if constexpr (requires { layer.window_plan(shape, site); }) {
         WindowPlan& window = plan.window[static_cast<std::size_t>(slot)];

@@ -48,33 +48,48 @@ inline namespace TANGENT_PARALLEL_ABI {
 inline constexpr Index kSpatialPairsPerChunk = 4;
 
 /// Per-sample variances entering every slot: P values for a layer on spatial data (one per
-/// position), 1 for a layer on feature vectors, none for a fan-in; and their square roots
-/// (correctly rounded, as the kernel rules take them), which every pair would otherwise take again.
+/// position), 1 for a layer on feature vectors, none for a fan-in; and, for the slots whose rule
+/// reads them (`KernelPlan::rooted`), their square roots (correctly rounded, as the kernel rules
+/// take them), which every pair would otherwise take again.
 template <class S>
 struct SpatialTrace {
   std::vector<Index> offset;
   std::vector<Index> positions;
+  std::vector<Index> root_offset;
+  std::vector<Index> root_positions;
   std::vector<S> values;
   std::vector<S> roots;
 
-  std::size_t start(Index slot, Index sample) const {
-    const auto k = static_cast<std::size_t>(slot);
-    return static_cast<std::size_t>(offset[k] + positions[k] * sample);
+  S* at(Index slot, Index sample) { return values.data() + start(offset, positions, slot, sample); }
+  const S* at(Index slot, Index sample) const {
+    return values.data() + start(offset, positions, slot, sample);
   }
-  S* at(Index slot, Index sample) { return values.data() + start(slot, sample); }
-  const S* at(Index slot, Index sample) const { return values.data() + start(slot, sample); }
-  S* root_at(Index slot, Index sample) { return roots.data() + start(slot, sample); }
-  const S* root_at(Index slot, Index sample) const { return roots.data() + start(slot, sample); }
+  /// The roots of a slot's variances; null where the slot's rule does not read them.
+  const S* root_at(Index slot, Index sample) const {
+    if (root_positions[static_cast<std::size_t>(slot)] == 0) return nullptr;
+    return roots.data() + start(root_offset, root_positions, slot, sample);
+  }
 
-  /// Writes the variances entering `slot` for `sample` and their roots.
+  /// The root of a feature-vector slot's one variance (such slots are always rooted).
+  S root(Index slot, Index sample) const {
+    return roots[start(root_offset, root_positions, slot, sample)];
+  }
+
+  /// Writes the variances entering `slot` for `sample` (and their roots where kept).
   template <class VarianceAt>
   void record(Index slot, Index sample, Index count, VarianceAt&& variance_at) {
     S* value = at(slot, sample);
-    S* root = root_at(slot, sample);
-    for (Index p = 0; p < count; ++p) {
-      value[p] = variance_at(p);
-      root[p] = std::sqrt(value[p]);
-    }
+    for (Index p = 0; p < count; ++p) value[p] = variance_at(p);
+    if (root_positions[static_cast<std::size_t>(slot)] == 0) return;
+    S* root = roots.data() + start(root_offset, root_positions, slot, sample);
+    for (Index p = 0; p < count; ++p) root[p] = std::sqrt(value[p]);
+  }
+
+ private:
+  static std::size_t start(const std::vector<Index>& offsets, const std::vector<Index>& counts,
+                           Index slot, Index sample) {
+    const auto k = static_cast<std::size_t>(slot);
+    return static_cast<std::size_t>(offsets[k] + counts[k] * sample);
   }
 };
 
@@ -82,14 +97,19 @@ template <class S>
 SpatialTrace<S> trace_layout(const KernelPlan& plan, Index samples) {
   SpatialTrace<S> trace;
   Index total = 0;
+  Index root_total = 0;
   for (Index slot = 0; slot < plan.slots(); ++slot) {
     const Index p = plan.traced_positions(slot);
+    const Index r = plan.rooted_positions(slot);
     trace.offset.push_back(total);
     trace.positions.push_back(p);
+    trace.root_offset.push_back(root_total);
+    trace.root_positions.push_back(r);
     total += p * samples;
+    root_total += r * samples;
   }
   trace.values.assign(static_cast<std::size_t>(total), S(0));
-  trace.roots.assign(static_cast<std::size_t>(total), S(0));
+  trace.roots.assign(static_cast<std::size_t>(root_total), S(0));
   return trace;
 }
 
@@ -163,8 +183,8 @@ struct BlockVisitor {
       const S q22 = *trace2->at(slot, j);
       const EntryContext<S> pair{q11,
                                  q22,
-                                 *trace1->root_at(slot, i),
-                                 *trace2->root_at(slot, j),
+                                 trace1->root(slot, i),
+                                 trace2->root(slot, j),
                                  static_cast<S>(plan.in[k].channels),
                                  state.block.equal,
                                  state.block.same_sample,
