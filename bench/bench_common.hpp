@@ -7,8 +7,8 @@
 #include <fstream>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <sys/resource.h>
+#include <type_traits>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -116,8 +116,8 @@ GemmFloor fastest_gemm(const tangent::Matrix<S>& x1, const tangent::Matrix<S>& x
   const auto d = static_cast<int>(x1.cols());
   floor.blas = fastest_seconds([&] {
     if constexpr (std::is_same_v<S, double>) {
-      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n1, n2, d, 1.0, x1.data(), n1,
-                  x2.data(), n2, 0.0, g.data(), n1);
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n1, n2, d, 1.0, x1.data(), n1, x2.data(),
+                  n2, 0.0, g.data(), n1);
     } else {
       cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n1, n2, d, 1.0F, x1.data(), n1,
                   x2.data(), n2, 0.0F, g.data(), n1);

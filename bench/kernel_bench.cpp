@@ -19,7 +19,8 @@
 //   ./kernel_bench --smoke                           every benchmark once at a tiny size
 //   ./kernel_bench --benchmark_filter='activation'   the activations against each other
 //   ./kernel_bench --benchmark_filter='derivatives'  kernel_derivatives against kernels()
-//   OPENBLAS_NUM_THREADS=1 ./kernel_bench --benchmark_filter=tile_gemm   one tile: Eigen, dgemm, dsyrk
+//   OPENBLAS_NUM_THREADS=1 ./kernel_bench --benchmark_filter=tile_gemm
+//                                                    one tile: Eigen, dgemm, dsyrk
 
 #include <cmath>
 #include <cstdint>
@@ -126,12 +127,12 @@ void tile_gemm(benchmark::State& state) {
         break;
 #if defined(TANGENT_HAS_CBLAS)
       case 1:
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, d, 1.0, a.data(), n,
-                    bt.data(), d, 0.0, c.data(), n);
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, d, 1.0, a.data(), n, bt.data(),
+                    d, 0.0, c.data(), n);
         break;
       case 2:
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, n, d, 1.0, a.data(), n, 0.0,
-                    c.data(), n);
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, n, d, 1.0, a.data(), n, 0.0, c.data(),
+                    n);
         break;
 #endif
       default:
@@ -141,7 +142,8 @@ void tile_gemm(benchmark::State& state) {
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] = bench::rate(2.0 * tile * tile * kFeatures / (state.range(0) == 2 ? 2 : 1));
+  state.counters["GFLOP/s"] =
+      bench::rate(2.0 * tile * tile * kFeatures / (state.range(0) == 2 ? 2 : 1));
   state.SetLabel(bench::label());
 }
 
