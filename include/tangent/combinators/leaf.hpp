@@ -20,6 +20,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/layer_concepts.hpp"
+#include "tangent/core/moments.hpp"
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/simd_math.hpp"
@@ -209,14 +210,7 @@ void propagate_entry(const L& layer, V& q, V& t, const EntryContext<V>& pair) {
     if constexpr (WithNtk) t = V::load(ts.data());
   } else if constexpr (Activation<L>) {
     apply_activation<WithNtk>(q, t, pair, [&](const V& q12) {
-      if constexpr (requires {
-                      layer.moments_rooted(pair.q11, q12, pair.q22, pair.root11, pair.root22);
-                    }) {
-        // Activations that accept √q11 and √q22 skip two square roots per entry.
-        return layer.moments_rooted(pair.q11, q12, pair.q22, pair.root11, pair.root22);
-      } else {
-        return layer.moments(pair.q11, q12, pair.q22);
-      }
+      return rooted_moments(layer, pair.q11, q12, pair.q22, pair.root11, pair.root22);
     });
   } else {
     layer.template propagate_entry<WithNtk>(q, t, pair);

@@ -21,18 +21,6 @@
 
 namespace tangent::detail {
 
-/// E[φφ] and E[φ'φ'] of one entry or packet, from √q11 and √q22 when the activation can use them
-/// (saving two square roots per entry), as `propagate_entry` does on feature vectors.
-template <Activation A, class V>
-TANGENT_INLINE Moments<V> block_moments(const A& activation, const V& q11, const V& q12,
-                                        const V& q22, const V& root11, const V& root22) {
-  if constexpr (requires { activation.moments_rooted(q11, q12, q22, root11, root22); }) {
-    return activation.moments_rooted(q11, q12, q22, root11, root22);
-  } else {
-    return activation.moments(q11, q12, q22);
-  }
-}
-
 /// Entries [0, count) of a column of a full block (`OnePosition`: the second sample's variance
 /// and root are q22[0] and root22[0]) or of a diagonal block (the second sample's at the same
 /// positions), a packet at a time. The second sample's packets are locals (not read through a
@@ -49,9 +37,9 @@ TANGENT_INLINE void activation_packets(const A& activation, S* nngp, S* ntk, con
     const Index n = std::min<Index>(kLanes<S>, count - p);
     const V q22_p = OnePosition ? column_q22 : load_lanes<S>(q22 + p, n, S(1));
     const V root22_p = OnePosition ? column_root22 : load_lanes<S>(root22 + p, n, S(1));
-    const Moments<V> m =
-        block_moments(activation, load_lanes<S>(q11 + p, n, S(1)), load_lanes<S>(nngp + p, n, S(0)),
-                      q22_p, load_lanes<S>(root11 + p, n, S(1)), root22_p);
+    const Moments<V> m = rooted_moments(activation, load_lanes<S>(q11 + p, n, S(1)),
+                                        load_lanes<S>(nngp + p, n, S(0)), q22_p,
+                                        load_lanes<S>(root11 + p, n, S(1)), root22_p);
     store_lanes<S>(m.expect, nngp + p, n);
     if constexpr (WithNtk) {
       store_lanes<S>(load_lanes<S>(ntk + p, n, S(0)) * m.expect_derivative, ntk + p, n);
@@ -87,8 +75,8 @@ void activation_block(const A& activation, PairBlock<S>& block) {
     }
   } else {
     const auto apply = [&](std::size_t e, Index p1, Index p2) {
-      const Moments<S> m = block_moments(activation, block.var1[p1], nngp[e], block.var2[p2],
-                                         block.root1[p1], block.root2[p2]);
+      const Moments<S> m = rooted_moments(activation, block.var1[p1], nngp[e], block.var2[p2],
+                                          block.root1[p1], block.root2[p2]);
       nngp[e] = m.expect;
       if constexpr (WithNtk) ntk[e] *= m.expect_derivative;
     };
