@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
-#include <malloc.h>
 #include <string>
 #include <vector>
 
@@ -53,11 +52,6 @@ inline void sort_widths(std::vector<Eigen::Index>& widths) {
 template <class Body>
 int run_example(const char* name, Body body) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  // train() allocates its activations afresh every step; glibc would map blocks above 32 MB
-  // anew each time and fault in every page (a quarter of the CNN's training time here). Keep
-  // them on the heap for reuse.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   try {
     return body();
   } catch (const std::exception& e) {

@@ -290,6 +290,98 @@ TEST_CASE("finite networks give the same numbers on any number of threads", "[fi
 }
 #endif
 
+namespace {
+
+// Plain gradient descent written with apply() and gradients(): θ ← θ − η·∇θ, ∇f = (f − y)/n.
+template <class Net, class Params, class Input>
+Params steps_by_hand(const Net& net, Params p, const Input& x, const Eigen::MatrixXd& y, double eta,
+                     int steps) {
+  const double n = static_cast<double>(y.size());
+  for (int s = 0; s < steps; ++s) {
+    const auto grad = gradients(net, p, x, (apply(net, p, x) - y) / n);
+    detail::for_each_params(p, grad, [&](auto& q, const auto& g) {
+      detail::for_each_tensor(q, g, [&](auto& qt, const auto& gt) { qt -= eta * gt; });
+    });
+  }
+  return p;
+}
+
+}  // namespace
+
+// Conv runs blocks of samples in parallel (patch_block: 28 samples of 16×16×32 here, so 260
+// samples make nine full blocks and a short one, in two waves of at most eight for the weight
+// gradient), and train() takes every buffer of a step from the step before.
+TEST_CASE("window layers over many blocks of samples, and training steps on reused buffers",
+          "[finite][conv][train]") {
+  const auto net =
+      serial(Conv{.channels = 32, .filter = {3, 3}, .padding = Padding::same, .b_std = 0.1}, ReLU{},
+             Conv{.channels = 2, .filter = {3, 3}, .padding = Padding::same, .b_std = 0.1}, ReLU{},
+             Flatten{}, Dense{.width = 3, .b_std = 0.1});
+  const Index n = 260;
+  const Eigen::MatrixXd x = random_inputs(n, 16 * 16 * 3, 71);
+  const Eigen::MatrixXd r = random_inputs(n, 3, 72);
+  std::mt19937_64 rng(7);
+  const auto params = init(net, rng, image_shape(16, 16, 3));
+  const auto all = gradients(net, params, images(x, 16, 16, 3), r);
+
+  // The gradient is the sum of the samples' gradients, each from a pass of one block of one.
+  auto sum = all;
+  detail::for_each_params(sum, sum, [](auto& p, const auto&) {
+    detail::for_each_tensor(p, p, [](auto& t, const auto&) { t.setZero(); });
+  });
+  for (Index i = 0; i < n; ++i) {
+    const Eigen::MatrixXd xi = x.row(i);
+    const auto one = gradients(net, params, images(xi, 16, 16, 3), r.row(i));
+    detail::for_each_params(sum, one, [](auto& p, const auto& g) {
+      detail::for_each_tensor(p, g, [](auto& pt, const auto& gt) { pt += gt; });
+    });
+  }
+  detail::for_each_params(all, sum, [](auto& a, const auto& b) {
+    detail::for_each_tensor(a, b, [](auto& at, const auto& bt) {
+      if (at.size() == 0) return;
+      const double scale = bt.cwiseAbs().maxCoeff();
+      CHECK((at - bt).cwiseAbs().maxCoeff() <= 1e-12 * scale);
+    });
+  });
+
+  // Three steps of train() equal three steps by hand from fresh gradients() calls, bit for
+  // bit: no buffer that train() carries from one step to the next leaks into it.
+  const auto trained =
+      train(net, params, images(x, 16, 16, 3), r, {.learning_rate = 0.05, .steps = 3});
+  CHECK(trained == steps_by_hand(net, params, images(x, 16, 16, 3), r, 0.05, 3));
+
+  // The same through a residual block, pooling, LayerNorm, a concatenation and GlobalAvgPool,
+  // whose outputs and gradients are also written into reused buffers.
+  const auto branching = serial(
+      Conv{.channels = 4, .filter = {3, 3}, .padding = Padding::same, .b_std = 0.1},
+      residual(ReLU{}, Conv{.channels = 4, .filter = {3, 3}, .padding = Padding::same}),
+      AvgPool{.window = {2, 2}, .strides = {2, 2}}, LayerNorm{}, FanOut{.n = 2},
+      parallel(Conv{.channels = 3, .filter = {1, 1}},
+               serial(Conv{.channels = 2, .filter = {3, 3}, .padding = Padding::same}, Gelu{})),
+      FanInConcat{}, GlobalAvgPool{}, Dense{.width = 3});
+  const Eigen::MatrixXd small = x.topRows(12);
+  const auto branching_params = init(branching, rng, image_shape(16, 16, 3));
+  CHECK(train(branching, branching_params, images(small, 16, 16, 3), r.topRows(12),
+              {.learning_rate = 0.1, .steps = 3}) == steps_by_hand(branching, branching_params,
+                                                                   images(small, 16, 16, 3),
+                                                                   r.topRows(12), 0.1, 3));
+
+#if defined(_OPENMP)
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(3);
+  const auto all3 = gradients(net, params, images(x, 16, 16, 3), r);
+  const Eigen::MatrixXd out3 = apply(net, params, images(x, 16, 16, 3));
+  const auto trained3 =
+      train(net, params, images(x, 16, 16, 3), r, {.learning_rate = 0.05, .steps = 3});
+  omp_set_num_threads(1);
+  const Eigen::MatrixXd out1 = apply(net, params, images(x, 16, 16, 3));
+  omp_set_num_threads(threads);
+  CHECK(all3 == all);
+  CHECK((out1.array() == out3.array()).all());
+  CHECK(trained3 == trained);
+#endif
+}
+
 TEST_CASE("training takes gradient steps on the normalised MSE", "[finite][train]") {
   std::mt19937_64 rng(6);
   const auto net = serial(Dense{.width = 16, .w_std = 1.4, .b_std = 0.1}, Erf{},

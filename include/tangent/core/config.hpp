@@ -57,12 +57,22 @@ using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 namespace tangent::detail {
 
 /// The threads a parallel loop started here can run on: OpenMP's maximum, or 1 inside a parallel
-/// region (a caller's own; tangent never nests). What memory plans multiply per-thread blocks by.
+/// region (a caller's, or tangent's own: a Monte Carlo draw, a block of Conv's samples, whose
+/// nested regions then run on one thread). What memory plans multiply per-thread blocks by.
 inline Index max_threads() {
 #if defined(_OPENMP)
   return omp_in_parallel() ? 1 : omp_get_max_threads();
 #else
   return 1;
+#endif
+}
+
+/// The calling thread's number in its parallel region (0 outside one).
+inline Index thread_index() {
+#if defined(_OPENMP)
+  return omp_get_thread_num();
+#else
+  return 0;
 #endif
 }
 

@@ -10,6 +10,7 @@
 /// computed the same way on any number of threads (tested on 1 and 3 threads).
 
 #include <algorithm>
+#include <optional>
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -45,11 +46,25 @@ class SerialEigenScope {
   [[maybe_unused]] int saved_ = 1;
 };
 
+/// A SerialEigenScope only where a parallel region shares the work (`shared`): a loop whose
+/// region runs on one thread leaves `gemm` its own column tiles across the threads (the same
+/// bits: every tile is one serial product either way).
+class SerialWhenShared {
+ public:
+  explicit SerialWhenShared(bool shared) {
+    if (shared) scope_.emplace();
+  }
+
+ private:
+  std::optional<SerialEigenScope> scope_;
+};
+
 inline constexpr Index kGemmTile = 64;
 
-/// out = alpha·a·b (out is resized), deterministic for any thread count.
-template <class A, class B>
-void gemm(Matrix<double>& out, const A& a, const B& b, double alpha = 1.0) {
+/// out = alpha·a·b, deterministic for any thread count. `out` is a Matrix (resized) or a view
+/// of the product's shape.
+template <class Out, class A, class B>
+void gemm(Out& out, const A& a, const B& b, double alpha = 1.0) {
   const Index rows = a.rows();
   const Index cols = b.cols();
   out.resize(rows, cols);

@@ -47,8 +47,9 @@ struct AffineParams {
 /// - `l.check_params(params, shapes, site)`, throwing when `params` do not fit these shapes;
 /// - `l.forward(params, shapes, x, z)` and
 ///   `l.backward(params, shapes, x, dz, dx_or_null, grad)` on samples stored one per row;
-///   a layer with randomness or state that its backward pass needs (Dropout) takes a
-///   `detail::LayerRun&` as last argument of both instead;
+///   a layer with randomness or state that its backward pass needs (Dropout), or work buffers
+///   worth keeping from one training step to the next (Conv's patches), takes a
+///   `detail::LayerRun&` (const in backward) as last argument of both instead;
 /// - layers with parameters also `l.add_ntk(params, shapes, x1, g1, x2, g2, theta, cache)`,
 ///   adding their part of the empirical NTK given their inputs and output gradients for both
 ///   sets of samples (`cache` is theirs to keep between output units).
@@ -92,6 +93,11 @@ struct FiniteShapes {
   Index window = 1;
 };
 
+/// Work buffers of the layers of one pass, one list per thread (see `thread_scratch`). Layers
+/// run one after the other, so they share one set; kept with the pass's cache, so that the next
+/// step of a training loop finds them allocated.
+using ThreadScratch = std::vector<std::vector<Matrix<double>>>;
+
 /// What a layer of a finite network may keep between its forward and backward passes of one
 /// call, and the generator of its random draws: Dropout draws its mask from `rng` (null when the
 /// caller gave no generator) and keeps it in `kept` for the backward pass.
@@ -99,7 +105,29 @@ struct LayerRun {
   std::mt19937_64* rng = nullptr;
   Matrix<double> kept;
   LayerSite site{};  ///< where the layer is, for its messages
+  /// The pass's work buffers (set by the pass; the backward pass uses them too).
+  ThreadScratch* scratch = nullptr;
 };
+
+/// Makes room for the lists of work buffers of the threads a parallel region started here may
+/// have (max_threads(); the region must ask for no more); call it before the region.
+inline void reserve_scratch(const LayerRun& run) {
+  const auto threads = static_cast<std::size_t>(max_threads());
+  if (run.scratch->size() < threads) run.scratch->resize(threads);
+}
+/// A rows × cols matrix on `storage`, which grows when it is too small and never shrinks: a
+/// buffer that serves blocks of different sizes (the last block of samples is smaller) without
+/// being allocated again.
+inline Eigen::Map<Matrix<double>> scratch_view(Matrix<double>& storage, Index rows, Index cols) {
+  if (storage.size() < rows * cols) storage.resize(rows * cols, 1);
+  return {storage.data(), rows, cols};
+}
+/// The calling thread's first `count` work buffers (its own, inside the region).
+inline Matrix<double>* thread_scratch(const LayerRun& run, Index count) {
+  std::vector<Matrix<double>>& own = (*run.scratch)[static_cast<std::size_t>(thread_index())];
+  if (own.size() < static_cast<std::size_t>(count)) own.resize(static_cast<std::size_t>(count));
+  return own.data();
+}
 
 /// Fills a matrix with independent N(0, std²) draws, column by column, from `rng`.
 template <class URBG>

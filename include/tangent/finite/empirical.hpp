@@ -31,6 +31,7 @@
 #include "tangent/core/loop_errors.hpp"
 #include "tangent/core/memory.hpp"
 #include "tangent/core/params.hpp"
+#include "tangent/finite/matrix_pool.hpp"
 #include "tangent/finite/network.hpp"
 
 namespace tangent {
@@ -114,6 +115,7 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
     std::vector<Matrix<double>> caches(slots);
     std::vector<Matrix<double>> g1(slots);
     std::vector<Matrix<double>> g2(slots);
+    MatrixPool gradient_buffers;  // the same backward passes for every output unit
     for (Index unit = 0; unit < outputs; ++unit) {
       // Output gradients of every layer with parameters, for both inputs, for this output unit.
       const auto seed_gradient = [&](Index rows) {
@@ -121,12 +123,15 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
         e.col(unit).setOnes();
         return e;
       };
-      backward_all(net, params, plan, a1, seed_gradient(a1.output.rows()), nullptr,
-                   [&](Index j, const Matrix<double>& g) { g1[static_cast<std::size_t>(j)] = g; });
+      backward_all(
+          net, params, plan, a1, seed_gradient(a1.output.rows()), nullptr,
+          [&](Index j, const Matrix<double>& g) { g1[static_cast<std::size_t>(j)] = g; },
+          gradient_buffers);
       if (two_inputs) {
         backward_all(
             net, params, plan, a2, seed_gradient(a2.output.rows()), nullptr,
-            [&](Index j, const Matrix<double>& g) { g2[static_cast<std::size_t>(j)] = g; });
+            [&](Index j, const Matrix<double>& g) { g2[static_cast<std::size_t>(j)] = g; },
+            gradient_buffers);
       }
       NtkVisitor visitor{plan, a1, a2, g1, two_inputs ? g2 : g1, k.ntk, caches};
       visit_leaves<InputStage<Kind>>(net, params, visitor);
@@ -254,8 +259,8 @@ void plan_draws(const Net& net, const Input1& x1, const Input2* x2, Index drawin
   const double one_draw = 2 * n1 * n2 * sizeof(double);
   const double sums = static_cast<double>(new_sums) * one_draw;
   const double per_thread =
-      (plan.parameters +
-       (one_input ? n1 : n1 + n2) * (plan.activations + 2 * plan.largest_activation)) *
+      (plan.parameters + plan.scratch +
+       (one_input ? n1 : n1 + n2) * (plan.activations + plan.gradient_buffers())) *
           sizeof(double) +
       one_draw;
   require_memory("monte_carlo_kernels", sums + threads * per_thread,

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -39,6 +40,8 @@
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/finite/layer_ops.hpp"
+#include "tangent/finite/matrix_pool.hpp"
+#include "tangent/layers/patches.hpp"
 
 namespace tangent {
 
@@ -141,11 +144,28 @@ struct FinitePlan {
   double parameters = 0;
   /// Entries of every layer's output for one sample: what a forward pass keeps for backprop.
   double activations = 0;
-  /// Entries of the largest layer output for one sample: a backward pass holds two gradients
-  /// of at most that size at a time.
-  double largest_activation = 0;
+  /// The distinct sizes (entries per sample) of the layers' inputs and outputs.
+  std::vector<double> sizes;
+  /// Entries of the work buffers one thread of a Conv layer keeps (patches, output block and
+  /// input gradient block; see Conv::forward), the largest over the layers.
+  double scratch = 0;
 
   Index slots() const { return static_cast<Index>(shapes.size()); }
+  /// Entries per sample of the gradient buffers a backward pass holds: one of each distinct size
+  /// (kept in a MatrixPool for the next pass), and a second of the largest (a layer's input and
+  /// output gradients are alive at once).
+  double gradient_buffers() const {
+    double sum = 0;
+    double largest = 0;
+    for (double size : sizes) {
+      sum += size;
+      largest = std::max(largest, size);
+    }
+    return sum + largest;
+  }
+  void add_size(double size) {
+    if (std::find(sizes.begin(), sizes.end(), size) == sizes.end()) sizes.push_back(size);
+  }
 };
 
 struct FinitePlanVisitor {
@@ -165,7 +185,11 @@ struct FinitePlanVisitor {
     }
     const double out = static_cast<double>(s.out.positions()) * out_channels;
     plan.activations += out;
-    plan.largest_activation = std::max(plan.largest_activation, out);
+    plan.add_size(static_cast<double>(s.in.positions()) * static_cast<double>(s.in.channels));
+    plan.add_size(out);
+    if constexpr (std::is_same_v<layer_params_t<L>, AffineParams>) {
+      if (!s.patches.empty()) plan.scratch = std::max(plan.scratch, 3 * patch_entries(s));
+    }
   }
   template <std::size_t K>
   std::array<Geometry, K> fork(const Geometry& shape) {
@@ -226,25 +250,52 @@ struct ForwardCache {
   std::vector<LayerRun> run;                          ///< each layer's random draws and kept state
   std::vector<std::vector<Matrix<double>>> branches;  ///< a FanInProd's branch outputs
   Matrix<double> output;
+  /// The layers' work buffers (each LayerRun points here; on the heap, so that moving the cache
+  /// keeps them where the runs point). A backward pass writes them: two backward passes on one
+  /// cache must not run at the same time.
+  std::unique_ptr<ThreadScratch> scratch = std::make_unique<ThreadScratch>();
+
+  /// Hands every kept matrix to `pool` (the run states keep theirs: the next pass resizes them
+  /// in place).
+  void recycle(MatrixPool& pool) {
+    for (Matrix<double>& m : input) pool.give(std::move(m));
+    for (std::vector<Matrix<double>>& kept : branches) {
+      for (Matrix<double>& m : kept) pool.give(std::move(m));
+      kept.clear();
+    }
+    pool.give(std::move(output));
+  }
 };
+
+/// A pooled copy of `x`.
+inline Matrix<double> pooled_copy(MatrixPool& pool, const Matrix<double>& x) {
+  Matrix<double> copy = pool.take(x.rows(), x.cols());
+  copy = x;
+  return copy;
+}
 
 struct ForwardVisitor {
   const FinitePlan& plan;
   ForwardCache& cache;
+  MatrixPool& pool;
   std::mt19937_64* rng;
 
   template <class In, bool InFull, bool OutFull, class L, class P>
   void leaf(const L& layer, const P& params, Matrix<double>& x, Index slot, const LayerSite& site) {
     const auto k = static_cast<std::size_t>(slot);
+    const Geometry& out = plan.shapes[k].out;
     cache.input[k] = std::move(x);
-    x = Matrix<double>();  // the layer's output goes here
+    x = pool.take(cache.input[k].rows(), out.positions() * out.channels);  // the layer's output
     cache.run[k].rng = rng;
     cache.run[k].site = site;
+    cache.run[k].scratch = cache.scratch.get();
     forward(layer, params, plan.shapes[k], cache.input[k], x, cache.run[k]);
   }
   template <std::size_t K>
   std::array<Matrix<double>, K> fork(const Matrix<double>& x) {
-    return copies_of<K>(x);
+    std::array<Matrix<double>, K> copies;
+    for (Matrix<double>& copy : copies) copy = pooled_copy(pool, x);
+    return copies;
   }
   void to_diagonal(Matrix<double>&) {}
   template <class In, class Outs, bool OutFull, class F, std::size_t K>
@@ -253,32 +304,55 @@ struct ForwardVisitor {
     const auto k = static_cast<std::size_t>(slot);
     std::vector<const Matrix<double>*> ys{&y};
     for (const Matrix<double>& o : others) ys.push_back(&o);
-    Matrix<double> z;
+    const Geometry& out = plan.fan_in[k].out;
+    Matrix<double> z = pool.take(y.rows(), out.positions() * out.channels);
     f.forward(plan.fan_in[k], ys, z);
     if constexpr (F::keeps_outputs) {
       cache.branches[k].clear();
       cache.branches[k].push_back(std::move(y));
       for (Matrix<double>& o : others) cache.branches[k].push_back(std::move(o));
+    } else {
+      pool.give(std::move(y));
+      for (Matrix<double>& o : others) pool.give(std::move(o));
     }
     y = std::move(z);
   }
 };
 
-/// Runs the network forward on `input`, keeping what the backward pass needs. `seed`, when
-/// given, seeds the generator of random layers (Dropout's masks).
+/// Runs the network forward on `x` into `cache`, keeping what the backward pass needs, with
+/// every buffer taken from `pool`. `seed`, when given, seeds the generator of random layers
+/// (Dropout's masks).
 template <class Kind, class Net, class P>
-ForwardCache forward_all(const Net& net, const P& params, const FinitePlan& plan,
-                         Matrix<double> input, RandomSeed seed) {
-  ForwardCache cache;
+void forward_pass(const Net& net, const P& params, const FinitePlan& plan, Matrix<double> x,
+                  RandomSeed seed, ForwardCache& cache, MatrixPool& pool) {
   const auto slots = static_cast<std::size_t>(plan.slots());
   cache.input.resize(slots);
   cache.run.resize(slots);
   cache.branches.resize(slots);
   std::mt19937_64 generator(seed.value);
-  ForwardVisitor visitor{plan, cache, seed.given ? &generator : nullptr};
+  ForwardVisitor visitor{plan, cache, pool, seed.given ? &generator : nullptr};
   Cursor cursor;
-  fold<InputStage<Kind>, false>(net, params, input, cursor, visitor);
-  cache.output = std::move(input);
+  fold<InputStage<Kind>, false>(net, params, x, cursor, visitor);
+  cache.output = std::move(x);
+}
+
+/// One of repeated passes (training): what `cache` kept from the pass before goes to `pool`
+/// first, so that this pass takes the same buffers back.
+template <class Kind, class Net, class P>
+void forward_all(const Net& net, const P& params, const FinitePlan& plan,
+                 const Matrix<double>& input, RandomSeed seed, ForwardCache& cache,
+                 MatrixPool& pool) {
+  cache.recycle(pool);
+  forward_pass<Kind>(net, params, plan, pooled_copy(pool, input), seed, cache, pool);
+}
+
+/// A single pass on `input` (moved in, not copied).
+template <class Kind, class Net, class P>
+ForwardCache forward_all(const Net& net, const P& params, const FinitePlan& plan,
+                         Matrix<double> input, RandomSeed seed) {
+  ForwardCache cache;
+  MatrixPool pool;
+  forward_pass<Kind>(net, params, plan, std::move(input), seed, cache, pool);
   return cache;
 }
 
@@ -289,7 +363,7 @@ struct BackwardVisitor {
   const FinitePlan& plan;
   const ForwardCache& cache;
   OnLayer& on_layer;
-  Matrix<double> upstream{};
+  MatrixPool& pool;
 
   template <class L, class P>
   void leaf_backward(const L& layer, P& params, Matrix<double>& dz, Index slot,
@@ -304,35 +378,48 @@ struct BackwardVisitor {
       value = &params;
     }
     if constexpr (has_parameters<L>) on_layer(slot, dz);
-    backward(layer, *value, plan.shapes[k], cache.input[k], dz,
-             need_input_gradient ? &upstream : nullptr, grad, cache.run[k]);
-    if (need_input_gradient) std::swap(dz, upstream);
+    const Matrix<double>& x = cache.input[k];
+    Matrix<double> dx = need_input_gradient ? pool.take(x.rows(), x.cols()) : Matrix<double>();
+    backward(layer, *value, plan.shapes[k], x, dz, need_input_gradient ? &dx : nullptr, grad,
+             cache.run[k]);
+    if (need_input_gradient) {
+      pool.give(std::move(dz));
+      dz = std::move(dx);
+    }
   }
   template <std::size_t K, class F>
   std::array<Matrix<double>, K> fan_in_backward(const F& f, const Matrix<double>& dz, Index slot) {
     const auto k = static_cast<std::size_t>(slot);
     std::vector<const Matrix<double>*> ys;
     for (const Matrix<double>& y : cache.branches[k]) ys.push_back(&y);
+    const FanInShape& shape = plan.fan_in[k];
     std::vector<Matrix<double>> dys(K);
-    f.backward(plan.fan_in[k], ys, dz, dys);
+    for (std::size_t b = 0; b < K && b < shape.branches.size(); ++b) {
+      dys[b] = pool.take(dz.rows(), shape.branches[b].positions() * shape.branches[b].channels);
+    }
+    f.backward(shape, ys, dz, dys);
     std::array<Matrix<double>, K> gradients;
     for (std::size_t b = 0; b < K; ++b) gradients[b] = std::move(dys[b]);
     return gradients;
   }
   template <std::size_t K>
   void sum_gradients(Matrix<double>& dx, std::array<Matrix<double>, K>& gradients) {
+    pool.give(std::move(dx));
     dx = std::move(gradients[0]);
-    for (std::size_t b = 1; b < K; ++b) dx += gradients[b];
+    for (std::size_t b = 1; b < K; ++b) {
+      dx += gradients[b];
+      pool.give(std::move(gradients[b]));
+    }
   }
 };
 
 /// Backpropagates `output_gradient` (dL/d outputs) through the network; writes the parameter
-/// gradients into `grad` when it is not null.
+/// gradients into `grad` when it is not null. Gradient buffers come from and go back to `pool`.
 template <class Net, class P, class OnLayer>
 void backward_all(const Net& net, const P& params, const FinitePlan& plan,
                   const ForwardCache& cache, Matrix<double> output_gradient,
-                  std::type_identity_t<P>* grad, OnLayer&& on_layer) {
-  BackwardVisitor<std::remove_reference_t<OnLayer>> visitor{plan, cache, on_layer};
+                  std::type_identity_t<P>* grad, OnLayer&& on_layer, MatrixPool& pool) {
+  BackwardVisitor<std::remove_reference_t<OnLayer>> visitor{plan, cache, on_layer, pool};
   Cursor cursor{plan.slots()};
   // No public API needs dL/dx of the network's input, so the first layer skips it.
   if (grad != nullptr) {
@@ -341,6 +428,7 @@ void backward_all(const Net& net, const P& params, const FinitePlan& plan,
   } else {
     fold_backward(net, params, output_gradient, cursor, visitor, false);
   }
+  pool.give(std::move(output_gradient));  // the last gradient, for the next pass
 }
 
 /// Throws unless `x`'s samples have the shape the parameters were made for.
@@ -378,8 +466,9 @@ struct PreparedInput {
 /// after the arguments are checked, so that a wrong argument is named first.
 inline void plan_activations(std::string_view function, const FinitePlan& plan, double samples,
                              bool backward) {
-  const double per_sample = plan.activations + (backward ? 2 * plan.largest_activation : 0);
-  require_memory(function, samples * per_sample * sizeof(double),
+  const double per_sample = plan.activations + (backward ? plan.gradient_buffers() : 0);
+  const double scratch = static_cast<double>(max_threads()) * plan.scratch;
+  require_memory(function, (samples * per_sample + scratch) * sizeof(double),
                  std::string(backward ? "the activations and gradients" : "the activations") +
                      " of every layer for " + std::to_string(static_cast<long long>(samples)) +
                      " samples",
@@ -474,8 +563,10 @@ Params<Net> gradients_with(const Net& network, const Params<Net>& params, const 
   const ForwardCache cache = forward_all<typename input_kind<Input>::type>(
       net, params, plan, std::move(prepared.input.values), seed);
   Params<Net> grad = params;
-  backward_all(net, params, plan, cache, output_gradient, &grad,
-               [](Index, const Matrix<double>&) {});
+  MatrixPool gradient_buffers;
+  backward_all(
+      net, params, plan, cache, output_gradient, &grad, [](Index, const Matrix<double>&) {},
+      gradient_buffers);
   return grad;
 }
 

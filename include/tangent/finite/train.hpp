@@ -15,6 +15,7 @@
 #include "tangent/combinators/composition.hpp"
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/finite/matrix_pool.hpp"
 #include "tangent/finite/network.hpp"
 
 namespace tangent {
@@ -75,12 +76,19 @@ Params<Net> train_with(const Net& network, Params<Net> params, const Input& x,
     for_each_params(velocity, velocity, [](auto& v, const auto&) {
       for_each_tensor(v, v, [](auto& t, const auto&) { t.setZero(); });
     });
+    // Every step runs the same passes on the same shapes: each takes its activations, gradients
+    // and Conv's work buffers from the step before (none is allocated after the second step).
+    ForwardCache cache;
+    MatrixPool buffers;
     for (Index step = 0; step < options.steps; ++step) {
-      const ForwardCache cache = forward_all<Kind>(net, params, plan, input.values, seed());
-      const Matrix<double> residual = cache.output - y;
+      forward_all<Kind>(net, params, plan, input.values, seed(), cache, buffers);
+      Matrix<double> residual = buffers.take(y.rows(), y.cols());
+      residual = cache.output - y;
       if (options.on_step) options.on_step(step, 0.5 * residual.squaredNorm() / n);
-      backward_all(net, params, plan, cache, residual / n, &grad,
-                   [](Index, const Matrix<double>&) {});
+      residual /= n;
+      backward_all(
+          net, params, plan, cache, std::move(residual), &grad, [](Index, const Matrix<double>&) {},
+          buffers);
       for_each_params(velocity, grad, [&](auto& v, const auto& g) {
         for_each_tensor(v, g, [&](auto& vt, const auto& gt) { vt = options.momentum * vt + gt; });
       });
@@ -89,9 +97,8 @@ Params<Net> train_with(const Net& network, Params<Net> params, const Input& x,
       });
     }
     if (options.on_step) {
-      options.on_step(
-          options.steps,
-          mse_loss(forward_all<Kind>(net, params, plan, input.values, seed()).output, y));
+      forward_all<Kind>(net, params, plan, input.values, seed(), cache, buffers);
+      options.on_step(options.steps, mse_loss(cache.output, y));
     }
     return params;
   }

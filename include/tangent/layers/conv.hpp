@@ -14,6 +14,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/gemm.hpp"
+#include "tangent/core/loop_errors.hpp"
 #include "tangent/core/parameterization.hpp"
 #include "tangent/core/params.hpp"
 #include "tangent/core/spatial.hpp"
@@ -143,31 +144,46 @@ struct Conv {
                                  b_std.has_value(), shapes.in);
   }
   /// z[a] = (w_std/√(C·|f|))·Σ_d W_d·x[s·a + d] + b_std·b (ntk), or without the scales
-  /// (standard), per sample, by patches (im2col) and one product per block of samples.
+  /// (standard), per sample, by patches (im2col) and one product per block of samples. The
+  /// blocks run in parallel: a product with C_out ≤ 64 columns is one column tile of `gemm`, so
+  /// it would run on one thread. Each block is computed the same way on any number of threads.
   template <class S>
   void forward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<S>& x,
-               Matrix<S>& z) const {
+               Matrix<S>& z, detail::LayerRun& run) const {
     const Index positions = shapes.out.positions();
     const Index n = x.rows();
     z.resize(n, positions * channels);
     const Index block = detail::patch_block(shapes);
-    Matrix<S> patches;
-    Matrix<S> out;
-    for (Index first = 0; first < n; first += block) {
-      const Index count = std::min(block, n - first);
-      detail::gather_patches(x, first, count, shapes, patches);
-      detail::gemm(out, patches, p.weight, weight_scale(shapes));
-      if (b_std) out.rowwise() += bias_scale() * p.bias.transpose();
-      for (Index i = 0; i < count; ++i) {
-        for (Index a = 0; a < positions; ++a) {
-          z.row(first + i).segment(a * channels, channels) = out.row(i * positions + a);
-        }
+    const Index blocks = (n + block - 1) / block;
+    [[maybe_unused]] const int teams = static_cast<int>(detail::max_threads());
+    detail::reserve_scratch(run);
+    detail::LoopErrors errors;
+    TANGENT_OMP(parallel if (blocks > 1) num_threads(teams)) {
+      Matrix<S>* buffers = nullptr;
+      errors.run(detail::LoopErrors::kSetup, [&] { buffers = detail::thread_scratch(run, 2); });
+      TANGENT_OMP(for schedule(static))
+      for (Index b = 0; b < blocks; ++b) {
+        errors.run(b, [&] {
+          const detail::SerialWhenShared serial_products(blocks > 1);
+          const Index first = b * block;
+          const Index count = std::min(block, n - first);
+          const auto patches = detail::gather_patches(x, first, count, shapes, buffers[0]);
+          auto out = detail::scratch_view(buffers[1], count * positions, channels);
+          detail::gemm(out, patches, p.weight, weight_scale(shapes));
+          if (b_std) out.rowwise() += bias_scale() * p.bias.transpose();
+          detail::store_position_rows(out, first, count, positions, z);
+        });
       }
     }
+    errors.rethrow();
   }
+  /// Blocks of samples in parallel as in forward. The parameter gradient is the sum of the
+  /// blocks' parts taken in block order: a wave of blocks computes its parts side by side, then
+  /// they are added, so neither the thread count nor the wave's length changes its rounding.
   template <class S>
   void backward(const AffineParams& p, const detail::FiniteShapes& shapes, const Matrix<S>& x,
-                const Matrix<S>& dz, Matrix<S>* dx, AffineParams* grad) const {
+                const Matrix<S>& dz, Matrix<S>* dx, AffineParams* grad,
+                const detail::LayerRun& run) const {
     const Index positions = shapes.out.positions();
     const Index n = x.rows();
     const double scale = weight_scale(shapes);
@@ -177,26 +193,53 @@ struct Conv {
     }
     if (dx != nullptr) dx->setZero(n, x.cols());
     const Index block = detail::patch_block(shapes);
-    Matrix<S> patches;
-    Matrix<S> dout;
-    Matrix<S> part;
-    for (Index first = 0; first < n; first += block) {
-      const Index count = std::min(block, n - first);
-      detail::gather_patches(x, first, count, shapes, patches);
-      dout.resize(count * positions, channels);
-      for (Index i = 0; i < count; ++i) {
-        for (Index a = 0; a < positions; ++a) {
-          dout.row(i * positions + a) = dz.row(first + i).segment(a * channels, channels);
+    const Index blocks = (n + block - 1) / block;
+    const Index threads = detail::max_threads();
+    // A wave keeps one part per block: at least 8 and one per thread, at most 2²³ values of
+    // parts (64 MB in double). Without a parameter gradient nothing is kept: one wave.
+    const Index wave =
+        grad == nullptr ? blocks
+                        : std::clamp<Index>((Index{1} << 23) / std::max<Index>(p.weight.size(), 1),
+                                            1, std::max<Index>(8, threads));
+    std::vector<Matrix<S>> weight_parts(static_cast<std::size_t>(grad != nullptr ? wave : 0));
+    std::vector<Vector<S>> bias_parts(weight_parts.size());
+    [[maybe_unused]] const int teams = static_cast<int>(threads);
+    detail::reserve_scratch(run);
+    for (Index first_block = 0; first_block < blocks; first_block += wave) {
+      const Index end_block = std::min(blocks, first_block + wave);
+      const bool shared = end_block - first_block > 1;
+      detail::LoopErrors errors;
+      TANGENT_OMP(parallel if (shared) num_threads(teams)) {
+        Matrix<S>* buffers = nullptr;
+        errors.run(detail::LoopErrors::kSetup, [&] { buffers = detail::thread_scratch(run, 3); });
+        TANGENT_OMP(for schedule(static))
+        for (Index b = first_block; b < end_block; ++b) {
+          errors.run(b, [&] {
+            const detail::SerialWhenShared serial_products(shared);
+            const Index first = b * block;
+            const Index count = std::min(block, n - first);
+            const auto patches = detail::gather_patches(x, first, count, shapes, buffers[0]);
+            const auto dout =
+                detail::load_position_rows(dz, first, count, positions, channels, buffers[1]);
+            if (grad != nullptr) {
+              const auto k = static_cast<std::size_t>(b - first_block);
+              detail::gemm(weight_parts[k], patches.transpose(), dout, scale);
+              if (b_std) bias_parts[k] = dout.colwise().sum().transpose();
+            }
+            if (dx != nullptr) {
+              auto part = detail::scratch_view(buffers[2], count * positions, p.weight.rows());
+              detail::gemm(part, dout, p.weight.transpose(), scale);
+              detail::scatter_patches(part, first, count, shapes, *dx);
+            }
+          });
         }
       }
-      if (grad != nullptr) {
-        detail::gemm(part, patches.transpose(), dout, scale);
-        grad->weight += part;
-        if (b_std) grad->bias += bias_scale() * dout.colwise().sum().transpose();
-      }
-      if (dx != nullptr) {
-        detail::gemm(part, dout, p.weight.transpose(), scale);
-        detail::scatter_patches(part, first, count, shapes, *dx);
+      errors.rethrow();
+      if (grad == nullptr) continue;
+      for (Index b = first_block; b < end_block; ++b) {
+        const auto k = static_cast<std::size_t>(b - first_block);
+        grad->weight += weight_parts[k];
+        if (b_std) grad->bias += bias_scale() * bias_parts[k];
       }
     }
   }
@@ -242,11 +285,11 @@ struct Conv {
     const Index positions = shapes.out.positions();
     const double scale = weight_scale(shapes);
     out.resize(count, p.weight.size() + p.bias.size());
-    Matrix<S> patches;
+    Matrix<S> patch_storage;
     Matrix<S> gi(positions, channels);
     Matrix<S> dw;
     for (Index i = 0; i < count; ++i) {
-      detail::gather_patches(x, first + i, 1, shapes, patches);
+      const auto patches = detail::gather_patches(x, first + i, 1, shapes, patch_storage);
       for (Index a = 0; a < positions; ++a) {
         gi.row(a) = g.row(first + i).segment(a * channels, channels);
       }
