@@ -12,6 +12,7 @@
 //
 //   ./cnn_bench --benchmark_filter='myrtle_gap<8>/N:128$'
 //   ./cnn_bench --benchmark_filter='wrn16<7>/N:128$'
+//   ./cnn_bench --benchmark_filter='myrtle_gap<32>/N:16$'  CIFAR size: time per kernel entry
 //   ./cnn_bench --smoke                                    every benchmark once at a tiny size
 
 #include <cmath>
@@ -113,6 +114,7 @@ void register_all(bool smoke) {
   bench::add("cnn_flatten<16>", cnn_flatten<16>, bench::sizes(smoke, 4, {128, 256, 512, 1024}));
   bench::add("myrtle_gap<8>", myrtle_gap<8>, bench::sizes(smoke, 4, {64, 128, 256}));
   bench::add("myrtle_gap<16>", myrtle_gap<16>, bench::sizes(smoke, 2, {64, 128, 256}));
+  bench::add("myrtle_gap<32>", myrtle_gap<32>, bench::sizes(smoke, 1, {16, 32}));
   bench::add("wrn16<7>", wrn16<7>, bench::sizes(smoke, 4, {64, 128, 256}));
   bench::add("wrn16<14>", wrn16<14>, bench::sizes(smoke, 2, {32, 64}));
 }
