@@ -4,10 +4,10 @@
 ///
 /// Eigen parallelises a large product itself, choosing its blocking from the thread count, so
 /// the rounding of each entry could change with OMP_NUM_THREADS. Here the output is cut into
-/// column tiles of a fixed width and each tile is its own Eigen product, inside an active OpenMP
-/// region (where Eigen does not spawn threads). Only products below Eigen's own minimum task
-/// size (50,000 multiply-adds, under which it never splits) skip the region. So every entry is
-/// computed the same way on any number of threads (tested on 1 and 3 threads).
+/// column tiles of a fixed width and each tile is its own serial Eigen product: inside an active
+/// OpenMP region (where Eigen does not spawn threads) when there are several tiles and enough
+/// work to share, else on the calling thread with Eigen held to one thread (SerialEigenScope).
+/// So every entry is computed the same way on any number of threads (tested on 1 and 3 threads).
 
 #include <algorithm>
 #include <optional>
@@ -46,13 +46,13 @@ class SerialEigenScope {
   [[maybe_unused]] int saved_ = 1;
 };
 
-/// A SerialEigenScope only where a parallel region shares the work (`shared`): a loop whose
-/// region runs on one thread leaves `gemm` its own column tiles across the threads (the same
-/// bits: every tile is one serial product either way).
-class SerialWhenShared {
+/// A SerialEigenScope only when `serial` holds: in a parallel loop, only where the region really
+/// shares the work, so that a loop whose region runs on one thread leaves `gemm` its own column
+/// tiles across the threads (the same bits: every tile is one serial product either way).
+class SerialEigenWhen {
  public:
-  explicit SerialWhenShared(bool shared) {
-    if (shared) scope_.emplace();
+  explicit SerialEigenWhen(bool serial) {
+    if (serial) scope_.emplace();
   }
 
  private:
@@ -60,6 +60,12 @@ class SerialWhenShared {
 };
 
 inline constexpr Index kGemmTile = 64;
+
+/// Products of fewer multiply-adds than this run their tiles on the calling thread. Starting and
+/// joining a team costs microseconds when the cores are idle, but a whole time slice when another
+/// process holds one of them: a thin batch's small products were then far slower on two threads
+/// than on one (bench/train_bench, train_fc under load).
+inline constexpr Index kParallelProduct = Index{1} << 20;
 
 /// out = alpha·a·b, deterministic for any thread count. `out` is a Matrix (resized) or a view
 /// of the product's shape.
@@ -69,8 +75,11 @@ void gemm(Out& out, const A& a, const B& b, double alpha = 1.0) {
   const Index cols = b.cols();
   out.resize(rows, cols);
   const Index tiles = (cols + kGemmTile - 1) / kGemmTile;
-  // Eigen splits no product below 50,000 multiply-adds, so those need no region.
-  [[maybe_unused]] const bool parallel = rows * cols * a.cols() >= 50000;
+  const Index work = rows * cols * a.cols();
+  [[maybe_unused]] const bool parallel = tiles > 1 && work >= kParallelProduct;
+  // Outside a team Eigen would split a product of 50,000 multiply-adds or more by the thread
+  // count; below that it never does.
+  const SerialEigenWhen serial_products(!parallel && work >= 50000);
   LoopErrors errors;  // Eigen's blocking buffers may fail to allocate
   TANGENT_OMP(parallel for schedule(static) if (parallel))
   for (Index t = 0; t < tiles; ++t) {

@@ -164,7 +164,7 @@ struct Conv {
       TANGENT_OMP(for schedule(static))
       for (Index b = 0; b < blocks; ++b) {
         errors.run(b, [&] {
-          const detail::SerialWhenShared serial_products(blocks > 1);
+          const detail::SerialEigenWhen serial_products(blocks > 1);
           const Index first = b * block;
           const Index count = std::min(block, n - first);
           const auto patches = detail::gather_patches(x, first, count, shapes, buffers[0]);
@@ -215,7 +215,7 @@ struct Conv {
         TANGENT_OMP(for schedule(static))
         for (Index b = first_block; b < end_block; ++b) {
           errors.run(b, [&] {
-            const detail::SerialWhenShared serial_products(shared);
+            const detail::SerialEigenWhen serial_products(shared);
             const Index first = b * block;
             const Index count = std::min(block, n - first);
             const auto patches = detail::gather_patches(x, first, count, shapes, buffers[0]);
