@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <fstream>
+#include <random>
 #include <string>
 #include <string_view>
 #include <sys/resource.h>
@@ -45,6 +47,17 @@ inline std::string isa() {
 #else
   return "SSE2";
 #endif
+}
+
+/// A rows × cols matrix of independent standard normal draws from a fixed seed, column by column.
+inline Eigen::MatrixXd normal_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  Eigen::MatrixXd m(rows, cols);
+  for (Eigen::Index c = 0; c < cols; ++c) {
+    for (Eigen::Index r = 0; r < rows; ++r) m(r, c) = normal(rng);
+  }
+  return m;
 }
 
 /// "<threads> threads, <ISA>", the label every benchmark carries.

@@ -16,7 +16,6 @@
 //   ./cnn_bench --smoke                                    every benchmark once at a tiny size
 
 #include <cmath>
-#include <random>
 #include <string>
 
 #include <tangent/tangent.hpp>
@@ -24,16 +23,6 @@
 #include "bench_common.hpp"
 
 namespace {
-
-Eigen::MatrixXd flat_images(Eigen::Index n, Eigen::Index side, Eigen::Index channels) {
-  std::mt19937_64 rng(7);
-  std::normal_distribution<double> normal;
-  Eigen::MatrixXd flat(n, side * side * channels);  // NHWC, one image per row
-  for (Eigen::Index c = 0; c < flat.cols(); ++c) {
-    for (Eigen::Index r = 0; r < n; ++r) flat(r, c) = normal(rng);
-  }
-  return flat;
-}
 
 tangent::Conv conv() {
   return {.channels = 128,
@@ -85,7 +74,7 @@ auto wide_resnet(tangent::Index block_size, tangent::Index side) {
 template <Eigen::Index Side, Eigen::Index Channels, class Net>
 void cnn_kernels(benchmark::State& state, const Net& net) {
   const Eigen::Index n = state.range(0);
-  const Eigen::MatrixXd flat = flat_images(n, Side, Channels);
+  const Eigen::MatrixXd flat = bench::normal_matrix(n, Side * Side * Channels, 7);  // NHWC
   for (auto _ : state) {
     const tangent::Kernels k = tangent::kernels(net, tangent::images(flat, Side, Side, Channels));
     benchmark::DoNotOptimize(k.ntk.data());

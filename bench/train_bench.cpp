@@ -11,7 +11,6 @@
 //   ./train_bench --smoke                                  every benchmark once at a tiny size
 
 #include <cmath>
-#include <cstdint>
 #include <random>
 #include <sys/resource.h>
 
@@ -26,16 +25,6 @@
 namespace {
 
 constexpr tangent::Index kSteps = 5;
-
-Eigen::MatrixXd normal_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
-  Eigen::MatrixXd m(rows, cols);
-  for (Eigen::Index c = 0; c < cols; ++c) {
-    for (Eigen::Index r = 0; r < rows; ++r) m(r, c) = normal(rng);
-  }
-  return m;
-}
 
 double minor_faults() {
   rusage usage{};
@@ -80,9 +69,9 @@ void train_cnn(benchmark::State& state) {
                   .w_std = std::sqrt(2.0),
                   .b_std = 0.05};
   const auto net = serial(conv, ReLU{}, conv, ReLU{}, Flatten{}, Dense{.width = 10});
-  const Eigen::MatrixXd flat = normal_matrix(n, Side * Side * 3, 7);
+  const Eigen::MatrixXd flat = bench::normal_matrix(n, Side * Side * 3, 7);
   train_steps(state, net, images(flat, Side, Side, 3), image_shape(Side, Side, 3),
-              normal_matrix(n, 10, 8));
+              bench::normal_matrix(n, 10, 8));
   state.SetLabel(bench::label());
 }
 
@@ -97,7 +86,8 @@ void train_fc(benchmark::State& state) {
 #endif
   const Dense dense{.width = width, .w_std = std::sqrt(2.0), .b_std = 0.05};
   const auto net = serial(dense, ReLU{}, dense, ReLU{}, dense, ReLU{}, Dense{.width = 10});
-  train_steps(state, net, normal_matrix(n, 784, 7), Index{784}, normal_matrix(n, 10, 8));
+  train_steps(state, net, bench::normal_matrix(n, 784, 7), Index{784},
+              bench::normal_matrix(n, 10, 8));
   state.SetLabel(bench::label());
 #if defined(_OPENMP)
   omp_set_num_threads(saved);
