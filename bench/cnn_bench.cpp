@@ -5,6 +5,8 @@
 //   myrtle_gap<H>   Myrtle-5 style (Shankar et al. 2020): four 3×3 SAME Conv + ReLU, two 2×2
 //                   average pools, GlobalAvgPool, Dense, on H×H×3 images: the full covariance
 //                   over pairs of positions.
+//   pool_flatten<H> two 3×3 SAME Conv + ReLU blocks, a 2×2 average pool of stride 2, Flatten,
+//                   Dense on H×H×3 images: full blocks up to the pool, then only its diagonal.
 //   wrn16<H>        neural-tangents' README WideResNet with block size 2 (WRN-16: three groups
 //                   of two residual blocks, strided conv shortcuts, AvgPool over the last
 //                   group's extent, Flatten, Dense), on H×H×1 images, as examples/wide_resnet.cpp
@@ -43,6 +45,12 @@ auto myrtle5() {
   const AvgPool halve{.window = {2, 2}, .strides = {2, 2}};
   return serial(conv(), ReLU{}, conv(), ReLU{}, halve, conv(), ReLU{}, halve, conv(), ReLU{},
                 GlobalAvgPool{}, Dense{.width = 10, .w_std = 1.0});
+}
+
+auto pool_flatten_net() {
+  using namespace tangent;
+  return serial(conv(), ReLU{}, conv(), ReLU{}, AvgPool{.window = {2, 2}, .strides = {2, 2}},
+                Flatten{}, Dense{.width = 10, .w_std = 1.0});
 }
 
 /// neural-tangents' stax.Conv(channels, (3, 3), strides, padding='SAME'): W_std = 1, no bias.
@@ -95,6 +103,11 @@ void myrtle_gap(benchmark::State& state) {
 }
 
 template <Eigen::Index Side>
+void pool_flatten(benchmark::State& state) {
+  cnn_kernels<Side, 3>(state, pool_flatten_net());
+}
+
+template <Eigen::Index Side>
 void wrn16(benchmark::State& state) {
   cnn_kernels<Side, 1>(state, wide_resnet(2, Side));
 }
@@ -104,6 +117,7 @@ void register_all(bool smoke) {
   bench::add("myrtle_gap<8>", myrtle_gap<8>, bench::sizes(smoke, 4, {64, 128, 256}));
   bench::add("myrtle_gap<16>", myrtle_gap<16>, bench::sizes(smoke, 2, {64, 128, 256}));
   bench::add("myrtle_gap<32>", myrtle_gap<32>, bench::sizes(smoke, 1, {16, 32}));
+  bench::add("pool_flatten<16>", pool_flatten<16>, bench::sizes(smoke, 4, {64, 128}));
   bench::add("wrn16<7>", wrn16<7>, bench::sizes(smoke, 4, {64, 128, 256}));
   bench::add("wrn16<14>", wrn16<14>, bench::sizes(smoke, 2, {32, 64}));
 }

@@ -2,6 +2,8 @@
 // - the window passes (convolution, window sums, pooling of rows), which add contiguous or masked
 //   ranges of positions (core/spatial_block.hpp, OffsetMap), against sums written from the axis
 //   maps and the shapes one entry at a time, for every padding, strides 1–3 and odd extents;
+// - pooling into a diagonal block (each output position's window only) against the diagonal of
+//   the pooled full block;
 // - an activation on a block, which runs a packet of positions at a time, against its rule
 //   applied to one entry at a time (`moments(q11, q12, q22)`), for block sizes that are not
 //   multiples of the packet and for equal samples, and an activation without a lane form (Tanh).
@@ -163,6 +165,44 @@ TEST_CASE("window passes equal their position tables read entry by entry", "[ker
     }
   }
   CHECK(passes_checked > 300);
+}
+
+TEST_CASE("pooling into a diagonal block is the diagonal of the pooled full block, bit for bit",
+          "[kernels][conv]") {
+  // An AvgPool before layers that read same-position entries only (a Flatten readout) sums each
+  // output position's window of the full block instead of pooling the whole block.
+  const std::vector<Geometry> shapes{{2, {8, 8}, 1}, {2, {7, 5}, 1}, {1, {9, 1}, 1}};
+  const std::vector<Extent> windows{{1, 1}, {2, 2}, {3, 2}, {1, 3}};
+  const std::vector<Extent> strides{{1, 1}, {2, 2}, {3, 1}};
+  unsigned seed = 100;
+  int plans_checked = 0;
+  for (const Geometry& shape : shapes) {
+    for (Extent window : windows) {
+      for (Extent stride : strides) {
+        for (Padding padding : {Padding::valid, Padding::same, Padding::circular}) {
+          if (shape.rank == 1) {
+            window = Extent{window[1]};
+            stride = Extent{stride[0]};
+          }
+          const WindowPlan plan =
+              detail::plan_window(LayerSite{"test", 1}, "window", window, stride, padding, shape);
+          INFO(describe(shape, window, stride, padding));
+          ++plans_checked;
+          const Index pi = plan.in().positions();
+          const std::vector<double> full = random_values(pi * pi, seed++);
+          std::vector<double> pooled = full;
+          std::vector<double> scratch;
+          detail::pool_passes(plan, pooled, scratch);
+          std::vector<double> expected;
+          detail::take_diagonal(pooled, plan.out().positions(), expected);
+          std::vector<double> diagonal(3, -1.0);
+          detail::pool_diagonal(plan, full, diagonal);
+          CHECK(same_bits(diagonal, expected));
+        }
+      }
+    }
+  }
+  CHECK(plans_checked == 108);
 }
 
 TEST_CASE("window passes take the affine form where the map allows it", "[kernels][conv]") {

@@ -20,18 +20,21 @@ namespace tangent {
 namespace detail {
 
 /// A window pooling's kernel rule on a pair's full block: each position of the pair summed over
-/// its own window, times `scale` (1/|w|² for the average, 1 for the sum).
+/// its own window, times `scale` (1/|w|² for the average, 1 for the sum). When the layers after
+/// it read only same-position entries (`OutFull` false), only the window of each output position
+/// is summed (`pool_diagonal`), not the full pooled block.
 template <bool OutFull, bool WithNtk, class S>
 void pool_block(PairBlock<S>& block, S scale) {
   const WindowPlan& plan = *block.window;
   const auto pool = [&](std::vector<S>& values) {
-    pool_passes(plan, values, block.scratch);
+    if constexpr (OutFull) {
+      pool_passes(plan, values, block.scratch);
+    } else {
+      pool_diagonal(plan, values, block.spare);
+      values.swap(block.spare);
+    }
     if (scale != S(1)) {
       for (S& v : values) v *= scale;
-    }
-    if constexpr (!OutFull) {
-      take_diagonal(values, plan.out().positions(), block.spare);
-      values.swap(block.spare);
     }
   };
   pool(block.nngp);

@@ -107,6 +107,49 @@ void pool_passes(const WindowPlan& plan, std::vector<S>& values, std::vector<S>&
   }
 }
 
+/// Σ over the window of output position `a` of term(p), p the input positions the window reads:
+/// per axis-1 offset, the sum over axis-0 offsets, in the order and grouping of the separable
+/// passes (`pool_passes`), so the result has their bits.
+template <class S, class Term>
+TANGENT_INLINE S window_sum(const WindowPlan& plan, Index a, const Term& term) {
+  const PassMap& first = plan.passes[0];
+  const PassMap& second = plan.passes[1];
+  const Index middle = plan.geometry[1].positions();
+  const auto first_sum = [&](Index r) {
+    if (first.empty()) return term(r);
+    S sum = 0;
+    for (Index d = 0; d < first.window; ++d) {
+      const Index source = first.source(d, r, middle);
+      if (source >= 0) sum += term(source);
+    }
+    return sum;
+  };
+  if (second.empty()) return first_sum(a);
+  S sum = 0;
+  for (Index d = 0; d < second.window; ++d) {
+    const Index source = second.source(d, a, plan.out().positions());
+    if (source >= 0) sum += first_sum(source);
+  }
+  return sum;
+}
+
+/// The diagonal of `pool_passes`' result, from the full input block alone: out[a] =
+/// Σ_{d, e} in(w_d(a), w_e(a)) over a's window w (rows summed first, as the passes do), which
+/// reads |w|² entries per output position where the passes touch every pair of positions
+/// (O(P_out·|w|²) against O(P²·w)). Same bits as `pool_passes` and `take_diagonal`.
+template <class S>
+void pool_diagonal(const WindowPlan& plan, const std::vector<S>& in, std::vector<S>& out) {
+  const Index pi = plan.in().positions();
+  const Index po = plan.out().positions();
+  out.resize(static_cast<std::size_t>(po));
+  for (Index a = 0; a < po; ++a) {
+    out[static_cast<std::size_t>(a)] = window_sum<S>(plan, a, [&](Index column) {
+      const S* values = in.data() + pi * column;
+      return window_sum<S>(plan, a, [&](Index row) { return values[row]; });
+    });
+  }
+}
+
 /// Checks a window layer's extents against `input` and plans its passes; the errors name the
 /// layer and the shapes.
 inline WindowPlan plan_window(const LayerSite& site, std::string_view what, const Extent& window,
