@@ -84,11 +84,11 @@ struct OffsetMap {
 /// same map in the form the inner loops use. Computed once per pass, before any pair, it keeps
 /// index arithmetic (and the modulo of circular padding) out of the inner loops.
 struct PassMap {
-  Index window = 0;
   std::vector<Index> table;
   std::vector<OffsetMap> offsets;
 
   bool empty() const { return table.empty(); }
+  Index window() const { return static_cast<Index>(offsets.size()); }
   Index source(Index d, Index position, Index positions) const {
     return table[static_cast<std::size_t>(d * positions + position)];
   }
@@ -138,7 +138,6 @@ inline OffsetMap offset_map(const PassMap& pass, Index d, Index po, Index pi) {
 /// The map of a window pass along `axis` from positions of `gi` to positions of `go`.
 inline PassMap pass_map(const Geometry& gi, const Geometry& go, int axis, const AxisMap& map) {
   PassMap pass;
-  pass.window = map.window;
   const Index po = go.positions();
   const Index across = go.extent[static_cast<std::size_t>(1 - axis)];
   const auto [along_i, across_i] = axis_strides(gi, axis);
@@ -195,7 +194,7 @@ template <class S>
 void convolve_full(const S* in, Index pi, S* out, Index po, const PassMap& pass) {
   std::fill(out, out + po * po, S(0));
   for (Index c = 0; c < po; ++c) {
-    for (Index d = 0; d < pass.window; ++d) {
+    for (Index d = 0; d < pass.window(); ++d) {
       const Index source = pass.source(d, c, po);
       if (source >= 0)
         add_offset(out + po * c, in + pi * source, pass.offsets[static_cast<std::size_t>(d)]);
@@ -207,7 +206,7 @@ void convolve_full(const S* in, Index pi, S* out, Index po, const PassMap& pass)
 template <class S>
 void convolve_diagonal(const S* in, S* out, Index po, const PassMap& pass) {
   std::fill(out, out + po, S(0));
-  for (Index d = 0; d < pass.window; ++d)
+  for (Index d = 0; d < pass.window(); ++d)
     add_offset(out, in, pass.offsets[static_cast<std::size_t>(d)]);
 }
 
@@ -217,7 +216,7 @@ template <class S>
 void pool_rows(const S* in, Index pi, S* out, Index po, Index columns, const PassMap& pass) {
   std::fill(out, out + po * columns, S(0));
   for (Index c = 0; c < columns; ++c) {
-    for (Index d = 0; d < pass.window; ++d)
+    for (Index d = 0; d < pass.window(); ++d)
       add_offset(out + po * c, in + pi * c, pass.offsets[static_cast<std::size_t>(d)]);
   }
 }
@@ -228,7 +227,7 @@ void pool_columns(const S* in, Index rows, S* out, Index po, const PassMap& pass
   std::fill(out, out + rows * po, S(0));
   for (Index c = 0; c < po; ++c) {
     S* target = out + rows * c;
-    for (Index d = 0; d < pass.window; ++d) {
+    for (Index d = 0; d < pass.window(); ++d) {
       const Index source = pass.source(d, c, po);
       if (source < 0) continue;
       const S* column = in + rows * source;

@@ -78,12 +78,12 @@ struct Conv {
   /// The passes of this layer on inputs of shape `in`; throws, naming the layer and the shapes,
   /// when the filter does not fit.
   detail::WindowPlan window_plan(const Geometry& in, const LayerSite& site) const {
-    detail::WindowPlan plan = detail::plan_window(site, "filter", filter, strides, padding, in);
-    plan.geometry[2].channels = channels;
+    detail::WindowPlan plan = window_shape(in, site);
+    detail::add_passes(plan);
     return plan;
   }
   Geometry output_geometry(const Geometry& in, const LayerSite& site) const {
-    return window_plan(in, site).out();
+    return window_shape(in, site).out();
   }
 
   template <bool InFull, bool OutFull, bool WithNtk, class S>
@@ -127,7 +127,7 @@ struct Conv {
   using params_type = AffineParams;
 
   detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
-    return detail::window_shapes(window_plan(in, site));
+    return detail::window_shapes(window_shape(in, site));
   }
   template <class URBG>
   AffineParams init_params(URBG& rng, const detail::FiniteShapes& shapes) const {
@@ -270,6 +270,13 @@ struct Conv {
   bool operator==(const Conv&) const = default;
 
  private:
+  /// The axis maps and shapes of this layer on inputs of shape `in`, without the passes.
+  detail::WindowPlan window_shape(const Geometry& in, const LayerSite& site) const {
+    detail::WindowPlan plan =
+        detail::plan_window_shape(site, "filter", filter, strides, padding, in);
+    plan.geometry[2].channels = channels;
+    return plan;
+  }
   double weight_scale(const detail::FiniteShapes& shapes) const {
     return parameterization == Parameterization::ntk
                ? w_std / std::sqrt(static_cast<double>(shapes.window * shapes.in.channels))
@@ -286,13 +293,11 @@ struct Conv {
     const double scale = weight_scale(shapes);
     out.resize(count, p.weight.size() + p.bias.size());
     Matrix<S> patch_storage;
-    Matrix<S> gi(positions, channels);
+    Matrix<S> gi_storage;
     Matrix<S> dw;
     for (Index i = 0; i < count; ++i) {
       const auto patches = detail::gather_patches(x, first + i, 1, shapes, patch_storage);
-      for (Index a = 0; a < positions; ++a) {
-        gi.row(a) = g.row(first + i).segment(a * channels, channels);
-      }
+      const auto gi = detail::load_position_rows(g, first + i, 1, positions, channels, gi_storage);
       detail::gemm(dw, patches.transpose(), gi, scale);
       out.row(i).head(dw.size()) = Eigen::Map<const Vector<double>>(dw.data(), dw.size());
       if (b_std) out.row(i).tail(channels) = bias_scale() * gi.colwise().sum();

@@ -118,7 +118,7 @@ TANGENT_INLINE S window_sum(const WindowPlan& plan, Index a, const Term& term) {
   const auto first_sum = [&](Index r) {
     if (first.empty()) return term(r);
     S sum = 0;
-    for (Index d = 0; d < first.window; ++d) {
+    for (Index d = 0; d < first.window(); ++d) {
       const Index source = first.source(d, r, middle);
       if (source >= 0) sum += term(source);
     }
@@ -126,7 +126,7 @@ TANGENT_INLINE S window_sum(const WindowPlan& plan, Index a, const Term& term) {
   };
   if (second.empty()) return first_sum(a);
   S sum = 0;
-  for (Index d = 0; d < second.window; ++d) {
+  for (Index d = 0; d < second.window(); ++d) {
     const Index source = second.source(d, a, plan.out().positions());
     if (source >= 0) sum += first_sum(source);
   }
@@ -150,10 +150,12 @@ void pool_diagonal(const WindowPlan& plan, const std::vector<S>& in, std::vector
   }
 }
 
-/// Checks a window layer's extents against `input` and plans its passes; the errors name the
-/// layer and the shapes.
-inline WindowPlan plan_window(const LayerSite& site, std::string_view what, const Extent& window,
-                              const Extent& strides, Padding padding, const Geometry& input) {
+/// Checks a window layer's extents against `input` and computes its axis maps and shapes, without
+/// the passes (all that output shapes and finite networks read); the errors name the layer and
+/// the shapes.
+inline WindowPlan plan_window_shape(const LayerSite& site, std::string_view what,
+                                    const Extent& window, const Extent& strides, Padding padding,
+                                    const Geometry& input) {
   require_extent(site, what, window, input);
   require_extent(site, "strides", strides, input);
   WindowPlan plan;
@@ -171,10 +173,27 @@ inline WindowPlan plan_window(const LayerSite& site, std::string_view what, cons
     }
     plan.maps[k] = map;
     plan.geometry[k + 1] = with_extent(plan.geometry[k], axis, map.out);
+  }
+  return plan;
+}
+
+/// Adds the position maps of the kernel rules' passes to a plan of shapes: one per axis whose map
+/// changes something.
+inline void add_passes(WindowPlan& plan) {
+  for (int axis = 0; axis < 2; ++axis) {
+    const auto k = static_cast<std::size_t>(axis);
+    const AxisMap& map = plan.maps[k];
     const bool identity =
         map.window == 1 && map.stride == 1 && map.offset == 0 && map.out == map.in;
     if (!identity) plan.passes[k] = pass_map(plan.geometry[k], plan.geometry[k + 1], axis, map);
   }
+}
+
+/// Checks a window layer's extents against `input` and plans its passes.
+inline WindowPlan plan_window(const LayerSite& site, std::string_view what, const Extent& window,
+                              const Extent& strides, Padding padding, const Geometry& input) {
+  WindowPlan plan = plan_window_shape(site, what, window, strides, padding, input);
+  add_passes(plan);
   return plan;
 }
 
