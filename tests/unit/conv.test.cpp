@@ -56,6 +56,32 @@ TEST_CASE("the diagonal-spatial path is the diagonal of the full path", "[kernel
   CHECK(max_relative(sd.ntk, sf.ntk) < 1e-14);
 }
 
+TEST_CASE("a pool before Flatten gives the diagonal of the fully pooled block, bit for bit",
+          "[kernels][conv]") {
+  // Before Flatten a pool sums each output position's own window (pool_diagonal); followed by a
+  // 1×1 AvgPool (which changes nothing but needs the full block) it pools the whole block, and
+  // the 1×1 pool then keeps its diagonal.
+  const Eigen::MatrixXd x1 = random_inputs(4, 7 * 6 * 2, 45);
+  const Eigen::MatrixXd x2 = random_inputs(3, 7 * 6 * 2, 46);
+  const auto a = images(x1, 7, 6, 2);
+  const auto b = images(x2, 7, 6, 2);
+  const auto body = serial(conv_a, ReLU{}, conv_b, Erf{});
+  const auto check = [&](const auto& pool) {
+    const auto diagonal = serial(body, pool, Flatten{}, Dense{.w_std = 1.2});
+    const auto full = serial(body, pool, AvgPool{}, Flatten{}, Dense{.w_std = 1.2});
+    const Kernels kd = kernels(diagonal, a, b);
+    const Kernels kf = kernels(full, a, b);
+    CHECK((kd.nngp.array() == kf.nngp.array()).all());
+    CHECK((kd.ntk.array() == kf.ntk.array()).all());
+    const Kernels sd = kernels(diagonal, a);
+    const Kernels sf = kernels(full, a);
+    CHECK((sd.ntk.array() == sf.ntk.array()).all());
+  };
+  check(AvgPool{.window = {2, 2}, .strides = {2, 2}});
+  check(AvgPool{.window = {3, 2}, .padding = Padding::same});
+  check(SumPool{.window = {2, 3}, .strides = {1, 2}, .padding = Padding::circular});
+}
+
 TEST_CASE("a 1x1 convolution on 1x1 images is a Dense layer", "[kernels][conv]") {
   const Eigen::MatrixXd x1 = random_inputs(5, 4, 43);
   const Eigen::MatrixXd x2 = random_inputs(3, 4, 44);

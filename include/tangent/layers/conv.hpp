@@ -78,12 +78,12 @@ struct Conv {
   /// The passes of this layer on inputs of shape `in`; throws, naming the layer and the shapes,
   /// when the filter does not fit.
   detail::WindowPlan window_plan(const Geometry& in, const LayerSite& site) const {
-    detail::WindowPlan plan = window_shape(in, site);
+    detail::WindowPlan plan = shape_plan(in, site);
     detail::add_passes(plan);
     return plan;
   }
   Geometry output_geometry(const Geometry& in, const LayerSite& site) const {
-    return window_shape(in, site).out();
+    return shape_plan(in, site).out();
   }
 
   template <bool InFull, bool OutFull, bool WithNtk, class S>
@@ -127,7 +127,7 @@ struct Conv {
   using params_type = AffineParams;
 
   detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
-    return detail::window_shapes(window_shape(in, site));
+    return detail::window_shapes(shape_plan(in, site));
   }
   template <class URBG>
   AffineParams init_params(URBG& rng, const detail::FiniteShapes& shapes) const {
@@ -271,7 +271,7 @@ struct Conv {
 
  private:
   /// The axis maps and shapes of this layer on inputs of shape `in`, without the passes.
-  detail::WindowPlan window_shape(const Geometry& in, const LayerSite& site) const {
+  detail::WindowPlan shape_plan(const Geometry& in, const LayerSite& site) const {
     detail::WindowPlan plan =
         detail::plan_window_shape(site, "filter", filter, strides, padding, in);
     plan.geometry[2].channels = channels;

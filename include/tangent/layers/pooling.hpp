@@ -143,12 +143,10 @@ struct WindowPool {
   /// The passes of this layer on inputs of shape `in`; throws, naming the layer and the shapes,
   /// when the window does not fit.
   detail::WindowPlan window_plan(const Geometry& in, const LayerSite& site) const {
-    detail::WindowPlan plan = window_shape(in, site);
-    detail::add_passes(plan);
-    return plan;
+    return detail::plan_window(site, "window", window, strides, padding, in);
   }
   Geometry output_geometry(const Geometry& in, const LayerSite& site) const {
-    return window_shape(in, site).out();
+    return shape_plan(in, site).out();
   }
 
   template <bool InFull, bool OutFull, bool WithNtk, class S>
@@ -163,7 +161,7 @@ struct WindowPool {
   using params_type = NoParams;
 
   detail::FiniteShapes finite_shapes(const Geometry& in, const LayerSite& site) const {
-    return detail::window_shapes(window_shape(in, site));
+    return detail::window_shapes(shape_plan(in, site));
   }
   template <class URBG>
   NoParams init_params(URBG&, const detail::FiniteShapes&) const {
@@ -183,7 +181,7 @@ struct WindowPool {
 
  private:
   /// The axis maps and shapes of this layer on inputs of shape `in`, without the passes.
-  detail::WindowPlan window_shape(const Geometry& in, const LayerSite& site) const {
+  detail::WindowPlan shape_plan(const Geometry& in, const LayerSite& site) const {
     return detail::plan_window_shape(site, "window", window, strides, padding, in);
   }
   static double scale(const detail::FiniteShapes& shapes) {

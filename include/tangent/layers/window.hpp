@@ -50,7 +50,8 @@ inline void require_extent(const LayerSite& site, std::string_view field, const 
 
 /// The separable passes of a window layer on one input shape: per axis the map of output to
 /// input indices, the shape after the pass, and the position map (empty for a pass that changes
-/// nothing).
+/// nothing, and for every pass of a plan of shapes alone, `plan_window_shape`, until
+/// `add_passes` fills them).
 struct WindowPlan {
   std::array<AxisMap, 2> maps{};
   std::array<Geometry, 3> geometry{};  ///< input, after axis 0, after axis 1 (the output)
@@ -109,7 +110,8 @@ void pool_passes(const WindowPlan& plan, std::vector<S>& values, std::vector<S>&
 
 /// Σ over the window of output position `a` of term(p), p the input positions the window reads:
 /// per axis-1 offset, the sum over axis-0 offsets, in the order and grouping of the separable
-/// passes (`pool_passes`), so the result has their bits.
+/// passes (`pool_passes`), so the result has their bits (positions in padding are skipped where
+/// the passes add a masked +0: the same bits, see OffsetMap).
 template <class S, class Term>
 TANGENT_INLINE S window_sum(const WindowPlan& plan, Index a, const Term& term) {
   const PassMap& first = plan.passes[0];
@@ -136,7 +138,8 @@ TANGENT_INLINE S window_sum(const WindowPlan& plan, Index a, const Term& term) {
 /// The diagonal of `pool_passes`' result, from the full input block alone: out[a] =
 /// Σ_{d, e} in(w_d(a), w_e(a)) over a's window w (rows summed first, as the passes do), which
 /// reads |w|² entries per output position where the passes touch every pair of positions
-/// (O(P_out·|w|²) against O(P²·w)). Same bits as `pool_passes` and `take_diagonal`.
+/// (O(P_out·|w|²) against O(P²·(w₀ + w₁)) per pair, w_k the window along axis k). Same bits as
+/// `pool_passes` and `take_diagonal`. `out` must not alias `in`.
 template <class S>
 void pool_diagonal(const WindowPlan& plan, const std::vector<S>& in, std::vector<S>& out) {
   const Index pi = plan.in().positions();
