@@ -70,6 +70,24 @@ double refit_error(const Eigen::MatrixXd& k, const Eigen::MatrixXd& y, double r)
   return sum / static_cast<double>(y.size());
 }
 
+/// A central difference of `objective` (a function of the kernel) along entry (i, j) moved
+/// symmetrically, with (j, i), by ±h, and what the gradient `g` (∂objective/∂K) predicts for it:
+/// G(i, i) on the diagonal, G(i, j) + G(j, i) off it.
+template <class Objective>
+std::pair<double, double> entry_slope(const Objective& objective, const Eigen::MatrixXd& k,
+                                      const Eigen::MatrixXd& g, Index i, Index j, double h) {
+  Eigen::MatrixXd kp = k;
+  Eigen::MatrixXd km = k;
+  kp(i, j) += h;
+  km(i, j) -= h;
+  if (i != j) {
+    kp(j, i) += h;
+    km(j, i) -= h;
+  }
+  const double slope = (objective(kp) - objective(km)) / (2 * h);
+  return {slope, i == j ? g(i, i) : g(i, j) + g(j, i)};
+}
+
 }  // namespace
 
 TEST_CASE("log marginal likelihood and its gradient equal scikit-learn's", "[model_selection]") {
@@ -191,19 +209,11 @@ TEST_CASE("marginal likelihood derivatives equal central differences", "[model_s
     CHECK(std::abs(fd - g.diag_reg) <= 1e-6 * (std::abs(g.diag_reg) + 1));
     // A symmetric perturbation of an off-diagonal pair and of a diagonal entry (which, with a
     // relative ridge, also moves r through tr(K)).
+    const auto likelihood = [&](const Eigen::MatrixXd& kernel) {
+      return log_marginal_likelihood(kernel, y, options);
+    };
     for (const auto& [i, j] : {std::pair<Index, Index>{2, 7}, std::pair<Index, Index>{4, 4}}) {
-      Eigen::MatrixXd kp = k;
-      Eigen::MatrixXd km = k;
-      kp(i, j) += h;
-      km(i, j) -= h;
-      if (i != j) {
-        kp(j, i) += h;
-        km(j, i) -= h;
-      }
-      const double slope =
-          (log_marginal_likelihood(kp, y, options) - log_marginal_likelihood(km, y, options)) /
-          (2 * h);
-      const double ours = i == j ? g.kernel(i, i) : g.kernel(i, j) + g.kernel(j, i);
+      const auto [slope, ours] = entry_slope(likelihood, k, g.kernel, i, j, h);
       CHECK(std::abs(slope - ours) <= 1e-6 * (std::abs(ours) + 1));
     }
   }
@@ -243,16 +253,8 @@ TEST_CASE("the leave-one-out gradient equals central differences of explicit ref
     CHECK(std::abs(fd_reg - g.diag_reg) <= 1e-6 * (std::abs(g.diag_reg) + e));
     for (const auto& [i, j] : {std::pair<Index, Index>{2, 7}, std::pair<Index, Index>{4, 4},
                                std::pair<Index, Index>{0, 9}}) {
-      Eigen::MatrixXd kp = k;
-      Eigen::MatrixXd km = k;
-      kp(i, j) += h;
-      km(i, j) -= h;
-      if (i != j) {
-        kp(j, i) += h;
-        km(j, i) -= h;
-      }
-      const double slope = (error(kp, reg) - error(km, reg)) / (2 * h);
-      const double ours = i == j ? g.kernel(i, i) : g.kernel(i, j) + g.kernel(j, i);
+      const auto [slope, ours] = entry_slope(
+          [&](const Eigen::MatrixXd& kernel) { return error(kernel, reg); }, k, g.kernel, i, j, h);
       INFO("entry " << i << ", " << j << ": " << ours << " vs " << slope);
       CHECK(std::abs(slope - ours) <= 1e-6 * (std::abs(ours) + e));
     }
