@@ -325,6 +325,11 @@ int run(const Settings& s) {
       "unset logscale\nunset view\nunset pm3d\nset surface\n"
       "set title 'test accuracy by method'\nset xlabel 'depth (hidden layers)'\n"
       "set ylabel 'test accuracy'\nset key bottom left autotitle columnhead\nset xtics 1\n"
+      // Half a depth either side, so that a run of one depth still has an x range.
+      "set xrange [" +
+      std::to_string(*std::min_element(s.depths.begin(), s.depths.end()) - 0.5) + ":" +
+      std::to_string(*std::max_element(s.depths.begin(), s.depths.end()) + 0.5) +
+      "]\n"
       "plot for [c=2:11] 'model_selection_accuracy.csv' using 1:c with linespoints\n"
       "unset multiplot\n";
   const bool png = examples::plot_png(out / "model_selection.png", script, 1500, 620);
