@@ -1,4 +1,4 @@
-// Choosing w_std, b_std and the ridge of NNGP regression on Fashion-MNIST, four ways, for a
+// Choosing w_std, b_std and the ridge of NNGP regression on Fashion-MNIST, five ways, for a
 // ReLU and an Erf network of each depth:
 // The hidden layers share one (w_std, b_std) (a repeated block); the readout is
 // Dense{.w_std = 1, .b_std = 0.1} throughout (with ReLU, a readout scale and the hidden scale

@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
@@ -21,6 +22,17 @@ namespace {
 using namespace tangent;
 
 using test::MemoryLimit;
+
+/// The bytes a refused call said it needed and its message; 0 and "(nothing thrown)" if it ran.
+template <class Call>
+std::pair<double, std::string> refusal(const Call& call) {
+  try {
+    call();
+  } catch (const MemoryError& e) {
+    return {e.needed_bytes, e.what()};
+  }
+  return {0.0, "(nothing thrown)"};
+}
 
 }  // namespace
 
@@ -188,4 +200,49 @@ TEST_CASE("finite networks plan their parameters, activations and Monte Carlo dr
   CHECK_THAT(test::message_of<MemoryError>([&] { (void)monte_carlo_kernels(narrow, rng, y, 8); }),
              Catch::Contains("the sums of 7 more chunks of draws (252 MB)"));
   CHECK(monte_carlo_kernels(narrow, rng, y.topRows(100), 8).ntk.allFinite());
+}
+
+TEST_CASE("the empirical kernels of two inputs count both forward passes' work buffers",
+          "[memory][finite]") {
+  // A 1×1 Conv(8) on 4×4 images: 16 positions × 8 channels = 2⁷ numbers per sample, blocks of
+  // 2¹⁴ samples, so each of Conv's three work buffers may hold 2²¹ numbers: 48 MiB per thread and
+  // forward pass. Two different inputs keep two forward passes (and their buffers) at once; one
+  // input of as many samples has the same activations and one pass.
+  const MemoryLimit limit("1M");
+  std::mt19937_64 rng(320);
+  const auto net =
+      serial(Conv{.channels = 8, .padding = Padding::same}, ReLU{}, Flatten{}, Dense{.width = 1});
+  const auto params = init(net, rng, image_shape(4, 4, 1));
+  const Eigen::MatrixXd x1 = test::random_inputs(6, 16, 321);
+  const Eigen::MatrixXd x2 = test::random_inputs(6, 16, 322);
+  Eigen::MatrixXd both(12, 16);
+  both << x1, x2;
+  const auto [one_pass, one_message] =
+      refusal([&] { (void)empirical_ntk(net, params, images(both, 4, 4, 1)); });
+  const auto [two_passes, two_message] =
+      refusal([&] { (void)empirical_ntk(net, params, images(x1, 4, 4, 1), images(x2, 4, 4, 1)); });
+  const double buffers =
+      static_cast<double>(detail::max_threads()) * 3 * double(1 << 21) * sizeof(double);
+  CHECK(one_pass > buffers);
+  CHECK(two_passes - one_pass == buffers);
+  CHECK_THAT(one_message, Catch::Contains("for 12 samples and the work buffers of 1 forward pass"));
+  CHECK_THAT(two_message,
+             Catch::Contains("for 12 samples and the work buffers of 2 forward passes"));
+}
+
+TEST_CASE("the empirical NTK counts the input products its Dense layers keep", "[memory][finite]") {
+  // Dense(8), ReLU, Dense(1) on 1,700 samples: the NNGP and NTK (2 × 1,700² numbers, 46 MB) fit
+  // under 100 MiB, but not beside both Dense layers' x1·x2ᵀ (kept across output units), one
+  // g1·g2ᵀ and the two layers' output gradients (8 + 1 numbers per sample).
+  const MemoryLimit limit("100M");
+  std::mt19937_64 rng(323);
+  const auto net = serial(Dense{.width = 8}, ReLU{}, Dense{.width = 1});
+  const auto params = init(net, rng, 2);
+  const Eigen::MatrixXd x = test::random_inputs(1700, 2, 324);
+  const auto [needed, message] = refusal([&] { (void)empirical_ntk(net, params, x); });
+  CHECK(needed == (5.0 * 1700 * 1700 + 1700 * 9) * sizeof(double));
+  CHECK_THAT(message, Catch::Contains("for the 1700 × 1700 NNGP and NTK, the inputs' products of "
+                                      "2 Dense layers and the output gradients"));
+  // The NNGP alone keeps none of them.
+  CHECK(empirical_nngp(net, params, x).allFinite());
 }

@@ -72,7 +72,7 @@ double refit_error(const Eigen::MatrixXd& k, const Eigen::MatrixXd& y, double r)
 
 /// A central difference of `objective` (a function of the kernel) along entry (i, j) moved
 /// symmetrically, with (j, i), by ±h, and what the gradient `g` (∂objective/∂K) predicts for it:
-/// G(i, i) on the diagonal, G(i, j) + G(j, i) off it.
+/// g(i, i) on the diagonal, g(i, j) + g(j, i) off it.
 template <class Objective>
 std::pair<double, double> entry_slope(const Objective& objective, const Eigen::MatrixXd& k,
                                       const Eigen::MatrixXd& g, Index i, Index j, double h) {

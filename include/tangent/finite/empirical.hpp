@@ -37,6 +37,28 @@
 namespace tangent {
 namespace detail {
 
+/// Bytes the empirical NTK of n1 × n2 samples holds while it adds the layers' parts, beyond the
+/// activations: the NNGP and NTK, each Dense layer's x1·x2ᵀ (kept across output units) and one
+/// g1·g2ᵀ, and the output gradients of the layers with parameters for both inputs.
+inline double ntk_buffer_bytes(const FinitePlan& plan, double n1, double n2, bool two_inputs) {
+  const double samples = two_inputs ? n1 + n2 : n1;
+  return ((3 + plan.input_products) * n1 * n2 + samples * plan.parameter_outputs) * sizeof(double);
+}
+
+/// Refuses, before the forward passes, an empirical NTK whose buffers (ntk_buffer_bytes) cannot
+/// fit in memory.
+inline void plan_ntk_buffers(std::string_view function, const FinitePlan& plan, Index n1, Index n2,
+                             bool two_inputs) {
+  const auto dense = static_cast<long long>(plan.input_products);
+  require_memory(
+      function,
+      ntk_buffer_bytes(plan, static_cast<double>(n1), static_cast<double>(n2), two_inputs),
+      "the " + std::to_string(n1) + " × " + std::to_string(n2) +
+          " NNGP and NTK, the inputs' products of " + std::to_string(dense) + " Dense layer" +
+          (dense == 1 ? "" : "s") + " and the output gradients of the layers with parameters",
+      "fewer samples per call");
+}
+
 /// Adds every layer's part of the empirical NTK, from both inputs' forward caches and the output
 /// gradients of the layers with parameters.
 struct NtkVisitor : LeafVisitor {
@@ -97,7 +119,9 @@ Kernels empirical_kernels_of(std::string_view function, const Net& network,
     // empirical_ntk needs the NNGP on the way; only empirical_nngp computes less.
     plan_kernel_outputs(function, n1, n2, sizeof(double), with_ntk,
                         function == "empirical_kernels" ? "empirical_nngp()" : "");
-    plan_activations(function, plan, static_cast<double>(two_inputs ? n1 + n2 : n1), with_ntk);
+    plan_activations(function, plan, static_cast<double>(two_inputs ? n1 + n2 : n1), with_ntk,
+                     two_inputs ? 2 : 1);
+    if (with_ntk) plan_ntk_buffers(function, plan, n1, n2, two_inputs);
     const ForwardCache a1 = forward_all<Kind>(net, params, plan, std::move(first.values), seed);
     const ForwardCache a2_storage =
         two_inputs ? forward_all<Kind>(net, params, plan, std::move(second.values), seed2)
@@ -245,7 +269,9 @@ auto init_shape(const Input& x) {
 
 /// Refuses, after the first draw has checked the inputs, the draws still to run in parallel when
 /// they cannot fit in memory together: each drawing thread holds one network's parameters, its
-/// activations and gradients and the draw's kernels, and every drawing chunk its running sums
+/// activations, gradients and work buffers (two forward passes' on two inputs) and the draw's
+/// kernels with the empirical NTK's buffers (ntk_buffer_bytes), and every drawing chunk its
+/// running sums
 /// (`new_sums` of them: the first chunk's is the first draw's kernels, already allocated).
 /// `drawing` is the number of chunks that draw.
 template <class Net, class Input1, class Input2>
@@ -259,16 +285,18 @@ void plan_draws(const Net& net, const Input1& x1, const Input2* x2, Index drawin
   const double one_draw = 2 * n1 * n2 * sizeof(double);
   const double sums = static_cast<double>(new_sums) * one_draw;
   const double per_thread =
-      (plan.parameters + plan.scratch +
+      (plan.parameters + (one_input ? 1 : 2) * plan.scratch +
        (one_input ? n1 : n1 + n2) * (plan.activations + plan.gradient_buffers())) *
           sizeof(double) +
-      one_draw;
-  require_memory("monte_carlo_kernels", sums + threads * per_thread,
-                 std::to_string(static_cast<long long>(threads)) +
-                     " networks drawn at once (parameters, activations, gradients and kernels: " +
-                     show_bytes(per_thread) + " each) and the sums of " + std::to_string(new_sums) +
-                     " more chunks of draws (" + show_bytes(sums) + ")",
-                 "narrower layers, fewer samples, or fewer threads (OMP_NUM_THREADS)");
+      ntk_buffer_bytes(plan, n1, n2, !one_input);
+  require_memory(
+      "monte_carlo_kernels", sums + threads * per_thread,
+      std::to_string(static_cast<long long>(threads)) +
+          " networks drawn at once (parameters, activations, gradients, work buffers and "
+          "kernels: " +
+          show_bytes(per_thread) + " each) and the sums of " + std::to_string(new_sums) +
+          " more chunks of draws (" + show_bytes(sums) + ")",
+      "narrower layers, fewer samples, or fewer threads (OMP_NUM_THREADS)");
 }
 
 template <class Net, class URBG, class Input1, class Input2>

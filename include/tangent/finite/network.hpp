@@ -149,6 +149,11 @@ struct FinitePlan {
   /// Entries of the work buffers one thread of a Conv layer keeps (patches, output block and
   /// input gradient block; see Conv::forward), the largest over the layers.
   double scratch = 0;
+  /// Dense layers: the empirical NTK keeps each one's x1·x2ᵀ (n1 × n2) across output units.
+  double input_products = 0;
+  /// Entries per sample of the outputs of the layers with parameters: the empirical NTK keeps
+  /// their output gradients across the layers of one output unit.
+  double parameter_outputs = 0;
 
   Index slots() const { return static_cast<Index>(shapes.size()); }
   /// Entries per sample of the gradient buffers a backward pass holds: one of each distinct size
@@ -189,7 +194,9 @@ struct FinitePlanVisitor {
     plan.add_size(out);
     if constexpr (std::is_same_v<layer_params_t<L>, AffineParams>) {
       if (!s.patches.empty()) plan.scratch = std::max(plan.scratch, 3 * patch_entries(s));
+      if (s.patches.empty()) plan.input_products += 1;
     }
+    if constexpr (has_parameters<L>) plan.parameter_outputs += out;
   }
   template <std::size_t K>
   std::array<Geometry, K> fork(const Geometry& shape) {
@@ -461,17 +468,26 @@ struct PreparedInput {
   FinitePlan plan;
 };
 
-/// Refuses, before the forward pass, what a pass over `samples` samples cannot do without: every
-/// layer's activations and, with `backward`, two gradients of the widest layer's size. Called
-/// after the arguments are checked, so that a wrong argument is named first.
+/// Refuses, before the forward pass, what passes over `samples` samples in all cannot do
+/// without: every layer's activations and, with `backward`, the gradient buffers; and the work
+/// buffers of each thread, once per forward cache held at the same time (`caches`: the empirical
+/// kernels of two inputs hold two). Called after the arguments are checked, so that a wrong
+/// argument is named first.
 inline void plan_activations(std::string_view function, const FinitePlan& plan, double samples,
-                             bool backward) {
+                             bool backward, Index caches) {
   const double per_sample = plan.activations + (backward ? plan.gradient_buffers() : 0);
-  const double scratch = static_cast<double>(max_threads()) * plan.scratch;
-  require_memory(function, (samples * per_sample + scratch) * sizeof(double),
-                 std::string(backward ? "the activations and gradients" : "the activations") +
+  const double scratch =
+      static_cast<double>(caches) * static_cast<double>(max_threads()) * plan.scratch;
+  std::string what = std::string(backward ? "the activations and gradients" : "the activations") +
                      " of every layer for " + std::to_string(static_cast<long long>(samples)) +
-                     " samples",
+                     " samples";
+  if (scratch > 0) {
+    const Index threads = max_threads();
+    what += " and the work buffers of " + std::to_string(caches) + " forward pass" +
+            (caches == 1 ? "" : "es") + " on " + std::to_string(threads) + " thread" +
+            (threads == 1 ? "" : "s");
+  }
+  require_memory(function, (samples * per_sample + scratch) * sizeof(double), what,
                  "fewer samples per call, or narrower layers");
 }
 
@@ -537,7 +553,7 @@ Matrix<double> apply_with(const Net& network, const Params<Net>& params, const I
   if constexpr (finite_fits<Input, std::remove_const_t<decltype(net)>>()) {
     PreparedInput prepared = prepare_input("apply", net, params, x);
     plan_activations("apply", prepared.plan, static_cast<double>(prepared.input.values.rows()),
-                     false);
+                     false, 1);
     return std::move(forward_all<typename input_kind<Input>::type>(
                          net, params, prepared.plan, std::move(prepared.input.values), seed)
                          .output);
@@ -559,7 +575,7 @@ Params<Net> gradients_with(const Net& network, const Params<Net>& params, const 
                           std::to_string(output_gradient.cols()) + " but the outputs are " +
                           std::to_string(n) + "×" + std::to_string(outputs));
   }
-  plan_activations("gradients", plan, static_cast<double>(n), true);
+  plan_activations("gradients", plan, static_cast<double>(n), true, 1);
   const ForwardCache cache = forward_all<typename input_kind<Input>::type>(
       net, params, plan, std::move(prepared.input.values), seed);
   Params<Net> grad = params;

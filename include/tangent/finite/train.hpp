@@ -66,7 +66,7 @@ Params<Net> train_with(const Net& network, Params<Net> params, const Input& x,
                         std::to_string(input.values.rows()) + "×" + std::to_string(outputs));
     }
     check_input("train", "y", y);
-    plan_activations("train", plan, static_cast<double>(input.values.rows()), true);
+    plan_activations("train", plan, static_cast<double>(input.values.rows()), true, 1);
 
     // A step's random layers (Dropout) draw fresh masks, seeded from the caller's generator.
     const auto seed = [&]() { return draw_seed(masks); };
