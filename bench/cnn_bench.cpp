@@ -12,6 +12,13 @@
 //                   group's extent, Flatten, Dense), on H×H×1 images, as examples/wide_resnet.cpp
 //                   runs it on Fashion-MNIST: the full covariance before the pool.
 //
+// and kernel_derivatives (NNGP, NTK and their derivatives in every hyperparameter, same-input)
+// against kernels() of the same network measured right before it, as kernel_bench's
+// fc_derivatives (counters x_kernels, hyperparameters, and for comparison the FC target
+// 2 + 0.5·hyperparameters):
+//   derivatives_myrtle<8>   Myrtle-5 + GAP on 8×8×3 (9 hyperparameters: 2 passes of 8);
+//   derivatives_flatten<8>  cnn_flatten's ten blocks on 8×8×3 (21 hyperparameters: 3 passes).
+//
 //   ./cnn_bench --benchmark_filter='myrtle_gap<8>/N:128$'
 //   ./cnn_bench --benchmark_filter='wrn16<7>/N:128$'
 //   ./cnn_bench --benchmark_filter='myrtle_gap<32>/N:16$'  CIFAR size: time per kernel entry
@@ -112,6 +119,40 @@ void wrn16(benchmark::State& state) {
   cnn_kernels<Side, 1>(state, wide_resnet(2, Side));
 }
 
+/// kernel_derivatives of `net` on N random Side×Side×3 images against its kernels().
+template <Eigen::Index Side, class Net>
+void cnn_derivatives(benchmark::State& state, const Net& net) {
+  const Eigen::Index n = state.range(0);
+  const Eigen::MatrixXd flat = bench::normal_matrix(n, Side * Side * 3, 7);
+  const auto x = tangent::images(flat, Side, Side, 3);
+  const double kernel_seconds = bench::fastest_seconds([&] {
+    const tangent::Kernels k = tangent::kernels(net, x);
+    benchmark::DoNotOptimize(k.ntk.data());
+  });
+  std::size_t count = 0;
+  for (auto _ : state) {
+    const tangent::KernelDerivatives d = tangent::kernel_derivatives(net, x);
+    count = d.hyperparameters.size();
+    benchmark::DoNotOptimize(d.d_ntk.back().data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["hyperparameters"] = static_cast<double>(count);
+  state.counters["x_kernels"] = bench::ratio_to(kernel_seconds);
+  state.counters["target"] = 2 + 0.5 * static_cast<double>(count);
+  state.counters["entries/s"] = bench::rate(static_cast<double>(n * n));
+  state.SetLabel(bench::label());
+}
+
+template <Eigen::Index Side>
+void derivatives_myrtle(benchmark::State& state) {
+  cnn_derivatives<Side>(state, myrtle5());
+}
+
+template <Eigen::Index Side>
+void derivatives_flatten(benchmark::State& state) {
+  cnn_derivatives<Side>(state, flatten_net(std::make_index_sequence<10>{}));
+}
+
 void register_all(bool smoke) {
   bench::add("cnn_flatten<16>", cnn_flatten<16>, bench::sizes(smoke, 4, {128, 256, 512, 1024}));
   bench::add("myrtle_gap<8>", myrtle_gap<8>, bench::sizes(smoke, 4, {64, 128, 256}));
@@ -120,6 +161,8 @@ void register_all(bool smoke) {
   bench::add("pool_flatten<16>", pool_flatten<16>, bench::sizes(smoke, 4, {64, 128}));
   bench::add("wrn16<7>", wrn16<7>, bench::sizes(smoke, 4, {64, 128, 256}));
   bench::add("wrn16<14>", wrn16<14>, bench::sizes(smoke, 2, {32, 64}));
+  bench::add("derivatives_myrtle<8>", derivatives_myrtle<8>, bench::sizes(smoke, 2, {32, 64}));
+  bench::add("derivatives_flatten<8>", derivatives_flatten<8>, bench::sizes(smoke, 2, {64, 128}));
 }
 
 }  // namespace

@@ -40,8 +40,10 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/hyperparameters.hpp"
+#include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernel_derivatives.hpp"
+#include "tangent/kernels/plan.hpp"
 #include "tangent/predict/leave_one_out.hpp"
 #include "tangent/predict/marginal_likelihood.hpp"
 #include "tangent/predict/posterior.hpp"
@@ -133,14 +135,14 @@ struct HyperparameterWriter : LeafOnlyWalk {
   }
 };
 
-template <class Net>
+template <class Kind, class Net>
 Net with_hyperparameter_values(Net net, const std::vector<double>& values,
                                const HyperparameterFilter& chosen) {
   HyperparameterWriter writer(values, chosen);
   Cursor cursor;
   Unused params;
   int state = 0;
-  fold<InputStage<Features>, false>(net, params, state, cursor, writer);
+  fold<InputStage<Kind>, false>(net, params, state, cursor, writer);
   if (writer.next != values.size()) {
     throw std::logic_error("tangent::fit_hyperparameters: wrote " + std::to_string(writer.next) +
                            " of " + std::to_string(values.size()) + " hyperparameters");
@@ -151,23 +153,25 @@ Net with_hyperparameter_values(Net net, const std::vector<double>& values,
 /// Thrown by the objective when options.max_evaluations is spent, to stop LBFGS++.
 struct EvaluationBudgetSpent {};
 
-}  // namespace TANGENT_PARALLEL_ABI
-}  // namespace detail
+/// The hyperparameters of `net` on inputs of shape `shape` that `which` chooses.
+template <class Kind, class Net>
+std::vector<Hyperparameter> list_hyperparameters(const Net& network, const Geometry& shape,
+                                                 const HyperparameterFilter& which) {
+  const auto net = as_serial(network);
+  using Flat = std::remove_const_t<decltype(net)>;
+  if constexpr (composition_fits<Kind, Flat>()) {
+    const KernelPlan plan = make_plan<InputStage<Kind>>(net, shape);
+    return map_hyperparameters<InputStage<Kind>>(net, plan, which).list;
+  } else {
+    return {};
+  }
+}
 
-inline namespace TANGENT_PARALLEL_ABI {
-
-/// Maximises the log marginal likelihood of the targets `y` (N×k) given the inputs `x` (N×d), or
-/// minimises the LOO error (`options.objective`), over the hyperparameters that `options.which`
-/// chooses (and the ridge), from those of `net`.
-/// Throws `std::invalid_argument` for bad input (as `kernels` and `log_marginal_likelihood`
-/// do), bad options, nothing to fit, a log-scaled hyperparameter that starts at 0 (its
-/// derivative vanishes there), and a kernel that cannot be used at the start. A point the
-/// optimiser tries where the kernel is singular or overflows counts as the worst objective
-/// (log p = −∞, LOO error = +∞) and the line search steps back from it. A run that does not
-/// converge returns its best point with `converged` false and a message saying why.
-template <Network Net, class DX, class DY>
-FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& x,
-                                   const Eigen::MatrixBase<DY>& y, const FitOptions& options = {}) {
+/// fit_hyperparameters on feature vectors (`inputs` a matrix) or images and sequences.
+template <class Net, class X, class DY>
+FitResult<Net> fit_hyperparameters(const Net& net, const X& inputs, const Eigen::MatrixBase<DY>& y,
+                                   const FitOptions& options) {
+  using Kind = typename input_kind<X>::type;
   constexpr std::string_view function = "fit_hyperparameters";
   if (options.kernel != Get::nngp && options.kernel != Get::ntk) {
     detail::fail(function, "options.kernel must be Get::nngp or Get::ntk");
@@ -184,23 +188,20 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
     detail::fail(function, "options.gradient_tolerance must be finite and ≥ 0, got " +
                                detail::show(options.gradient_tolerance));
   }
-  static_assert(
-      std::is_same_v<typename DX::Scalar, double> && std::is_same_v<typename DY::Scalar, double>,
-      "TANGENT: fit_hyperparameters WORKS IN double: cast x and y with .cast<double>().");
-  const DX& inputs = x.derived();
   const DY& targets = y.derived();
-  detail::check_kernel_input(function, "x", inputs);
-  if (targets.rows() != inputs.rows()) {
-    detail::fail(function, "x has " + std::to_string(inputs.rows()) + " rows but y has " +
+  const Index samples = sample_rows(inputs).rows();
+  detail::check_kernel_input(function, "x", sample_rows(inputs));
+  if (targets.rows() != samples) {
+    detail::fail(function, "x has " + std::to_string(samples) + " samples but y has " +
                                std::to_string(targets.rows()) +
-                               "; give one row of targets per input row");
+                               " rows; give one row of targets per sample");
   }
   if (targets.cols() == 0) detail::fail(function, "y has no columns");
   detail::require_all_finite(function, "y", targets);
 
   // The hyperparameters to fit, chosen once, from the starting values.
   const std::vector<Hyperparameter> chosen =
-      kernel_derivatives(net, inputs.topRows(1), options.which).hyperparameters;
+      detail::list_hyperparameters<Kind>(net, sample_geometry(inputs), options.which);
   const std::size_t count = chosen.size();
   if (count == 0 && !options.fit_diag_reg) {
     detail::fail(function,
@@ -225,7 +226,7 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
   const double scale = static_cast<double>(targets.size());
   const bool ntk = options.kernel == Get::ntk;
   const bool by_likelihood = options.objective == FitObjective::marginal_likelihood;
-  const Eigen::MatrixBase<DX>* const no_second_input = nullptr;
+  const X* const no_second_input = nullptr;
 
   constexpr double kInfinity = std::numeric_limits<double>::infinity();
   FitResult<Net> result{net, chosen, options.diag_reg, -kInfinity, kInfinity, {}, false, {}};
@@ -260,7 +261,7 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
     double value = kInfinity;
     try {
       if (!u.allFinite()) detail::fail(function, "the optimiser proposed a non-finite point");
-      const Net candidate = detail::with_hyperparameter_values(net, step.values, is_chosen);
+      const Net candidate = detail::with_hyperparameter_values<Kind>(net, step.values, is_chosen);
       const KernelDerivatives d =
           ntk ? detail::kernel_derivatives<true>("kernel_derivatives", candidate, inputs,
                                                  no_second_input, is_chosen)
@@ -376,12 +377,45 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
                                result.trace.front().error);
   }
   const std::vector<double> values = to_values(best_u);
-  result.network = detail::with_hyperparameter_values(net, values, is_chosen);
+  result.network = detail::with_hyperparameter_values<Kind>(net, values, is_chosen);
   for (std::size_t p = 0; p < count; ++p) result.hyperparameters[p].value = values[p];
   result.diag_reg = to_ridge(best_u);
   result.log_marginal_likelihood = result.trace[best_step].log_marginal_likelihood;
   result.leave_one_out_error = result.trace[best_step].leave_one_out_error;
   return result;
+}
+
+}  // namespace TANGENT_PARALLEL_ABI
+}  // namespace detail
+
+inline namespace TANGENT_PARALLEL_ABI {
+
+/// Maximises the log marginal likelihood of the targets `y` (N×k) given the inputs `x` (N×d), or
+/// minimises the LOO error (`options.objective`), over the hyperparameters that `options.which`
+/// chooses (and the ridge), from those of `net`.
+/// Throws `std::invalid_argument` for bad input (as `kernels` and `log_marginal_likelihood`
+/// do), bad options, nothing to fit, a log-scaled hyperparameter that starts at 0 (its
+/// derivative vanishes there), and a kernel that cannot be used at the start. A point the
+/// optimiser tries where the kernel is singular or overflows counts as the worst objective
+/// (log p = −∞, LOO error = +∞) and the line search steps back from it. A run that does not
+/// converge returns its best point with `converged` false and a message saying why.
+template <Network Net, class DX, class DY>
+FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& x,
+                                   const Eigen::MatrixBase<DY>& y, const FitOptions& options = {}) {
+  static_assert(
+      std::is_same_v<typename DX::Scalar, double> && std::is_same_v<typename DY::Scalar, double>,
+      "TANGENT: fit_hyperparameters WORKS IN double: cast x and y with .cast<double>().");
+  return detail::fit_hyperparameters(net, x.derived(), y, options);
+}
+
+/// The same on N images or sequences (`tangent::images`, `tangent::sequences`): Conv's w_std
+/// and b_std are fitted as Dense's are.
+template <Network Net, int D, class DY>
+FitResult<Net> fit_hyperparameters(const Net& net, const SpatialInput<double, D>& x,
+                                   const Eigen::MatrixBase<DY>& y, const FitOptions& options = {}) {
+  static_assert(std::is_same_v<typename DY::Scalar, double>,
+                "TANGENT: fit_hyperparameters WORKS IN double: cast y with .cast<double>().");
+  return detail::fit_hyperparameters(net, x, y, options);
 }
 
 }  // namespace TANGENT_PARALLEL_ABI

@@ -5,11 +5,13 @@
 ///
 /// They are exact (forward-mode differentiation of the kernel recursion, not finite
 /// differences): the kernel rules run on dual numbers seeded at every differentiable
-/// hyperparameter (core/hyperparameters.hpp: Dense w_std and b_std, Erf a, b, c, ABReLU a, b,
-/// LeakyReLU alpha), and the derivatives flow through every other layer's rule and through
-/// branches. Other layers' hyperparameters are held fixed. Every layer needs a lane form (the
-/// built-in closed forms have one; `Numerical` activations such as Tanh do not, and a
-/// static_assert says so). Networks on feature vectors; computed in double.
+/// hyperparameter (core/hyperparameters.hpp: Dense and Conv w_std and b_std, Erf a, b, c, ABReLU
+/// a, b, LeakyReLU alpha), and the derivatives flow through every other layer's rule and through
+/// branches. Other layers' hyperparameters are held fixed. Every layer on feature vectors needs a
+/// lane form (the built-in closed forms have one; `Numerical` activations such as Tanh do not,
+/// and a static_assert says so). Networks on feature vectors, images and sequences; computed in
+/// double. On images and sequences every entry of a pair's blocks carries its derivatives
+/// (kernels/spatial_derivative_sweep.hpp).
 ///
 /// With G, the gradient of an objective with respect to a kernel matrix (for instance
 /// `log_marginal_likelihood_gradient(k, y).kernel`), the objective's derivative with respect to
@@ -29,9 +31,11 @@
 #include "tangent/core/hyperparameters.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/memory.hpp"
+#include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
 #include "tangent/kernels/derivative_sweep.hpp"
 #include "tangent/kernels/plan.hpp"
+#include "tangent/kernels/spatial_derivative_sweep.hpp"
 
 namespace tangent {
 
@@ -49,6 +53,32 @@ struct KernelDerivatives {
 
 namespace detail {
 inline namespace TANGENT_PARALLEL_ABI {
+
+/// The outputs of kernel_derivatives for N1 × N2 kernels and `count` hyperparameters, sized,
+/// after checking that they fit in memory beside `work_bytes` of the sweep's own.
+template <bool WithNtk>
+KernelDerivatives derivative_outputs(std::string_view function, Index n1, Index n2,
+                                     std::size_t count, double work_bytes,
+                                     const std::string& work) {
+  const std::size_t kernels = WithNtk ? 2 : 1;
+  const double matrix_bytes = static_cast<double>(n1) * static_cast<double>(n2) * sizeof(double);
+  require_memory(function, matrix_bytes * static_cast<double>(kernels * (1 + count)) + work_bytes,
+                 "the " + std::to_string(n1) + " × " + std::to_string(n2) +
+                     (WithNtk ? " NNGP and NTK" : " NNGP") +
+                     " and their derivatives with respect to " + std::to_string(count) +
+                     " hyperparameters (" + show_bytes(matrix_bytes) + " each)" + work,
+                 "fewer samples");
+  KernelDerivatives out;
+  out.nngp.resize(n1, n2);
+  out.d_nngp.resize(count);
+  for (Matrix<double>& m : out.d_nngp) m.resize(n1, n2);  // first written by the sweep
+  if constexpr (WithNtk) {
+    out.ntk.resize(n1, n2);
+    out.d_ntk.resize(count);
+    for (Matrix<double>& m : out.d_ntk) m.resize(n1, n2);
+  }
+  return out;
+}
 
 /// The kernels and derivatives of the NNGP, and of the NTK when `WithNtk` (else `ntk` and
 /// `d_ntk` stay empty: a fit of the NNGP needs half the work).
@@ -76,28 +106,50 @@ KernelDerivatives kernel_derivatives(std::string_view function, const Net& netwo
       // x2 equal to x1 is one input, as in kernels(): symmetric results in half the work.
       if (equal_inputs(a, *b)) b.reset();
     }
-    const HyperparameterMap map = map_hyperparameters(net, plan, which);
-    const Index n1 = a.rows();
-    const Index n2 = x2 == nullptr ? n1 : x2->rows();
-    const std::size_t count = map.list.size();
-    const std::size_t kernels = WithNtk ? 2 : 1;
-    const double matrix_bytes = static_cast<double>(n1) * static_cast<double>(n2) * sizeof(double);
-    require_memory(function, matrix_bytes * static_cast<double>(kernels * (1 + count)),
-                   "the " + std::to_string(n1) + " × " + std::to_string(n2) +
-                       (WithNtk ? " NNGP and NTK" : " NNGP") +
-                       " and their derivatives with respect to " + std::to_string(count) +
-                       " hyperparameters (" + show_bytes(matrix_bytes) + " each)",
-                   "fewer samples");
-    out.nngp.resize(n1, n2);
-    out.d_nngp.resize(count);
-    for (Matrix<double>& m : out.d_nngp) m.resize(n1, n2);  // first written by the sweep
-    if constexpr (WithNtk) {
-      out.ntk.resize(n1, n2);
-      out.d_ntk.resize(count);
-      for (Matrix<double>& m : out.d_ntk) m.resize(n1, n2);
-    }
+    const HyperparameterMap map = map_hyperparameters<InputStage<Features>>(net, plan, which);
+    out = derivative_outputs<WithNtk>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows(),
+                                      map.list.size(), 0, "");
     feature_kernel_derivatives<WithNtk>(function, net, plan, map, a, b ? &*b : nullptr, &out.nngp,
                                         WithNtk ? &out.ntk : nullptr, out.d_nngp, out.d_ntk);
+    out.hyperparameters = map.list;
+  }
+  return out;
+}
+
+/// The same on images or sequences.
+template <bool WithNtk, class Net, int D>
+KernelDerivatives kernel_derivatives(std::string_view function, const Net& network,
+                                     const SpatialInput<double, D>& x1,
+                                     const SpatialInput<double, D>* x2,
+                                     const HyperparameterFilter& which) {
+  const auto net = as_serial(network);
+  using Flat = std::remove_const_t<decltype(net)>;
+  KernelDerivatives out;
+  if constexpr (composition_fits<Spatial<D>, Flat>()) {
+    const KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
+    check_kernel_input(function, "x1", x1.flat);
+    if (x2 != nullptr) {
+      check_kernel_input(function, "x2", x2->flat);
+      if (!(x1.geometry == x2->geometry)) {
+        fail(function, "x1 holds " + x1.geometry.str() + " samples but x2 holds " +
+                           x2->geometry.str() + "; both inputs need the same shape");
+      }
+    }
+    // x2 equal to x1 is one input, as in kernels().
+    const bool one_input = x2 == nullptr || equal_inputs(x1.flat, x2->flat);
+    const HyperparameterMap map = map_hyperparameters<InputStage<Spatial<D>>>(net, plan, which);
+    // Each thread holds a pair's NNGP block (and the NTK's) of dual numbers.
+    const double threads = static_cast<double>(max_threads());
+    const double blocks = threads * static_cast<double>(plan.largest_block) *
+                          sizeof(Dual<double, kTangentsPerPass>) * (WithNtk ? 2 : 1);
+    out = derivative_outputs<WithNtk>(
+        function, x1.samples(), x2 == nullptr ? x1.samples() : x2->samples(), map.list.size(),
+        blocks,
+        ", and " + std::to_string(static_cast<long long>(threads)) +
+            " threads' blocks of positions with their derivatives (" + show_bytes(blocks) + ")");
+    spatial_kernel_derivatives<WithNtk>(function, net, plan, map, x1, one_input ? nullptr : x2,
+                                        &out.nngp, WithNtk ? &out.ntk : nullptr, out.d_nngp,
+                                        out.d_ntk);
     out.hyperparameters = map.list;
   }
   return out;
@@ -126,6 +178,26 @@ KernelDerivatives kernel_derivatives(const Net& net, const Eigen::MatrixBase<D>&
                                      const HyperparameterFilter& which = {}) {
   return detail::kernel_derivatives<true>("kernel_derivatives", net, x,
                                           static_cast<const Eigen::MatrixBase<D>*>(nullptr), which);
+}
+
+/// NNGP, NTK and their derivatives between two sets of images or sequences
+/// (`tangent::images`, `tangent::sequences`): Conv's w_std and b_std and the activations'
+/// hyperparameters, as for feature vectors. Also throws when the shapes differ or a layer does
+/// not fit them.
+template <Network Net, int D>
+KernelDerivatives kernel_derivatives(const Net& net, const SpatialInput<double, D>& x1,
+                                     const SpatialInput<double, D>& x2,
+                                     const HyperparameterFilter& which = {}) {
+  return detail::kernel_derivatives<true>("kernel_derivatives", net, x1, &x2, which);
+}
+
+/// The same for the samples of `x` with themselves: symmetric N×N matrices, computed on pairs
+/// i ≤ j.
+template <Network Net, int D>
+KernelDerivatives kernel_derivatives(const Net& net, const SpatialInput<double, D>& x,
+                                     const HyperparameterFilter& which = {}) {
+  return detail::kernel_derivatives<true>(
+      "kernel_derivatives", net, x, static_cast<const SpatialInput<double, D>*>(nullptr), which);
 }
 
 }  // namespace TANGENT_PARALLEL_ABI

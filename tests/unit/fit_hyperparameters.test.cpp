@@ -286,3 +286,52 @@ TEST_CASE("fit_hyperparameters says when it did not converge, and refuses bad in
   bad(3, 1) = std::numeric_limits<double>::infinity();
   CHECK_THROWS_WITH(fit_hyperparameters(start, x, bad), Catch::Contains("finite"));
 }
+
+TEST_CASE("fit_hyperparameters fits a convolutional network on sequences",
+          "[model_selection][fit][conv]") {
+  // 30 sequences of length 6 with 2 channels; the targets a smooth function of neighbouring
+  // positions plus noise of standard deviation 0.1.
+  const Eigen::MatrixXd flat = random_inputs(30, 6 * 2, 61);
+  const Eigen::MatrixXd noise = random_inputs(30, 1, 62);
+  Eigen::MatrixXd y(30, 1);
+  for (Index i = 0; i < 30; ++i) {
+    y(i, 0) = 1.0 + std::sin(flat(i, 0) + flat(i, 2)) + 0.5 * flat(i, 5) * flat(i, 7);
+  }
+  y += 0.1 * noise;
+  const auto x = sequences(flat, 6, 2);
+  const auto make = [](double w1, double b1, double w2, double b2) {
+    return serial(
+        Conv{.channels = 8, .filter = {3}, .padding = Padding::same, .w_std = w1, .b_std = b1},
+        ReLU{}, Flatten{}, Dense{.w_std = w2, .b_std = b2});
+  };
+  const auto start = make(1.0, 0.5, 1.0, 0.5);
+  const FitResult fit = fit_hyperparameters(start, x, y);
+  INFO(fit.message);
+  REQUIRE(fit.converged);
+  REQUIRE(fit.hyperparameters.size() == 4);
+  CHECK(fit.hyperparameters[0].layer == "Conv");
+  const double w1 = fit.hyperparameters[0].value;
+  const double b1 = fit.hyperparameters[1].value;
+  const double w2 = fit.hyperparameters[2].value;
+  const double b2 = fit.hyperparameters[3].value;
+  CHECK(fit.network == make(w1, b1, w2, b2));
+  const double best = lml(nngp(fit.network, x), y, fit.diag_reg);
+  CHECK(best == Approx(fit.log_marginal_likelihood).epsilon(1e-12));
+  CHECK(best > lml(nngp(start, x), y, 1e-4));
+
+  // A maximum, by central differences in log θ per target (as for feature vectors above).
+  const std::vector<double> theta{w1, b1, w2, b2, fit.diag_reg};
+  const auto at = [&](const std::vector<double>& t) {
+    return lml(nngp(make(t[0], t[1], t[2], t[3]), x), y, t[4]);
+  };
+  for (std::size_t p = 0; p < theta.size(); ++p) {
+    std::vector<double> up = theta;
+    std::vector<double> down = theta;
+    up[p] *= std::exp(1e-4);
+    down[p] *= std::exp(-1e-4);
+    INFO("parameter " << p << " = " << theta[p]);
+    CHECK(std::abs((at(up) - at(down)) / 2e-4 / static_cast<double>(y.size())) < 1e-5);
+  }
+  CHECK_THROWS_WITH(fit_hyperparameters(start, x, y.topRows(29)),
+                    Catch::Contains("x has 30 samples but y has 29 rows"));
+}

@@ -5,9 +5,10 @@
 //   each matrix's largest entry; the same-input diagonals, where jacfwd is noisy (~1e-8), against
 //   the fixture's exact derivatives (mpmath);
 // - against central differences (h = 1e-6·|θ|, truncation O(h²) ≈ 1e-12 relative, rounding
-//   ≈ 1e-16/h = 1e-10 of the kernel's scale: tolerance 1e-6) for branches, a repeated block
-//   whose hyperparameters are shared by its repetitions, the standard parameterization and
-//   more hyperparameters than one pass differentiates;
+//   ≈ 1e-16/h = 1e-10 of the kernel's scale: tolerance 1e-8) for branches, a repeated block
+//   whose hyperparameters are shared by its repetitions, the standard parameterization, more
+//   hyperparameters than one pass differentiates, and networks on images and sequences (Conv's
+//   w_std and b_std through window passes, pooling, LayerNorm and the readouts);
 // - degenerate inputs (zero rows, duplicate rows) give finite derivatives, those of the
 //   diagonal for equal rows.
 
@@ -107,9 +108,9 @@ const std::vector<Case>& cases() {
 /// at θ, between x1 and x2 and of x1 with itself. With h = 1e-6·max(|θ|, 1) the truncation error
 /// is O(h²)·|K‴|/6 ≈ 1e-12 of the kernel's scale and the rounding error ε·|K|/h ≈ 1e-10: the
 /// tolerance 1e-8 of the kernel's scale leaves a margin of 100.
-template <class Make>
-void check_central_differences(const Make& make, const std::vector<double>& theta,
-                               const Eigen::MatrixXd& x1, const Eigen::MatrixXd& x2) {
+template <class Make, class X>
+void check_central_differences(const Make& make, const std::vector<double>& theta, const X& x1,
+                               const X& x2) {
   for (const bool same : {false, true}) {
     INFO((same ? "same input" : "two inputs"));
     const KernelDerivatives d =
@@ -286,4 +287,105 @@ TEST_CASE("kernel derivatives: bad input is refused", "[kernels][derivatives][er
   CHECK_THROWS_WITH(kernel_derivatives(net, x), Catch::Contains("kernel_derivatives"));
   CHECK_THROWS_WITH(kernel_derivatives(serial(Dense{.width = 0}, ReLU{}), random_inputs(3, 2, 1)),
                     Catch::Contains("width must be positive"));
+}
+
+TEST_CASE("kernel derivatives on images and sequences against central differences",
+          "[kernels][derivatives][conv]") {
+  SECTION("images: strided and padded convolutions, pooling, Flatten, 11 hyperparameters") {
+    const Eigen::MatrixXd f1 = random_inputs(4, 5 * 4 * 2, 21);
+    const Eigen::MatrixXd f2 = random_inputs(3, 5 * 4 * 2, 22);
+    const auto make = [](const std::vector<double>& t) {
+      return serial(Conv{.channels = 4, .filter = {3, 2}, .w_std = t[0], .b_std = t[1]},
+                    Erf{.a = t[2], .b = t[3], .c = t[4]},
+                    Conv{.channels = 4,
+                         .filter = {2, 3},
+                         .strides = {2, 1},
+                         .padding = Padding::same,
+                         .w_std = t[5],
+                         .b_std = t[6]},
+                    ReLU{}, AvgPool{.window = {2, 2}, .padding = Padding::same}, Flatten{},
+                    Dense{.width = 8, .w_std = t[7], .b_std = t[8]}, LeakyReLU{.alpha = t[9]},
+                    Dense{.w_std = t[10]});
+    };
+    check_central_differences(make, {1.3, 0.4, 1.1, 0.6, 0.2, 0.9, 0.3, 1.2, 0.1, 0.3, 0.8},
+                              images(f1, 5, 4, 2), images(f2, 5, 4, 2));
+  }
+  SECTION("sequences: circular padding, LayerNorm, a residual branch, GlobalAvgPool, standard") {
+    const Eigen::MatrixXd f1 = random_inputs(4, 7 * 3, 23);
+    const Eigen::MatrixXd f2 = random_inputs(3, 7 * 3, 24);
+    const auto make = [](const std::vector<double>& t) {
+      return serial(Conv{.channels = 5,
+                         .filter = {3},
+                         .padding = Padding::circular,
+                         .w_std = t[0],
+                         .b_std = t[1],
+                         .parameterization = Parameterization::standard},
+                    residual(serial(ABReLU{.a = t[2], .b = t[3]},
+                                    Conv{.channels = 5,
+                                         .filter = {2},
+                                         .padding = Padding::same,
+                                         .w_std = t[4],
+                                         .parameterization = Parameterization::standard})),
+                    LayerNorm{}, Gelu{}, GlobalAvgPool{}, Dense{.w_std = t[5], .b_std = t[6]});
+    };
+    check_central_differences(make, {1.2, 0.3, -0.2, 1.1, 0.9, 1.4, 0.2}, sequences(f1, 7, 3),
+                              sequences(f2, 7, 3));
+  }
+  SECTION("a convolutional network without pooling keeps diagonal blocks") {
+    const Eigen::MatrixXd f1 = random_inputs(5, 6 * 6 * 1, 25);
+    const Eigen::MatrixXd f2 = random_inputs(4, 6 * 6 * 1, 26);
+    const auto make = [](const std::vector<double>& t) {
+      return serial(Conv{.channels = 3, .filter = {3, 3}, .w_std = t[0], .b_std = t[1]}, ReLU{},
+                    Conv{.channels = 3, .filter = {2, 2}, .strides = {2, 2}, .w_std = t[2]},
+                    Erf{.a = t[3], .b = t[4], .c = t[5]}, Flatten{},
+                    Dense{.w_std = t[6], .b_std = t[7]});
+    };
+    check_central_differences(make, {1.1, 0.2, 1.3, 0.9, 0.8, 0.1, 1.2, 0.3}, images(f1, 6, 6, 1),
+                              images(f2, 6, 6, 1));
+  }
+}
+
+TEST_CASE("kernel derivatives on images: the kernels are those of kernels(), bit for bit",
+          "[kernels][derivatives][conv]") {
+  const auto net = serial(
+      Conv{.channels = 8, .filter = {3, 3}, .padding = Padding::same, .w_std = 1.3, .b_std = 0.2},
+      Erf{.a = 1.1, .b = 0.7}, Conv{.channels = 8, .filter = {2, 2}, .w_std = 0.9}, ReLU{},
+      AvgPool{.window = {2, 2}}, Flatten{}, Dense{.w_std = 1.1, .b_std = 0.1});
+  const Eigen::MatrixXd f1 = random_inputs(7, 6 * 5 * 3, 31);
+  Eigen::MatrixXd f2 = random_inputs(5, 6 * 5 * 3, 32);
+  f2.row(3) = f1.row(2);  // a duplicate: its angle to f1's row stays exactly 0
+  f2.row(4).setZero();
+  const auto x1 = images(f1, 6, 5, 3);
+  const auto x2 = images(f2, 6, 5, 3);
+  const KernelDerivatives cross = kernel_derivatives(net, x1, x2);
+  const Kernels k = kernels(net, x1, x2);
+  CHECK(cross.nngp == k.nngp);
+  CHECK(cross.ntk == k.ntk);
+  REQUIRE(cross.hyperparameters.size() == 8);
+  CHECK(cross.hyperparameters[0].layer == "Conv");
+  CHECK(cross.hyperparameters[0].name == "w_std");
+  CHECK(cross.hyperparameters[2].layer == "Erf");  // a, b, c
+  CHECK(cross.hyperparameters[5].layer == "Conv");
+  CHECK(cross.hyperparameters[5].name == "w_std");
+  CHECK(cross.hyperparameters[5].position == 3);
+  const KernelDerivatives same = kernel_derivatives(net, x1);
+  const Kernels ks = kernels(net, x1);
+  CHECK(same.nngp == ks.nngp);
+  CHECK(same.ntk == ks.ntk);
+  for (std::size_t p = 0; p < same.hyperparameters.size(); ++p) {
+    INFO("hyperparameter " << p);
+    CHECK(same.d_nngp[p] == same.d_nngp[p].transpose());
+    CHECK(same.d_ntk[p] == same.d_ntk[p].transpose());
+    CHECK(cross.d_nngp[p].allFinite());
+    CHECK(cross.d_ntk[p].allFinite());
+    // The duplicate pair's derivatives are those of x1's sample with itself.
+    CHECK(cross.d_nngp[p](2, 3) == same.d_nngp[p](2, 2));
+    CHECK(cross.d_ntk[p](2, 3) == same.d_ntk[p](2, 2));
+  }
+  // A filter chooses Conv's b_std alone.
+  const KernelDerivatives b_only = kernel_derivatives(
+      net, x1, x2, [](const Hyperparameter& h) { return h.layer == "Conv" && h.name == "b_std"; });
+  REQUIRE(b_only.hyperparameters.size() == 1);
+  CHECK(b_only.d_nngp[0] == cross.d_nngp[1]);
+  CHECK(b_only.d_ntk[0] == cross.d_ntk[1]);
 }

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <type_traits>
 
@@ -32,6 +33,10 @@ struct Dual {
   /// A constant: every derivative 0. Implicit, so that the rules' scalar constants (`S(2)`)
   /// convert as they do for plain scalars.
   Dual(E x) : v(::tangent::detail::splat<V>(x)), d{} {}  // NOLINT(google-explicit-constructor)
+  /// A count as a constant (`static_cast<S>(positions)` in rules written for any scalar), as
+  /// static_cast<E> converts it.
+  template <std::integral I>
+  explicit Dual(I n) : Dual(static_cast<E>(n)) {}
   /// A constant lane group (when V is one): every derivative 0.
   template <class U>
   requires(std::is_same_v<U, V> && !std::is_same_v<V, E>) explicit Dual(const U& x) : v(x), d{} {}
@@ -242,6 +247,70 @@ Dual<V, K> hypot_v(const Dual<V, K>& a, const Dual<V, K>& b) {
   r.v = h;
   for (std::size_t k = 0; k < K; ++k) r.d[k] = (a.v * a.d[k] + b.v * b.d[k]) * inv;
   return r;
+}
+
+/// The distance, in scalars, from a part of one dual to the same part of the next in an array.
+template <class S, std::size_t K>
+inline constexpr Index kDualStride = static_cast<Index>(sizeof(Dual<S, K>) / sizeof(S));
+
+/// Duals x[0 … count − 1] (count ≤ kLanes<S>) as one dual of lane groups, lane l holding x[l];
+/// the lanes past count hold `pad` with derivative 0. A block of dual numbers is stored one
+/// entry (value and derivatives) after the other; its rules run on such packets.
+template <class S, std::size_t K>
+Dual<Lanes<S>, K> load_dual_lanes(const Dual<S, K>* x, Index count, S pad) {
+  static_assert(sizeof(Dual<S, K>) == (K + 1) * sizeof(S), "a dual's parts are packed");
+  using P = typename Lanes<S>::P;
+  constexpr auto lanes = static_cast<std::size_t>(kLanes<S>);
+  Dual<Lanes<S>, K> r;
+  if (count == kLanes<S>) {
+    // Strided loads (gathers where the instruction set has them): writing lanes one by one and
+    // reading them back as a packet would stall on store forwarding.
+    r.v = {Eigen::internal::pgather<S, P>(&x->v, kDualStride<S, K>)};
+    for (std::size_t k = 0; k < K; ++k) {
+      r.d[k] = {Eigen::internal::pgather<S, P>(&x->d[k], kDualStride<S, K>)};
+    }
+    return r;
+  }
+  std::array<S, lanes> v;
+  std::array<std::array<S, lanes>, K> d;
+  v.fill(pad);
+  for (auto& part : d) part.fill(S(0));
+  for (std::size_t l = 0; l < static_cast<std::size_t>(count); ++l) {
+    v[l] = x[l].v;
+    for (std::size_t k = 0; k < K; ++k) d[k][l] = x[l].d[k];
+  }
+  r.v = Lanes<S>::load(v.data());
+  for (std::size_t k = 0; k < K; ++k) r.d[k] = Lanes<S>::load(d[k].data());
+  return r;
+}
+
+/// The dual x in every lane.
+template <class S, std::size_t K>
+Dual<Lanes<S>, K> splat_dual_lanes(const Dual<S, K>& x) {
+  Dual<Lanes<S>, K> r;
+  r.v = Lanes<S>::splat(x.v);
+  for (std::size_t k = 0; k < K; ++k) r.d[k] = Lanes<S>::splat(x.d[k]);
+  return r;
+}
+
+/// Stores the first `count` lanes of a dual of lane groups as duals at `to`.
+template <class S, std::size_t K>
+void store_dual_lanes(const Dual<Lanes<S>, K>& x, Dual<S, K>* to, Index count) {
+  if (count == kLanes<S>) {
+    Eigen::internal::pscatter(&to->v, x.v.v, kDualStride<S, K>);
+    for (std::size_t k = 0; k < K; ++k)
+      Eigen::internal::pscatter(&to->d[k], x.d[k].v, kDualStride<S, K>);
+    return;
+  }
+  constexpr auto lanes = static_cast<std::size_t>(kLanes<S>);
+  std::array<S, lanes> v;
+  std::array<std::array<S, lanes>, K> d;
+  x.v.store(v.data());
+  for (std::size_t k = 0; k < K; ++k) x.d[k].store(d[k].data());
+  for (std::size_t l = 0; l < static_cast<std::size_t>(count); ++l) {
+    to[l].v = v[l];
+    for (std::size_t k = 0; k < K; ++k) to[l].d[k] = d[k][l];
+  }
 }
 
 // The <cmath> names, for rules on scalars that call std::sqrt and std::atan2 through

@@ -13,6 +13,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/spatial.hpp"
+#include "tangent/core/stage.hpp"
 
 namespace tangent {
 
@@ -115,6 +116,16 @@ const auto& sample_rows(const Input& x) {
     return x;
   }
 }
+
+/// The kind of stage an input starts from: feature vectors, or images and sequences.
+template <class Input>
+struct input_kind {
+  using type = Features;
+};
+template <class S, int D>
+struct input_kind<SpatialInput<S, D>> {
+  using type = Spatial<D>;
+};
 
 /// The shape of one sample of any input.
 template <class Input>

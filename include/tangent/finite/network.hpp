@@ -125,16 +125,6 @@ FiniteInput finite_input(std::string_view function, const SpatialInput<S, D>& x)
   return input;
 }
 
-/// The kind of stage an input shape starts from.
-template <class Input>
-struct input_kind {
-  using type = Features;
-};
-template <class S, int D>
-struct input_kind<SpatialInput<S, D>> {
-  using type = Spatial<D>;
-};
-
 /// Per slot of a finite network: the shapes around a layer, or a fan-in's shape rule.
 struct FinitePlan {
   std::vector<FiniteShapes> shapes;

@@ -32,6 +32,7 @@
 #include "tangent/core/pair_context.hpp"
 #include "tangent/core/simd_math.hpp"
 #include "tangent/kernels/feature_sweep.hpp"
+#include "tangent/kernels/hyperparameter_map.hpp"
 #include "tangent/kernels/plan.hpp"
 
 namespace tangent::detail {
@@ -40,119 +41,6 @@ inline namespace TANGENT_PARALLEL_ABI {
 /// Hyperparameters differentiated per pass over the tiles: a dual of 8 lane groups and its
 /// value fill 9 vector registers of 32.
 inline constexpr std::size_t kTangentsPerPass = 8;
-
-/// A network's hyperparameters in the order its layers run, and for every slot the index in that
-/// list of each hyperparameter of the slot's layer (−1 for none: a Dense without a bias has no
-/// b_std, and a hyperparameter not selected is held fixed). A layer met again (inside
-/// repeat(...)) maps to its first visit's indices.
-struct HyperparameterMap {
-  std::vector<Hyperparameter> list;
-  std::vector<std::vector<int>> index;
-};
-
-/// A walk that only visits the leaves (its state an unused int): branches and fan-ins do
-/// nothing.
-struct LeafOnlyWalk {
-  template <std::size_t K>
-  std::array<int, K> fork(int) {
-    return {};
-  }
-  void to_diagonal(int&) {}
-  template <class In, class Outs, bool OutFull, class F, std::size_t K>
-  void fan_in(const F&, int&, std::array<int, K>&, Index, const LayerSite&) {}
-};
-
-/// Hyperparameter k of `layer`, met at `site`, as users see it.
-template <HasHyperparameters L>
-Hyperparameter describe_hyperparameter(const L& layer, std::size_t k, const LayerSite& site) {
-  return {L::name, site.position, L::hyperparameter_names[k], layer.hyperparameter_values()[k],
-          hyperparameter_log_scale<L>(k)};
-}
-
-struct HyperparameterVisitor : LeafOnlyWalk {
-  HyperparameterMap& map;
-  const HyperparameterFilter& which;
-  std::vector<std::pair<const void*, std::vector<int>>> seen;
-
-  HyperparameterVisitor(HyperparameterMap& m, const HyperparameterFilter& w) : map(m), which(w) {}
-
-  template <class In, bool InFull, bool OutFull, class L, class P>
-  void leaf(const L& layer, P&, int&, Index slot, const LayerSite& site) {
-    if constexpr (HasHyperparameters<L>) {
-      std::vector<int>& index = map.index[static_cast<std::size_t>(slot)];
-      for (const auto& [address, known] : seen) {
-        if (address == &layer) {
-          index = known;
-          return;
-        }
-      }
-      for (std::size_t k = 0; k < hyperparameter_count<L>; ++k) {
-        const Hyperparameter h = describe_hyperparameter(layer, k, site);
-        if (has_hyperparameter(layer, k) && (!which || which(h))) {
-          index.push_back(static_cast<int>(map.list.size()));
-          map.list.push_back(h);
-        } else {
-          index.push_back(-1);
-        }
-      }
-      seen.emplace_back(&layer, index);
-    }
-  }
-};
-
-/// The hyperparameters of `net` that `which` selects (all when it is empty).
-template <class Net>
-HyperparameterMap map_hyperparameters(const Net& net, const KernelPlan& plan,
-                                      const HyperparameterFilter& which) {
-  HyperparameterMap map;
-  map.index.resize(static_cast<std::size_t>(plan.slots()));
-  HyperparameterVisitor visitor(map, which);
-  Cursor cursor;
-  Unused params;
-  int state = 0;
-  fold<InputStage<Features>, false>(net, params, state, cursor, visitor);
-  return map;
-}
-
-/// A layer's hyperparameters as duals of type D for the pass that differentiates the list's
-/// entries first … first + K − 1.
-template <class D, class L>
-auto seeded_hyperparameters(const L& layer, const std::vector<int>& index, int first) {
-  const auto values = layer.hyperparameter_values();
-  std::array<D, hyperparameter_count<L>> h;
-  for (std::size_t k = 0; k < h.size(); ++k) {
-    h[k] = D::variable(values[k], index[k] < 0 ? -1 : index[k] - first);
-  }
-  return h;
-}
-
-/// A layer's (or activation's) kernel rule on a dual state, its own hyperparameters seeded.
-template <bool WithNtk, class L, class D>
-TANGENT_INLINE void propagate_dual_entry(const L& layer, const std::vector<int>& index, int first,
-                                         D& q, D& t, const EntryContext<D>& pair) {
-  if constexpr (HasHyperparameters<L>) {
-    const auto h = seeded_hyperparameters<D>(layer, index, first);
-    if constexpr (Activation<L>) {
-      apply_activation<WithNtk>(q, t, pair, [&](const D& q12) {
-        if constexpr (requires {
-                        layer.moments_with(h, pair.q11, q12, pair.q22, pair.root11, pair.root22);
-                      }) {
-          return layer.moments_with(h, pair.q11, q12, pair.q22, pair.root11, pair.root22);
-        } else {
-          return layer.moments_with(h, pair.q11, q12, pair.q22);
-        }
-      });
-    } else {
-      layer.template propagate_entry_with<WithNtk>(h, q, t, pair);
-    }
-  } else {
-    static_assert(supports_lanes<L>,
-                  "TANGENT: kernel_derivatives NEEDS EVERY LAYER'S RULE IN LANE FORM (static "
-                  "constexpr bool lanes = true, written with core/simd_math.hpp's functions), "
-                  "which then also runs on dual numbers.");
-    propagate_entry<WithNtk>(layer, q, t, pair);
-  }
-}
 
 /// Per-sample variances at every slot with their derivatives, and their square roots, stored
 /// by slot, then by part (0 the value, 1 + k the derivative with respect to the pass's k-th
@@ -207,20 +95,14 @@ template <std::size_t K>
 struct DualVarianceVisitor {
   using D = Dual<double, K>;
   const KernelPlan& plan;
-  const HyperparameterMap& map;
-  int first;
+  HyperparameterSeeds seeds;
   DualFeatureTrace<K>& trace;
   Index sample;
 
   template <class In, bool InFull, bool OutFull, class L, class P>
   void leaf(const L& layer, P&, D& q, Index slot, const LayerSite& site) {
     trace.record(slot, sample, q);
-    if constexpr (HasHyperparameters<L>) {
-      q = layer.variance_with(
-          seeded_hyperparameters<D>(layer, map.index[static_cast<std::size_t>(slot)], first), q);
-    } else {
-      q = propagate_variance(layer, q);
-    }
+    q = seeded_variance(layer, seeds, slot, q);
     if constexpr (Activation<L>) require_finite_variance(site, q.v, sample);
   }
   template <std::size_t N>
@@ -239,7 +121,7 @@ struct DualVarianceVisitor {
 
 template <std::size_t K, class Net>
 DualFeatureTrace<K> dual_feature_trace(const Net& net, const KernelPlan& plan,
-                                       const HyperparameterMap& map, int first,
+                                       const HyperparameterSeeds& seeds,
                                        const Eigen::Ref<const Matrix<double>>& x) {
   const Index n = x.rows();
   DualFeatureTrace<K> trace;
@@ -253,7 +135,7 @@ DualFeatureTrace<K> dual_feature_trace(const Net& net, const KernelPlan& plan,
     const double q = input_variance(x, r);
     trace.input[static_cast<std::size_t>(r)] = q;
     Dual<double, K> dq(q);
-    DualVarianceVisitor<K> visitor{plan, map, first, trace, r};
+    DualVarianceVisitor<K> visitor{plan, seeds, trace, r};
     Cursor cursor;
     Unused params;
     fold<InputStage<Features>, false>(net, params, dq, cursor, visitor);
@@ -266,8 +148,7 @@ template <bool WithNtk, std::size_t K>
 struct DualEntryVisitor {
   using Value = Dual<Lanes<double>, K>;
   const KernelPlan& plan;
-  const HyperparameterMap& map;
-  int first;
+  HyperparameterSeeds seeds;
   const DualFeatureTrace<K>& trace1;
   const DualFeatureTrace<K>& trace2;
   const std::vector<double>& width;
@@ -287,8 +168,7 @@ struct DualEntryVisitor {
                                    state.equal,
                                    same_sample,
                                    maybe_equal};
-    propagate_dual_entry<WithNtk>(layer, map.index[static_cast<std::size_t>(slot)], first, state.q,
-                                  state.t, pair);
+    propagate_dual_entry<WithNtk>(layer, seeds, slot, state.q, state.t, pair);
     if constexpr (tells_apart_equal<L, Value> || tells_apart_equal<L, double>) {
       state.equal = still_equal(layer, pair);
     }
@@ -340,9 +220,10 @@ void feature_kernel_derivatives(std::string_view function, const Net& net, const
   for (int pass = 0; pass < passes; ++pass) {
     const int first = pass * per_pass;
     const int tangents_in_pass = std::min(per_pass, count - first);
-    const DualFeatureTrace<K> trace1 = dual_feature_trace<K>(net, plan, map, first, x1);
+    const HyperparameterSeeds seeds{&map, first};
+    const DualFeatureTrace<K> trace1 = dual_feature_trace<K>(net, plan, seeds, x1);
     const DualFeatureTrace<K> trace2_storage =
-        same_input ? DualFeatureTrace<K>{} : dual_feature_trace<K>(net, plan, map, first, y);
+        same_input ? DualFeatureTrace<K>{} : dual_feature_trace<K>(net, plan, seeds, y);
     const DualFeatureTrace<K>& trace2 = same_input ? trace1 : trace2_storage;
     // The values once, in the first pass.
     Matrix<double>* const value_out[2] = {pass == 0 ? nngp_out : nullptr,
@@ -352,7 +233,7 @@ void feature_kernel_derivatives(std::string_view function, const Net& net, const
       Matrix<double> input;
       // parts[0], parts[1]: NNGP and NTK values; parts[2 + 2k], parts[3 + 2k]: their derivatives.
       std::vector<Matrix<double>> parts(static_cast<std::size_t>(2 + 2 * K));
-      DualEntryVisitor<WithNtk, K> visitor{plan, map, first, trace1, trace2, width};
+      DualEntryVisitor<WithNtk, K> visitor{plan, seeds, trace1, trace2, width};
       TANGENT_OMP(for schedule(dynamic))
       for (Index k = 0; k < tile_count; ++k) {
         errors.run(k, [&] {
@@ -375,14 +256,8 @@ void feature_kernel_derivatives(std::string_view function, const Net& net, const
           for (int p = 0; p < 2 + 2 * tangents_in_pass; ++p) {
             if (!parts[static_cast<std::size_t>(p)].allFinite()) {
               if (p < 2) fail(function, out_of_range_message<double>());
-              const int at = first + (p - 2) / 2;
-              const Hyperparameter& bad = map.list[static_cast<std::size_t>(at)];
-              fail(function, std::string("the derivative of the ") + (p % 2 == 0 ? "NNGP" : "NTK") +
-                                 " with respect to " + std::string(bad.name) + " of " +
-                                 std::string(bad.layer) + " (layer " +
-                                 std::to_string(bad.position) + ") = " + show(bad.value) +
-                                 " is not finite: the kernels overflow or are not "
-                                 "differentiable there");
+              const auto at = static_cast<std::size_t>(first + (p - 2) / 2);
+              fail_derivative(function, map.list[at], p % 2 == 0 ? "NNGP" : "NTK");
             }
           }
           for (int p = 0; p < 2; ++p) {

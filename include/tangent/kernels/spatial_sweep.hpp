@@ -27,6 +27,7 @@
 #include "tangent/combinators/leaf.hpp"
 #include "tangent/combinators/node.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/dual.hpp"
 #include "tangent/core/gram.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/loop_errors.hpp"
@@ -36,6 +37,7 @@
 #include "tangent/core/spatial_block.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
+#include "tangent/kernels/hyperparameter_map.hpp"
 #include "tangent/kernels/plan.hpp"
 #include "tangent/layers/elementwise.hpp"
 #include "tangent/layers/window.hpp"
@@ -82,7 +84,8 @@ struct SpatialTrace {
     for (Index p = 0; p < count; ++p) value[p] = variance_at(p);
     if (root_positions[static_cast<std::size_t>(slot)] == 0) return;
     S* root = roots.data() + start(root_offset, root_positions, slot, sample);
-    for (Index p = 0; p < count; ++p) root[p] = std::sqrt(value[p]);
+    using std::sqrt;  // and core/dual.hpp's for dual numbers
+    for (Index p = 0; p < count; ++p) root[p] = sqrt(value[p]);
   }
 
  private:
@@ -122,12 +125,15 @@ struct SpatialState {
 };
 
 /// Runs a pair (or, with `Record`, a sample with itself, writing its trace) through the network.
+/// On dual numbers (S = Dual<double, K>, kernel_derivatives) the layers with hyperparameters run
+/// their rules with the pass's `seeds`, and the others carry the derivatives through.
 template <bool WithNtk, bool Record, class S>
 struct BlockVisitor {
   const KernelPlan& plan;
   /// Written when recording a sample's trace, read otherwise.
   std::conditional_t<Record, SpatialTrace<S>*, const SpatialTrace<S>*> trace1;
   const SpatialTrace<S>* trace2;
+  HyperparameterSeeds seeds{};  ///< dual numbers only
   Index i = 0;
   Index j = 0;
   std::deque<SpatialState<S>> pool{};  ///< copies for branches, reused from pair to pair
@@ -151,8 +157,8 @@ struct BlockVisitor {
         block.root1 = block.root2 = trace1->root_at(slot, i);
         // An activation with a bounded domain (Exp, Gaussian) refuses a variance outside it
         // here, where every sample's variances first appear, rather than return infinities.
-        if constexpr (requires { layer.check_variance(variances[0]); }) {
-          for (Index p = 0; p < positions; ++p) layer.check_variance(variances[p]);
+        if constexpr (requires { layer.check_variance(value_of(variances[0])); }) {
+          for (Index p = 0; p < positions; ++p) layer.check_variance(value_of(variances[p]));
         }
       } else {
         block.var1 = trace1->at(slot, i);
@@ -160,24 +166,39 @@ struct BlockVisitor {
         block.root1 = trace1->root_at(slot, i);
         block.root2 = trace2->root_at(slot, j);
       }
+      constexpr bool seeded = is_dual<S> && HasHyperparameters<L>;
       if constexpr (Activation<L>) {
-        activation_block<InFull, WithNtk>(layer, block);
+        if constexpr (seeded) {
+          // Seeded in the type the activation's packets run on.
+          const auto h = seeds.of<packet_of<S>>(layer, slot);
+          activation_block<InFull, WithNtk>(SeededActivation<L, decltype(h)>{layer, h}, block);
+        } else {
+          activation_block<InFull, WithNtk>(layer, block);
+        }
         if constexpr (Record) {
           const Index positions = block.geometry.positions();
           for (Index p = 0; p < positions; ++p) {
             require_finite_variance(
-                site, block.nngp[static_cast<std::size_t>(InFull ? p + positions * p : p)], i);
+                site,
+                value_of(block.nngp[static_cast<std::size_t>(InFull ? p + positions * p : p)]), i);
           }
         }
       } else if constexpr (reduces_spatial<L>()) {
         layer.template reduce_block<InFull, WithNtk>(block, state.q, state.t);
+      } else if constexpr (seeded) {
+        layer.template propagate_block_with<InFull, OutFull, WithNtk>(seeds.of<S>(layer, slot),
+                                                                      block);
       } else {
         layer.template propagate_block<InFull, OutFull, WithNtk>(block);
       }
     } else if constexpr (Record) {
       trace1->record(slot, i, 1, [&](Index) { return state.q; });
-      state.q = propagate_variance(layer, state.q);
-      if constexpr (Activation<L>) require_finite_variance(site, state.q, i);
+      if constexpr (is_dual<S>) {
+        state.q = seeded_variance(layer, seeds, slot, state.q);
+      } else {
+        state.q = propagate_variance(layer, state.q);
+      }
+      if constexpr (Activation<L>) require_finite_variance(site, value_of(state.q), i);
     } else {
       const S q11 = *trace1->at(slot, i);
       const S q22 = *trace2->at(slot, j);
@@ -189,7 +210,11 @@ struct BlockVisitor {
                                  state.block.equal,
                                  state.block.same_sample,
                                  state.block.equal || state.block.same_sample};
-      propagate_entry<WithNtk>(layer, state.q, state.t, pair);
+      if constexpr (is_dual<S>) {
+        propagate_dual_entry<WithNtk>(layer, seeds, slot, state.q, state.t, pair);
+      } else {
+        propagate_entry<WithNtk>(layer, state.q, state.t, pair);
+      }
       if constexpr (tells_apart_equal<L, S>) state.block.equal = layer.still_equal(pair);
     }
   }
@@ -342,9 +367,25 @@ void input_block(const Matrix<S>& a, const Matrix<S>& b, std::vector<S>& out) {
   }
 }
 
-/// The trace of every sample of `x`, each from its own block.
+/// The input block of a pair as a block of S: for dual numbers computed in their scalar
+/// (`values` is workspace) with derivatives 0, since the inputs do not depend on the
+/// hyperparameters.
+template <bool Full, class S>
+void input_block(const Matrix<scalar_t<S>>& a, const Matrix<scalar_t<S>>& b,
+                 std::vector<scalar_t<S>>& values, std::vector<S>& out) {
+  if constexpr (is_dual<S>) {
+    input_block<Full>(a, b, values);
+    out.assign(values.begin(), values.end());
+  } else {
+    input_block<Full>(a, b, out);
+  }
+}
+
+/// The trace of every sample of `x`, each from its own block; on dual numbers S, with the
+/// derivatives with respect to the hyperparameters `seeds` chooses.
 template <class S, int D, class Net>
-SpatialTrace<S> spatial_trace(const Net& net, const KernelPlan& plan, const SpatialInput<S, D>& x) {
+SpatialTrace<S> spatial_trace(const Net& net, const KernelPlan& plan,
+                              const SpatialInput<scalar_t<S>, D>& x, HyperparameterSeeds seeds) {
   constexpr bool full = in_full<Net>(false);
   const Index n = x.samples();
   SpatialTrace<S> trace = trace_layout<S>(plan, n);
@@ -352,15 +393,16 @@ SpatialTrace<S> spatial_trace(const Net& net, const KernelPlan& plan, const Spat
   TANGENT_OMP(parallel) {
     std::optional<BlockVisitor<false, true, S>> visitor;
     errors.run(LoopErrors::kSetup, [&] {
-      visitor.emplace(BlockVisitor<false, true, S>{plan, &trace, &trace});
+      visitor.emplace(BlockVisitor<false, true, S>{plan, &trace, &trace, seeds});
     });
     SpatialState<S> state;
-    Matrix<S> sample;
+    Matrix<scalar_t<S>> sample;
+    std::vector<scalar_t<S>> values;
     TANGENT_OMP(for schedule(dynamic))
     for (Index i = 0; i < n; ++i) {
       errors.run(i, [&] {
         sample_matrix(x, i, sample);
-        input_block<full>(sample, sample, state.block.nngp);
+        input_block<full>(sample, sample, values, state.block.nngp);
         state.block.geometry = x.geometry;
         state.block.equal = state.block.same_sample = true;
         state.q = state.t = 0;
@@ -388,7 +430,9 @@ inline std::pair<Index, Index> triangle_pair(Index k, Index n) {
 }
 
 /// What every pair of samples of a spatial sweep shares: the network, its plan, both inputs'
-/// traces and row labels (equal samples get equal labels). `entry(i, j, work)` runs pair (i, j)
+/// traces and row labels (equal samples get equal labels). S is the scalar of the blocks: the
+/// inputs' (double or float), or a dual number on doubles that carries the derivatives with
+/// respect to the hyperparameters `seeds` chooses. `entry(i, j, work)` runs pair (i, j)
 /// through the network, with one thread's `Workspace`; its NNGP and NTK entries are then in
 /// work.state.q and .t. An entry's bits depend only on its pair, not on which tile or thread
 /// computes it, so any partition of the pairs (threads, tiles, processes) gives the same matrix.
@@ -399,8 +443,9 @@ class SpatialPairs {
   struct Workspace {
     std::optional<BlockVisitor<WithNtk, false, S>> visitor;
     SpatialState<S> state;
-    Matrix<S> a;  ///< the first sample's positions × channels
-    Matrix<S> b;  ///< the second's
+    Matrix<scalar_t<S>> a;           ///< the first sample's positions × channels
+    Matrix<scalar_t<S>> b;           ///< the second's
+    std::vector<scalar_t<S>> input;  ///< the input block of dual numbers' values
     /// Which samples a and b hold (−1: none). Gathering a sample reads one entry per cache line
     /// of the column-major N × (P·C) input; consecutive pairs share their first sample in the
     /// single-process sweep (rows of the triangle) and their second in a distributed tile.
@@ -411,15 +456,17 @@ class SpatialPairs {
   /// Pairs of the samples of `x1` with those of `x2`, or of `x1` with itself when `x2` is null.
   /// The inputs must outlive the object.
   SpatialPairs(std::string_view function, const Net& net, const KernelPlan& plan,
-               const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2)
+               const SpatialInput<scalar_t<S>, D>& x1, const SpatialInput<scalar_t<S>, D>* x2,
+               HyperparameterSeeds seeds = {})
       : function_(function),
         net_(net),
         plan_(plan),
         x1_(x1),
         x2_(x2 == nullptr ? x1 : *x2),
         same_input_(x2 == nullptr),
-        trace1_(spatial_trace(net, plan, x1)),
-        trace2_(same_input_ ? SpatialTrace<S>{} : spatial_trace(net, plan, *x2)),
+        seeds_(seeds),
+        trace1_(spatial_trace<S>(net, plan, x1, seeds)),
+        trace2_(same_input_ ? SpatialTrace<S>{} : spatial_trace<S>(net, plan, *x2, seeds)),
         labels_(label_rows(x1.flat, same_input_ ? nullptr : &x2->flat)) {}
 
   Index rows() const { return x1_.samples(); }
@@ -428,7 +475,7 @@ class SpatialPairs {
 
   Workspace workspace() const {
     Workspace work;
-    work.visitor.emplace(BlockVisitor<WithNtk, false, S>{plan_, &trace1_, &trace2()});
+    work.visitor.emplace(BlockVisitor<WithNtk, false, S>{plan_, &trace1_, &trace2(), seeds_});
     return work;
   }
 
@@ -447,7 +494,7 @@ class SpatialPairs {
       sample_matrix(x2_, j, work.b);
       work.b_sample = j;
     }
-    input_block<full>(work.a, work.b, state.block.nngp);
+    input_block<full>(work.a, work.b, work.input, state.block.nngp);
     if constexpr (WithNtk) state.block.ntk.assign(state.block.nngp.size(), S(0));
     state.block.geometry = x1_.geometry;
     state.block.equal =
@@ -459,7 +506,7 @@ class SpatialPairs {
     Cursor cursor;
     Unused params;
     fold<InputStage<Spatial<D>>, false>(net_, params, state, cursor, *work.visitor);
-    if (!std::isfinite(state.q) || (WithNtk && !std::isfinite(state.t))) {
+    if (!std::isfinite(value_of(state.q)) || (WithNtk && !std::isfinite(value_of(state.t)))) {
       fail(function_, out_of_range_message<S>());
     }
   }
@@ -470,9 +517,10 @@ class SpatialPairs {
   std::string_view function_;
   const Net& net_;
   const KernelPlan& plan_;
-  const SpatialInput<S, D>& x1_;
-  const SpatialInput<S, D>& x2_;
+  const SpatialInput<scalar_t<S>, D>& x1_;
+  const SpatialInput<scalar_t<S>, D>& x2_;
   bool same_input_;
+  HyperparameterSeeds seeds_;
   SpatialTrace<S> trace1_;
   SpatialTrace<S> trace2_;
   RowLabels labels_;

@@ -3,6 +3,7 @@
 /// The convolutional layer, on sequences (1-D) and images (2-D).
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
 #include "tangent/core/gemm.hpp"
+#include "tangent/core/hyperparameters.hpp"
 #include "tangent/core/loop_errors.hpp"
 #include "tangent/core/parameterization.hpp"
 #include "tangent/core/params.hpp"
@@ -86,8 +88,26 @@ struct Conv {
     return shape_plan(in, site).out();
   }
 
+  // Differentiable hyperparameters (core/hyperparameters.hpp): w_std, and b_std with a bias.
+  static constexpr std::array<std::string_view, 2> hyperparameter_names{"w_std", "b_std"};
+  static constexpr std::array<bool, 2> hyperparameter_log_scale{true, true};
+  std::array<double, 2> hyperparameter_values() const { return {w_std, b_std.value_or(0.0)}; }
+  bool has_hyperparameter(std::size_t k) const { return k == 0 || b_std.has_value(); }
+  Conv with_hyperparameters(const std::array<double, 2>& h) const {
+    Conv c = *this;
+    c.w_std = h[0];
+    if (b_std) c.b_std = h[1];
+    return c;
+  }
+
   template <bool InFull, bool OutFull, bool WithNtk, class S>
   void propagate_block(detail::PairBlock<S>& block) const {
+    propagate_block_with<InFull, OutFull, WithNtk>(hyperparameter_values(), block);
+  }
+  /// The rule with (w_std, b_std) = h, of any type T: doubles, or dual numbers that carry the
+  /// block's derivatives with respect to them (kernel_derivatives).
+  template <bool InFull, bool OutFull, bool WithNtk, class T, class S>
+  void propagate_block_with(const std::array<T, 2>& h, detail::PairBlock<S>& block) const {
     static_assert(InFull == OutFull, "a convolution keeps the kind of its block");
     const detail::WindowPlan& plan = *block.window;
     detail::convolve_passes<InFull>(plan, block.nngp, block.scratch);
@@ -97,8 +117,8 @@ struct Conv {
     // the affine rule, in one pass over the block: with Σ̄ = Σ_window/|f|,
     // Σ' = σ_w²·Σ̄ + σ_b²; Θ' = σ_w²·Θ̄ + Σ' (ntk) or C·|f|·Σ̄ + σ_w²·Θ̄ + [bias] (standard).
     const double filter_size = static_cast<double>(plan.window_size());
-    const S w2 = static_cast<S>(w_std * w_std / filter_size);
-    const S b2 = b_std ? static_cast<S>(*b_std * *b_std) : S(0);
+    const S w2 = detail::param<S>(h[0] * h[0] / filter_size);
+    const S b2 = b_std ? S(detail::param<S>(h[1] * h[1])) : S(0);
     const S in_channels = static_cast<S>(plan.in().channels);
     const S bias = b_std ? S(1) : S(0);
     const std::size_t n = block.nngp.size();

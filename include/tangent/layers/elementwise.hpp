@@ -12,37 +12,72 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <utility>
 
 #include "tangent/core/activation_concepts.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/dual.hpp"
 #include "tangent/core/moments.hpp"
 #include "tangent/core/simd_math.hpp"
 #include "tangent/core/spatial_block.hpp"
 
 namespace tangent::detail {
 
+/// A packet of entries [0, count) (count ≤ its lanes) of a block of S: Lanes<S>, or for the dual
+/// numbers of kernel_derivatives a dual of lane groups; lanes past count hold `pad`.
+template <class S>
+TANGENT_INLINE auto load_packet(const S* from, Index count, scalar_t<S> pad) {
+  if constexpr (is_dual<S>) {
+    return load_dual_lanes(from, count, pad);
+  } else {
+    return load_lanes<S>(from, count, pad);
+  }
+}
+/// The packet type of a block of S.
+template <class S>
+using packet_of = decltype(load_packet(std::declval<const S*>(), Index{}, scalar_t<S>{}));
+
+template <class S>
+TANGENT_INLINE auto splat_packet(const S& x) {
+  if constexpr (is_dual<S>) {
+    return splat_dual_lanes(x);
+  } else {
+    return Lanes<S>::splat(x);
+  }
+}
+template <class S, class V>
+TANGENT_INLINE void store_packet(const V& packet, S* to, Index count) {
+  if constexpr (is_dual<S>) {
+    store_dual_lanes(packet, to, count);
+  } else {
+    store_lanes<S>(packet, to, count);
+  }
+}
+
 /// Entries [0, count) of a column of a full block (`OnePosition`: the second sample's variance
 /// and root are q22[0] and root22[0]) or of a diagonal block (the second sample's at the same
 /// positions), a packet at a time. The second sample's packets are locals (not read through a
 /// capture or a reference), which the compiler keeps in registers: stores to the block could
 /// alias anything it reaches through memory.
-template <bool WithNtk, bool OnePosition, Activation A, class S>
+template <bool WithNtk, bool OnePosition, class A, class S>
 TANGENT_INLINE void activation_packets(const A& activation, S* nngp, S* ntk, const S* q11,
                                        const S* root11, const S* q22, const S* root22,
                                        Index count) {
-  using V = Lanes<S>;
-  const V column_q22 = V::splat(q22[0]);
-  const V column_root22 = V::splat(root22[0]);
-  for (Index p = 0; p < count; p += kLanes<S>) {
-    const Index n = std::min<Index>(kLanes<S>, count - p);
-    const V q22_p = OnePosition ? column_q22 : load_lanes<S>(q22 + p, n, S(1));
-    const V root22_p = OnePosition ? column_root22 : load_lanes<S>(root22 + p, n, S(1));
-    const Moments<V> m = rooted_moments(activation, load_lanes<S>(q11 + p, n, S(1)),
-                                        load_lanes<S>(nngp + p, n, S(0)), q22_p,
-                                        load_lanes<S>(root11 + p, n, S(1)), root22_p);
-    store_lanes<S>(m.expect, nngp + p, n);
+  using E = scalar_t<S>;
+  using V = decltype(load_packet(q11, count, E(1)));
+  constexpr Index lanes = kLanes<E>;
+  const V column_q22 = splat_packet(q22[0]);
+  const V column_root22 = splat_packet(root22[0]);
+  for (Index p = 0; p < count; p += lanes) {
+    const Index n = std::min<Index>(lanes, count - p);
+    const V q22_p = OnePosition ? column_q22 : load_packet(q22 + p, n, E(1));
+    const V root22_p = OnePosition ? column_root22 : load_packet(root22 + p, n, E(1));
+    const Moments<V> m =
+        rooted_moments(activation, load_packet(q11 + p, n, E(1)), load_packet(nngp + p, n, E(0)),
+                       q22_p, load_packet(root11 + p, n, E(1)), root22_p);
+    store_packet(m.expect, nngp + p, n);
     if constexpr (WithNtk) {
-      store_lanes<S>(load_lanes<S>(ntk + p, n, S(0)) * m.expect_derivative, ntk + p, n);
+      store_packet(V(load_packet(ntk + p, n, E(0)) * m.expect_derivative), ntk + p, n);
     }
   }
 }
@@ -50,7 +85,12 @@ TANGENT_INLINE void activation_packets(const A& activation, S* nngp, S* ntk, con
 /// The elementwise rule on a pair's spatial block: entry (p1, p2) of a full block (or p of a
 /// diagonal one) with the first sample's variance at p1 and the second's at p2. For two equal
 /// samples, same-position entries take their covariance from the variance (angle exactly 0).
-template <bool Full, bool WithNtk, Activation A, class S>
+///
+/// `activation` is an activation or its rule with seeded hyperparameters
+/// (kernels/hyperparameter_map.hpp's `SeededActivation`); on the dual numbers of
+/// kernel_derivatives a packet is a dual of lane groups, loaded from and stored to the block's
+/// duals.
+template <bool Full, bool WithNtk, class A, class S>
 void activation_block(const A& activation, PairBlock<S>& block) {
   const Index positions = block.geometry.positions();
   const auto diagonal = [&](Index p) {
@@ -61,6 +101,10 @@ void activation_block(const A& activation, PairBlock<S>& block) {
   }
   S* nngp = block.nngp.data();
   S* ntk = WithNtk ? block.ntk.data() : nullptr;
+  static_assert(supports_lanes<A> || !is_dual<S>,
+                "TANGENT: kernel_derivatives NEEDS EVERY ACTIVATION'S RULE IN LANE FORM (static "
+                "constexpr bool lanes = true, written with core/simd_math.hpp's functions), "
+                "which then also runs on dual numbers.");
   if constexpr (supports_lanes<A>) {
     if constexpr (Full) {
       for (Index p2 = 0; p2 < positions; ++p2) {

@@ -143,7 +143,8 @@ struct LayerNorm {
     S* root2 = root1 + positions;
     normalised_means(g, spatial, block.var1, root1);
     normalised_means(g, spatial, block.var2, root2);
-    for (Index p = 0; p < 2 * positions; ++p) root1[p] = std::sqrt(static_cast<S>(eps) + root1[p]);
+    using std::sqrt;  // and core/dual.hpp's on the dual numbers of kernel_derivatives
+    for (Index p = 0; p < 2 * positions; ++p) root1[p] = sqrt(static_cast<S>(eps) + root1[p]);
     const auto scale = [&](std::size_t e, Index p1, Index p2) {
       const S s = root1[p1] * root2[p2];
       block.nngp[e] /= s;

@@ -1,0 +1,130 @@
+#pragma once
+/// @file
+/// The kernels of a network on images or sequences together with their derivatives with respect
+/// to its hyperparameters: the spatial sweep (kernels/spatial_sweep.hpp) on dual numbers
+/// Dual<double, K>, whose derivative parts are seeded at the hyperparameters of a pass
+/// (kernels/hyperparameter_map.hpp). Every entry of every block carries its K derivatives
+/// through the window passes, activations and readouts; a network with more than K
+/// hyperparameters takes several passes over the pairs, each recomputing the values.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tangent/core/config.hpp"
+#include "tangent/core/dual.hpp"
+#include "tangent/core/loop_errors.hpp"
+#include "tangent/core/spatial_input.hpp"
+#include "tangent/kernels/derivative_sweep.hpp"
+#include "tangent/kernels/hyperparameter_map.hpp"
+#include "tangent/kernels/plan.hpp"
+#include "tangent/kernels/spatial_sweep.hpp"
+
+namespace tangent::detail {
+inline namespace TANGENT_PARALLEL_ABI {
+
+/// One pass over the pairs of `net`: the hyperparameters first … first + tangents − 1 of `map`
+/// as the K tangents of Dual<double, K> (tangents ≤ K), their derivatives written to d_nngp and
+/// d_ntk (pairs i ≤ j when x2 is null), and the kernels to nngp_out and ntk_out where not null.
+template <bool WithNtk, std::size_t K, int D, class Net>
+void spatial_derivative_pass(std::string_view function, const Net& net, const KernelPlan& plan,
+                             const HyperparameterMap& map, int first, int tangents,
+                             const SpatialInput<double, D>& x1, const SpatialInput<double, D>* x2,
+                             Matrix<double>* nngp_out, Matrix<double>* ntk_out,
+                             std::vector<Matrix<double>>& d_nngp,
+                             std::vector<Matrix<double>>& d_ntk) {
+  using S = Dual<double, K>;
+  using Sweep = SpatialPairs<WithNtk, S, D, Net>;
+  const bool same_input = x2 == nullptr;
+  const Index n1 = x1.samples();
+  const Index n2 = same_input ? n1 : x2->samples();
+  const Index pairs = same_input ? n1 * (n1 + 1) / 2 : n1 * n2;
+  const Sweep sweep(function, net, plan, x1, x2, HyperparameterSeeds{&map, first});
+  LoopErrors errors;
+  TANGENT_OMP(parallel) {
+    std::optional<typename Sweep::Workspace> work;
+    errors.run(LoopErrors::kSetup, [&] { work.emplace(sweep.workspace()); });
+    TANGENT_OMP(for schedule(dynamic, kSpatialPairsPerChunk))
+    for (Index k = 0; k < pairs; ++k) {
+      errors.run(k, [&] {
+        const auto [i, j] = same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
+        sweep.entry(i, j, *work);
+        const S& q = work->state.q;
+        const S& t = work->state.t;
+        for (int p = 0; p < tangents; ++p) {
+          const auto part = static_cast<std::size_t>(p);
+          const auto at = static_cast<std::size_t>(first + p);
+          if (!std::isfinite(q.d[part])) fail_derivative(function, map.list[at], "NNGP");
+          if (WithNtk && !std::isfinite(t.d[part])) fail_derivative(function, map.list[at], "NTK");
+          d_nngp[at](i, j) = q.d[part];
+          if constexpr (WithNtk) d_ntk[at](i, j) = t.d[part];
+        }
+        if (nngp_out != nullptr) (*nngp_out)(i, j) = q.v;
+        if constexpr (WithNtk) {
+          if (ntk_out != nullptr) (*ntk_out)(i, j) = t.v;
+        }
+      });
+    }
+  }
+  errors.rethrow();
+}
+
+/// The kernels (`nngp`, `ntk`; either may be null) and their derivatives (`d_nngp`, `d_ntk`: one
+/// matrix per hyperparameter of `map`, already sized N1×N2) of `net` between the samples of x1
+/// and x2 (x1 with itself when x2 is null: pairs i ≤ j, mirrored).
+///
+/// Every entry of a block carries K + 1 numbers through the window passes, whose cost grows with
+/// them: a pass takes 8 hyperparameters (kTangentsPerPass), and the last the fewest of 1, 2, 4
+/// that holds the rest (9 hyperparameters: a pass of 8 and one of 1, not two of 8).
+template <bool WithNtk, int D, class Net>
+void spatial_kernel_derivatives(std::string_view function, const Net& net, const KernelPlan& plan,
+                                const HyperparameterMap& map, const SpatialInput<double, D>& x1,
+                                const SpatialInput<double, D>* x2, Matrix<double>* nngp_out,
+                                Matrix<double>* ntk_out, std::vector<Matrix<double>>& d_nngp,
+                                std::vector<Matrix<double>>& d_ntk) {
+  constexpr int widest = static_cast<int>(kTangentsPerPass);
+  static_assert(widest == 8, "the passes below are 8, 4, 2 and 1 wide");
+  const int count = static_cast<int>(map.list.size());
+  int first = 0;
+  do {
+    const int rest = count - first;
+    const int tangents = std::min(rest, widest);
+    // The values once, in the first pass.
+    Matrix<double>* const nngp = first == 0 ? nngp_out : nullptr;
+    Matrix<double>* const ntk = first == 0 ? ntk_out : nullptr;
+    const auto pass = [&]<std::size_t K>() {
+      spatial_derivative_pass<WithNtk, K>(function, net, plan, map, first, tangents, x1, x2, nngp,
+                                          ntk, d_nngp, d_ntk);
+    };
+    if (rest > 4) {
+      pass.template operator()<8>();
+    } else if (rest > 2) {
+      pass.template operator()<4>();
+    } else if (rest > 1) {
+      pass.template operator()<2>();
+    } else {
+      pass.template operator()<1>();
+    }
+    first += tangents;
+  } while (first < count);
+
+  if (x2 == nullptr) {
+    const Index n = x1.samples();
+    const auto mirror = [n](Matrix<double>& m) {
+      for (Index c = 0; c < n; ++c) {
+        for (Index r = c + 1; r < n; ++r) m(r, c) = m(c, r);
+      }
+    };
+    if (nngp_out != nullptr) mirror(*nngp_out);
+    if (ntk_out != nullptr) mirror(*ntk_out);
+    for (Matrix<double>& m : d_nngp) mirror(m);
+    for (Matrix<double>& m : d_ntk) mirror(m);
+  }
+}
+
+}  // namespace TANGENT_PARALLEL_ABI
+}  // namespace tangent::detail
