@@ -16,7 +16,7 @@
 // depth 3 (or the deepest asked for, if less), the marginal likelihood surface over (w_std,
 // b_std) at the grid's ridge, and the path of a fit of those two at that ridge.
 //
-//   build/examples/model_selection                # 2,000 images, depths 1-5: about half an hour
+//   build/examples/model_selection                # 2,000 images, depths 1-5: about 16 minutes
 //   build/examples/model_selection --depths 1 --n-train 1000      # a few minutes
 // Most of the time is the fits' kernel derivatives and likelihood gradients (0.3-0.4 s per
 // evaluation at N = 2,000 for ReLU; the Erf fits drive the ridge towards 0, where K̃ can be too

@@ -410,12 +410,17 @@ FitResult<Net> fit_hyperparameters(const Net& net, const Eigen::MatrixBase<DX>& 
 
 /// The same on N images or sequences (`tangent::images`, `tangent::sequences`): Conv's w_std
 /// and b_std are fitted as Dense's are.
-template <Network Net, int D, class DY>
-FitResult<Net> fit_hyperparameters(const Net& net, const SpatialInput<double, D>& x,
+template <Network Net, class S, int D, class DY>
+FitResult<Net> fit_hyperparameters(const Net& net, const SpatialInput<S, D>& x,
                                    const Eigen::MatrixBase<DY>& y, const FitOptions& options = {}) {
-  static_assert(std::is_same_v<typename DY::Scalar, double>,
-                "TANGENT: fit_hyperparameters WORKS IN double: cast y with .cast<double>().");
-  return detail::fit_hyperparameters(net, x, y, options);
+  static_assert(std::is_same_v<S, double> && std::is_same_v<typename DY::Scalar, double>,
+                "TANGENT: fit_hyperparameters WORKS IN double: view double images or sequences "
+                "(tangent::images(x.cast<double>(), ...)) and cast y with .cast<double>().");
+  if constexpr (std::is_same_v<S, double>) {
+    return detail::fit_hyperparameters(net, x, y, options);
+  } else {
+    return {net, {}, 0, 0, 0, {}, false, {}};
+  }
 }
 
 }  // namespace TANGENT_PARALLEL_ABI

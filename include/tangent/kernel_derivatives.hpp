@@ -28,11 +28,13 @@
 
 #include "tangent/combinators/composition.hpp"
 #include "tangent/core/config.hpp"
+#include "tangent/core/dual.hpp"
 #include "tangent/core/hyperparameters.hpp"
 #include "tangent/core/inputs.hpp"
 #include "tangent/core/memory.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
+#include "tangent/kernels.hpp"
 #include "tangent/kernels/derivative_sweep.hpp"
 #include "tangent/kernels/plan.hpp"
 #include "tangent/kernels/spatial_derivative_sweep.hpp"
@@ -117,36 +119,30 @@ KernelDerivatives kernel_derivatives(std::string_view function, const Net& netwo
 }
 
 /// The same on images or sequences.
-template <bool WithNtk, class Net, int D>
+template <bool WithNtk, class Net, class S, int D>
 KernelDerivatives kernel_derivatives(std::string_view function, const Net& network,
-                                     const SpatialInput<double, D>& x1,
-                                     const SpatialInput<double, D>* x2,
+                                     const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2,
                                      const HyperparameterFilter& which) {
+  static_assert(std::is_same_v<S, double>,
+                "TANGENT: kernel_derivatives IS COMPUTED IN double: view double images or "
+                "sequences (tangent::images(x.cast<double>(), ...)).");
   const auto net = as_serial(network);
   using Flat = std::remove_const_t<decltype(net)>;
   KernelDerivatives out;
-  if constexpr (composition_fits<Spatial<D>, Flat>()) {
-    const KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
-    check_kernel_input(function, "x1", x1.flat);
-    if (x2 != nullptr) {
-      check_kernel_input(function, "x2", x2->flat);
-      if (!(x1.geometry == x2->geometry)) {
-        fail(function, "x1 holds " + x1.geometry.str() + " samples but x2 holds " +
-                           x2->geometry.str() + "; both inputs need the same shape");
-      }
-    }
-    // x2 equal to x1 is one input, as in kernels().
-    const bool one_input = x2 == nullptr || equal_inputs(x1.flat, x2->flat);
+  if constexpr (composition_fits<Spatial<D>, Flat>() && std::is_same_v<S, double>) {
+    const auto [plan, one_input] = checked_spatial_inputs(function, net, x1, x2);
     const HyperparameterMap map = map_hyperparameters<InputStage<Spatial<D>>>(net, plan, which);
-    // Each thread holds a pair's NNGP block (and the NTK's) of dual numbers.
-    const double threads = static_cast<double>(max_threads());
-    const double blocks = threads * static_cast<double>(plan.largest_block) *
-                          sizeof(Dual<double, kTangentsPerPass>) * (WithNtk ? 2 : 1);
-    out = derivative_outputs<WithNtk>(
-        function, x1.samples(), x2 == nullptr ? x1.samples() : x2->samples(), map.list.size(),
-        blocks,
-        ", and " + std::to_string(static_cast<long long>(threads)) +
-            " threads' blocks of positions with their derivatives (" + show_bytes(blocks) + ")");
+    const Index n1 = x1.samples();
+    const Index n2 = x2 == nullptr ? n1 : x2->samples();
+    // The sweep's traces and blocks hold dual numbers (at most kTangentsPerPass tangents).
+    const SpatialWork work =
+        spatial_work<Dual<double, kTangentsPerPass>>(plan, n1, n2, !one_input, WithNtk ? 2 : 1);
+    out =
+        derivative_outputs<WithNtk>(function, n1, n2, map.list.size(), work.traces + work.blocks,
+                                    ", the samples' traces (" + show_bytes(work.traces) + ") and " +
+                                        std::to_string(static_cast<long long>(work.threads)) +
+                                        " threads' blocks of positions (" +
+                                        show_bytes(work.blocks) + "), with their derivatives");
     spatial_kernel_derivatives<WithNtk>(function, net, plan, map, x1, one_input ? nullptr : x2,
                                         &out.nngp, WithNtk ? &out.ntk : nullptr, out.d_nngp,
                                         out.d_ntk);
@@ -184,20 +180,20 @@ KernelDerivatives kernel_derivatives(const Net& net, const Eigen::MatrixBase<D>&
 /// (`tangent::images`, `tangent::sequences`): Conv's w_std and b_std and the activations'
 /// hyperparameters, as for feature vectors. Also throws when the shapes differ or a layer does
 /// not fit them.
-template <Network Net, int D>
-KernelDerivatives kernel_derivatives(const Net& net, const SpatialInput<double, D>& x1,
-                                     const SpatialInput<double, D>& x2,
+template <Network Net, class S, int D>
+KernelDerivatives kernel_derivatives(const Net& net, const SpatialInput<S, D>& x1,
+                                     const SpatialInput<S, D>& x2,
                                      const HyperparameterFilter& which = {}) {
   return detail::kernel_derivatives<true>("kernel_derivatives", net, x1, &x2, which);
 }
 
 /// The same for the samples of `x` with themselves: symmetric N×N matrices, computed on pairs
 /// i ≤ j.
-template <Network Net, int D>
-KernelDerivatives kernel_derivatives(const Net& net, const SpatialInput<double, D>& x,
+template <Network Net, class S, int D>
+KernelDerivatives kernel_derivatives(const Net& net, const SpatialInput<S, D>& x,
                                      const HyperparameterFilter& which = {}) {
-  return detail::kernel_derivatives<true>(
-      "kernel_derivatives", net, x, static_cast<const SpatialInput<double, D>*>(nullptr), which);
+  return detail::kernel_derivatives<true>("kernel_derivatives", net, x,
+                                          static_cast<const SpatialInput<S, D>*>(nullptr), which);
 }
 
 }  // namespace TANGENT_PARALLEL_ABI

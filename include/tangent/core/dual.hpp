@@ -145,6 +145,11 @@ struct Dual {
   friend auto operator<(const Dual& a, E b) { return a.v < ::tangent::detail::splat<V>(b); }
   friend auto operator>(const Dual& a, E b) { return ::tangent::detail::splat<V>(b) < a.v; }
   friend auto operator==(const Dual& a, E b) { return a.v == ::tangent::detail::splat<V>(b); }
+  // Declared, not rewritten from ==, whose return type (a mask for lane groups) is not bool.
+  friend bool operator!=(const Dual& a, const Dual& b) requires std::is_same_v<V, E> {
+    return a.v != b.v;
+  }
+  friend bool operator!=(const Dual& a, E b) requires std::is_same_v<V, E> { return a.v != b; }
 };
 
 template <class V, std::size_t K>
@@ -296,6 +301,7 @@ Dual<Lanes<S>, K> splat_dual_lanes(const Dual<S, K>& x) {
 /// Stores the first `count` lanes of a dual of lane groups as duals at `to`.
 template <class S, std::size_t K>
 void store_dual_lanes(const Dual<Lanes<S>, K>& x, Dual<S, K>* to, Index count) {
+  static_assert(sizeof(Dual<S, K>) == (K + 1) * sizeof(S), "a dual's parts are packed");
   if (count == kLanes<S>) {
     Eigen::internal::pscatter(&to->v, x.v.v, kDualStride<S, K>);
     for (std::size_t k = 0; k < K; ++k)

@@ -14,10 +14,11 @@
 /// - `L with_hyperparameters(const std::array<double, M>&) const`, the same layer with new values;
 /// - its kernel rules written once for hyperparameters of any type T (double, or a forward-mode
 ///   dual number that carries their derivatives): `variance_with(h, q)` and, for a layer,
-///   `propagate_entry_with<WithNtk>(h, q, t, pair)`, for an activation `moments_with(h, q11, q12,
-///   q22)` or `moments_with(h, q11, q12, q22, root11, root22)`. Its plain rules call these with
-///   `hyperparameter_values()`, so the value a kernel has and the one its derivatives are taken
-///   at are one formula.
+///   `propagate_entry_with<WithNtk>(h, q, t, pair)` (on feature vectors) or
+///   `propagate_block_with<InFull, OutFull, WithNtk>(h, block)` (on images and sequences: Conv),
+///   for an activation `moments_with(h, q11, q12, q22)` or `moments_with(h, q11, q12, q22,
+///   root11, root22)`. Its plain rules call these with `hyperparameter_values()`, so the value a
+///   kernel has and the one its derivatives are taken at are one formula.
 /// Layers without this part have no hyperparameters to differentiate (ReLU, Identity) or keep
 /// theirs fixed; the derivatives still flow through their rules.
 
@@ -77,6 +78,29 @@ constexpr bool hyperparameter_log_scale(std::size_t k) {
     return false;
   }
 }
+
+/// The differentiable hyperparameters of an affine layer (Dense, Conv: fields w_std and optional
+/// b_std): w_std, and b_std when it has a bias, both seen by the kernels only through their
+/// squares.
+struct AffineHyperparameters {
+  static constexpr std::array<std::string_view, 2> names{"w_std", "b_std"};
+  static constexpr std::array<bool, 2> log_scale{true, true};
+
+  template <class L>
+  static std::array<double, 2> values(const L& layer) {
+    return {layer.w_std, layer.b_std.value_or(0.0)};
+  }
+  template <class L>
+  static bool has(const L& layer, std::size_t k) {
+    return k == 0 || layer.b_std.has_value();
+  }
+  template <class L>
+  static L with(L layer, const std::array<double, 2>& h) {
+    layer.w_std = h[0];
+    if (layer.b_std) layer.b_std = h[1];
+    return layer;
+  }
+};
 
 /// A hyperparameter (or an expression of them) in the arithmetic of a rule on V: a double is
 /// rounded once to V's scalar (float kernels), a dual number is used as it is.

@@ -10,6 +10,9 @@
 /// A pass differentiates kTangentsPerPass hyperparameters at once; a network with more takes
 /// several passes over the tiles, each recomputing the values (cheaper than one dual as wide as
 /// the largest network, whose packets would leave the registers and the first-level cache).
+/// Every pass here is 8 wide; the spatial sweep (kernels/spatial_derivative_sweep.hpp) narrows
+/// its last one, where each entry's window passes cost in proportion to the dual's width. Here
+/// a narrower pass would be another instantiation of the sweep, not measured yet.
 
 #include <algorithm>
 #include <array>
@@ -37,10 +40,6 @@
 
 namespace tangent::detail {
 inline namespace TANGENT_PARALLEL_ABI {
-
-/// Hyperparameters differentiated per pass over the tiles: a dual of 8 lane groups and its
-/// value fill 9 vector registers of 32.
-inline constexpr std::size_t kTangentsPerPass = 8;
 
 /// Per-sample variances at every slot with their derivatives, and their square roots, stored
 /// by slot, then by part (0 the value, 1 + k the derivative with respect to the pass's k-th
@@ -256,8 +255,9 @@ void feature_kernel_derivatives(std::string_view function, const Net& net, const
           for (int p = 0; p < 2 + 2 * tangents_in_pass; ++p) {
             if (!parts[static_cast<std::size_t>(p)].allFinite()) {
               if (p < 2) fail(function, out_of_range_message<double>());
-              const auto at = static_cast<std::size_t>(first + (p - 2) / 2);
-              fail_derivative(function, map.list[at], p % 2 == 0 ? "NNGP" : "NTK");
+              const int at = first + (p - 2) / 2;
+              fail_derivative(function, map.list[static_cast<std::size_t>(at)],
+                              p % 2 == 0 ? "NNGP" : "NTK");
             }
           }
           for (int p = 0; p < 2; ++p) {

@@ -2,9 +2,10 @@
 /// @file
 /// Which hyperparameters a derivative sweep differentiates, and the kernel rules with a pass's
 /// hyperparameters seeded as dual numbers (core/dual.hpp): what the feature sweep on duals
-/// (kernels/derivative_sweep.hpp) and the spatial sweep on duals (kernels/spatial_sweep.hpp)
-/// share. A rule that takes its hyperparameters as duals gives the kernels' derivatives with
-/// respect to them; every other rule carries the derivatives of its inputs through.
+/// (kernels/derivative_sweep.hpp) and the spatial sweep on duals (kernels/spatial_sweep.hpp's
+/// BlockVisitor, driven by kernels/spatial_derivative_sweep.hpp) share. A rule that takes its
+/// hyperparameters as duals gives the kernels' derivatives with respect to them; every other rule
+/// carries the derivatives of its inputs through.
 
 #include <array>
 #include <cstddef>
@@ -28,6 +29,10 @@
 
 namespace tangent::detail {
 inline namespace TANGENT_PARALLEL_ABI {
+
+/// Hyperparameters differentiated per pass over the tiles: a dual of 8 lane groups and its
+/// value fill 9 vector registers of 32.
+inline constexpr std::size_t kTangentsPerPass = 8;
 
 /// A network's hyperparameters in the order its layers run, and for every slot the index in that
 /// list of each hyperparameter of the slot's layer (−1 for none: a Dense without a bias has no
@@ -181,7 +186,7 @@ TANGENT_INLINE void propagate_dual_entry(const L& layer, const HyperparameterSee
                   "TANGENT: kernel_derivatives NEEDS EVERY LAYER'S RULE IN LANE FORM (static "
                   "constexpr bool lanes = true, written with core/simd_math.hpp's functions), "
                   "which then also runs on dual numbers.");
-    propagate_entry<WithNtk>(layer, q, t, pair);
+    if constexpr (supports_lanes<L>) propagate_entry<WithNtk>(layer, q, t, pair);
   }
 }
 

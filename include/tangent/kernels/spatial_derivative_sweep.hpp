@@ -17,9 +17,9 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/dual.hpp"
+#include "tangent/core/gram.hpp"
 #include "tangent/core/loop_errors.hpp"
 #include "tangent/core/spatial_input.hpp"
-#include "tangent/kernels/derivative_sweep.hpp"
 #include "tangent/kernels/hyperparameter_map.hpp"
 #include "tangent/kernels/plan.hpp"
 #include "tangent/kernels/spatial_sweep.hpp"
@@ -38,26 +38,18 @@ void spatial_derivative_pass(std::string_view function, const Net& net, const Ke
                              std::vector<Matrix<double>>& d_nngp,
                              std::vector<Matrix<double>>& d_ntk) {
   using S = Dual<double, K>;
-  using Sweep = SpatialPairs<WithNtk, S, D, Net>;
-  const bool same_input = x2 == nullptr;
-  const Index n1 = x1.samples();
-  const Index n2 = same_input ? n1 : x2->samples();
-  const Index pairs = same_input ? n1 * (n1 + 1) / 2 : n1 * n2;
-  const Sweep sweep(function, net, plan, x1, x2, HyperparameterSeeds{&map, first});
+  const SpatialPairs<WithNtk, S, D, Net> sweep(function, net, plan, x1, x2,
+                                               HyperparameterSeeds{&map, first});
   LoopErrors errors;
-  TANGENT_OMP(parallel) {
-    std::optional<typename Sweep::Workspace> work;
-    errors.run(LoopErrors::kSetup, [&] { work.emplace(sweep.workspace()); });
-    TANGENT_OMP(for schedule(dynamic, kSpatialPairsPerChunk))
-    for (Index k = 0; k < pairs; ++k) {
-      errors.run(k, [&] {
-        const auto [i, j] = same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
-        sweep.entry(i, j, *work);
-        const S& q = work->state.q;
-        const S& t = work->state.t;
+  for_each_pair(
+      sweep, errors, [] { return false; },
+      [&](Index i, Index j, const auto& work) {
+        const S& q = work.state.q;
+        const S& t = work.state.t;
         for (int p = 0; p < tangents; ++p) {
           const auto part = static_cast<std::size_t>(p);
-          const auto at = static_cast<std::size_t>(first + p);
+          const int index = first + p;
+          const auto at = static_cast<std::size_t>(index);
           if (!std::isfinite(q.d[part])) fail_derivative(function, map.list[at], "NNGP");
           if (WithNtk && !std::isfinite(t.d[part])) fail_derivative(function, map.list[at], "NTK");
           d_nngp[at](i, j) = q.d[part];
@@ -68,8 +60,6 @@ void spatial_derivative_pass(std::string_view function, const Net& net, const Ke
           if (ntk_out != nullptr) (*ntk_out)(i, j) = t.v;
         }
       });
-    }
-  }
   errors.rethrow();
 }
 
@@ -113,16 +103,11 @@ void spatial_kernel_derivatives(std::string_view function, const Net& net, const
   } while (first < count);
 
   if (x2 == nullptr) {
-    const Index n = x1.samples();
-    const auto mirror = [n](Matrix<double>& m) {
-      for (Index c = 0; c < n; ++c) {
-        for (Index r = c + 1; r < n; ++r) m(r, c) = m(c, r);
-      }
-    };
-    if (nngp_out != nullptr) mirror(*nngp_out);
-    if (ntk_out != nullptr) mirror(*ntk_out);
-    for (Matrix<double>& m : d_nngp) mirror(m);
-    for (Matrix<double>& m : d_ntk) mirror(m);
+    for (Matrix<double>* out : {nngp_out, ntk_out}) {
+      if (out != nullptr) mirror_triangle(*out, true);
+    }
+    for (Matrix<double>& m : d_nngp) mirror_triangle(m, true);
+    for (Matrix<double>& m : d_ntk) mirror_triangle(m, true);
   }
 }
 

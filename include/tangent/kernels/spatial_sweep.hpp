@@ -536,6 +536,32 @@ void require_storable(std::string_view function, const SpatialState<S>& state) {
   }
 }
 
+/// Runs every pair of `sweep` (of one input the pairs i ≤ j, in triangle_pair's order; of two,
+/// all, row by row) in parallel, chunks of kSpatialPairsPerChunk, each thread in a workspace of
+/// its own, and hands each pair's finished workspace to `done(i, j, work)`. Pairs met once
+/// `stop()` holds are skipped; a pair that throws is recorded in `errors` and the later ones are
+/// skipped (errors.rethrow() is the caller's).
+template <class Sweep, class Stop, class Done>
+void for_each_pair(const Sweep& sweep, LoopErrors& errors, const Stop& stop, const Done& done) {
+  const bool same_input = sweep.same_input();
+  const Index n1 = sweep.rows();
+  const Index n2 = sweep.cols();
+  const Index pairs = same_input ? n1 * (n1 + 1) / 2 : n1 * n2;
+  TANGENT_OMP(parallel) {
+    std::optional<typename Sweep::Workspace> work;
+    errors.run(LoopErrors::kSetup, [&] { work.emplace(sweep.workspace()); });
+    TANGENT_OMP(for schedule(dynamic, kSpatialPairsPerChunk))
+    for (Index k = 0; k < pairs; ++k) {
+      if (stop()) continue;
+      errors.run(k, [&] {
+        const auto [i, j] = same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
+        sweep.entry(i, j, *work);
+        done(i, j, *work);
+      });
+    }
+  }
+}
+
 /// Fills `nngp_out` and/or `ntk_out` (either may be null) with the N1×N2 Gram matrices of `net`
 /// between the samples of `x1` and of `x2`, or of `x1` with itself when `x2` is null (then only
 /// pairs i ≤ j are computed and mirrored). Entries are computed in S and stored in O.
@@ -543,48 +569,33 @@ template <bool WithNtk, class S, class O, int D, class Net>
 void spatial_kernels(std::string_view function, const Net& net, const KernelPlan& plan,
                      const SpatialInput<S, D>& x1, const SpatialInput<S, D>* x2,
                      Matrix<O>* nngp_out, Matrix<O>* ntk_out, const ProgressCallback& progress) {
-  const bool same_input = x2 == nullptr;
-  const Index n1 = x1.samples();
-  const Index n2 = same_input ? n1 : x2->samples();
   const SpatialPairs<WithNtk, S, D, Net> sweep(function, net, plan, x1, x2);
-
+  const Index n1 = sweep.rows();
+  const Index n2 = sweep.cols();
   if (nngp_out != nullptr) nngp_out->resize(n1, n2);
   if (ntk_out != nullptr) ntk_out->resize(n1, n2);
 
-  // Pairs in row-major order of the (upper) triangle or rectangle; chunks of pairs per thread.
-  const Index pairs = same_input ? n1 * (n1 + 1) / 2 : n1 * n2;
-  ProgressMeter meter(progress, pairs);
+  ProgressMeter meter(progress, sweep.same_input() ? n1 * (n1 + 1) / 2 : n1 * n2);
   // A pair out of range (or of float's range) fails its iteration: later pairs are skipped.
   LoopErrors errors;
-  TANGENT_OMP(parallel) {
-    std::optional<typename SpatialPairs<WithNtk, S, D, Net>::Workspace> work;
-    errors.run(LoopErrors::kSetup, [&] { work.emplace(sweep.workspace()); });
-    TANGENT_OMP(for schedule(dynamic, kSpatialPairsPerChunk))
-    for (Index k = 0; k < pairs; ++k) {
-      if (meter.stopped()) continue;
-      errors.run(k, [&] {
-        const auto [i, j] = same_input ? triangle_pair(k, n1) : std::pair{k / n2, k % n2};
-        sweep.entry(i, j, *work);
-        require_storable<O, WithNtk>(function, work->state);
-        if (nngp_out != nullptr) (*nngp_out)(i, j) = static_cast<O>(work->state.q);
+  for_each_pair(
+      sweep, errors, [&] { return meter.stopped(); },
+      [&](Index i, Index j, const auto& work) {
+        require_storable<O, WithNtk>(function, work.state);
+        if (nngp_out != nullptr) (*nngp_out)(i, j) = static_cast<O>(work.state.q);
         if constexpr (WithNtk) {
-          if (ntk_out != nullptr) (*ntk_out)(i, j) = static_cast<O>(work->state.t);
+          if (ntk_out != nullptr) (*ntk_out)(i, j) = static_cast<O>(work.state.t);
         }
         meter.finished(1);
       });
-    }
-  }
   // A cancel from the progress callback comes out first: it is what the caller asked for.
   if (meter.stopped()) meter.finish();
   errors.rethrow();
   meter.finish();
 
-  if (same_input) {
+  if (sweep.same_input()) {
     for (Matrix<O>* out : {nngp_out, ntk_out}) {
-      if (out == nullptr) continue;
-      for (Index c = 0; c < n1; ++c) {
-        for (Index r = c + 1; r < n1; ++r) (*out)(r, c) = (*out)(c, r);
-      }
+      if (out != nullptr) mirror_triangle(*out, true);
     }
   }
 }

@@ -89,16 +89,12 @@ struct Conv {
   }
 
   // Differentiable hyperparameters (core/hyperparameters.hpp): w_std, and b_std with a bias.
-  static constexpr std::array<std::string_view, 2> hyperparameter_names{"w_std", "b_std"};
-  static constexpr std::array<bool, 2> hyperparameter_log_scale{true, true};
-  std::array<double, 2> hyperparameter_values() const { return {w_std, b_std.value_or(0.0)}; }
-  bool has_hyperparameter(std::size_t k) const { return k == 0 || b_std.has_value(); }
-  Conv with_hyperparameters(const std::array<double, 2>& h) const {
-    Conv c = *this;
-    c.w_std = h[0];
-    if (b_std) c.b_std = h[1];
-    return c;
-  }
+  using Affine = detail::AffineHyperparameters;
+  static constexpr auto hyperparameter_names = Affine::names;
+  static constexpr auto hyperparameter_log_scale = Affine::log_scale;
+  std::array<double, 2> hyperparameter_values() const { return Affine::values(*this); }
+  bool has_hyperparameter(std::size_t k) const { return Affine::has(*this, k); }
+  Conv with_hyperparameters(const std::array<double, 2>& h) const { return Affine::with(*this, h); }
 
   template <bool InFull, bool OutFull, bool WithNtk, class S>
   void propagate_block(detail::PairBlock<S>& block) const {

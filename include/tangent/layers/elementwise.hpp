@@ -37,6 +37,7 @@ TANGENT_INLINE auto load_packet(const S* from, Index count, scalar_t<S> pad) {
 template <class S>
 using packet_of = decltype(load_packet(std::declval<const S*>(), Index{}, scalar_t<S>{}));
 
+/// A value of the block in every lane of a packet.
 template <class S>
 TANGENT_INLINE auto splat_packet(const S& x) {
   if constexpr (is_dual<S>) {
@@ -45,6 +46,7 @@ TANGENT_INLINE auto splat_packet(const S& x) {
     return Lanes<S>::splat(x);
   }
 }
+/// Stores the first `count` lanes of a packet into the block at `to`.
 template <class S, class V>
 TANGENT_INLINE void store_packet(const V& packet, S* to, Index count) {
   if constexpr (is_dual<S>) {
@@ -64,7 +66,7 @@ TANGENT_INLINE void activation_packets(const A& activation, S* nngp, S* ntk, con
                                        const S* root11, const S* q22, const S* root22,
                                        Index count) {
   using E = scalar_t<S>;
-  using V = decltype(load_packet(q11, count, E(1)));
+  using V = packet_of<S>;
   constexpr Index lanes = kLanes<E>;
   const V column_q22 = splat_packet(q22[0]);
   const V column_root22 = splat_packet(root22[0]);
@@ -117,7 +119,7 @@ void activation_block(const A& activation, PairBlock<S>& block) {
       activation_packets<WithNtk, false>(activation, nngp, ntk, block.var1, block.root1, block.var2,
                                          block.root2, positions);
     }
-  } else {
+  } else if constexpr (!is_dual<S>) {
     const auto apply = [&](std::size_t e, Index p1, Index p2) {
       const Moments<S> m = rooted_moments(activation, block.var1[p1], nngp[e], block.var2[p2],
                                           block.root1[p1], block.root2[p2]);

@@ -25,6 +25,7 @@
 
 #include "tangent/core/config.hpp"
 #include "tangent/core/errors.hpp"
+#include "tangent/core/gram.hpp"
 #include "tangent/predict/spectrum.hpp"
 
 namespace tangent {
@@ -153,35 +154,6 @@ template <class S>
 bool factor_if_safe(Matrix<S>& a, double relative, double& reciprocal_condition) {
   if (!cholesky_in_place(a, &reciprocal_condition)) return false;
   return reciprocal_condition > kCholeskyMargin * relative;
-}
-
-/// Copies one strict triangle of the square `a` over the other (the upper over the lower when
-/// `from_upper`), making it symmetric. In 64 × 64 tiles: a transposed copy entry by entry would
-/// stride through memory.
-template <class S>
-void mirror_triangle(Matrix<S>& a, bool from_upper) {
-  constexpr Index tile = 64;
-  const Index n = a.rows();
-  for (Index c0 = 0; c0 < n; c0 += tile) {
-    const Index cols = std::min(tile, n - c0);
-    for (Index r0 = c0 + tile; r0 < n; r0 += tile) {
-      const Index rows = std::min(tile, n - r0);
-      if (from_upper) {
-        a.block(r0, c0, rows, cols) = a.block(c0, r0, cols, rows).transpose();
-      } else {
-        a.block(c0, r0, cols, rows) = a.block(r0, c0, rows, cols).transpose();
-      }
-    }
-    for (Index c = c0; c < c0 + cols; ++c) {
-      for (Index r = c + 1; r < c0 + cols; ++r) {
-        if (from_upper) {
-          a(r, c) = a(c, r);
-        } else {
-          a(c, r) = a(r, c);
-        }
-      }
-    }
-  }
 }
 
 /// Writes the symmetric matrix whose strict upper triangle `a` holds, with diagonal `diagonal`,
