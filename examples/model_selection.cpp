@@ -18,10 +18,10 @@
 //
 //   build/examples/model_selection                # 2,000 images, depths 1-5: about 16 minutes
 //   build/examples/model_selection --depths 1 --n-train 1000      # a few minutes
-// Most of the time is the fits' kernel derivatives and likelihood gradients (0.3-0.4 s per
-// evaluation at N = 2,000 for ReLU; the Erf fits drive the ridge towards 0, where K̃ can be too
-// ill-conditioned for Cholesky and each likelihood takes the slower eigendecomposition route)
-// and the grid's eigendecompositions.
+// Most of the time is the fits' kernel derivatives and likelihood gradients (0.3-0.6 s per
+// evaluation at N = 2,000 for ReLU, growing with depth; the Erf fits drive the ridge towards 0,
+// where K̃ can be too ill-conditioned for Cholesky and each likelihood takes the slower
+// eigendecomposition route) and the grid's eigendecompositions.
 //
 // Writes <out-dir>/model_selection.csv, model_selection_accuracy.csv,
 // model_selection_surface.csv, model_selection_path.csv and model_selection.png.

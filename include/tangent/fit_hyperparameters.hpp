@@ -416,10 +416,10 @@ FitResult<Net> fit_hyperparameters(const Net& net, const SpatialInput<S, D>& x,
   static_assert(std::is_same_v<S, double> && std::is_same_v<typename DY::Scalar, double>,
                 "TANGENT: fit_hyperparameters WORKS IN double: view double images or sequences "
                 "(tangent::images(x.cast<double>(), ...)) and cast y with .cast<double>().");
-  if constexpr (std::is_same_v<S, double>) {
+  if constexpr (std::is_same_v<S, double> && std::is_same_v<typename DY::Scalar, double>) {
     return detail::fit_hyperparameters(net, x, y, options);
   } else {
-    return {net, {}, 0, 0, 0, {}, false, {}};
+    return {.network = net};
   }
 }
 

@@ -21,6 +21,7 @@
 /// derivatives of their entries are those of the diagonal: exact where neural-tangents'
 /// jax.jacfwd, which differentiates arccos at 1, is noisy (~1e-8).
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -34,10 +35,10 @@
 #include "tangent/core/memory.hpp"
 #include "tangent/core/spatial_input.hpp"
 #include "tangent/core/stage.hpp"
-#include "tangent/kernels.hpp"
 #include "tangent/kernels/derivative_sweep.hpp"
 #include "tangent/kernels/plan.hpp"
 #include "tangent/kernels/spatial_derivative_sweep.hpp"
+#include "tangent/kernels/spatial_sweep.hpp"
 
 namespace tangent {
 
@@ -57,11 +58,12 @@ namespace detail {
 inline namespace TANGENT_PARALLEL_ABI {
 
 /// The outputs of kernel_derivatives for N1 × N2 kernels and `count` hyperparameters, sized,
-/// after checking that they fit in memory beside `work_bytes` of the sweep's own.
+/// after checking that they fit in memory beside `work_bytes` of the sweep's own (`work` says
+/// what they are, `advice` what would need less).
 template <bool WithNtk>
 KernelDerivatives derivative_outputs(std::string_view function, Index n1, Index n2,
-                                     std::size_t count, double work_bytes,
-                                     const std::string& work) {
+                                     std::size_t count, double work_bytes, const std::string& work,
+                                     const std::string& advice) {
   const std::size_t kernels = WithNtk ? 2 : 1;
   const double matrix_bytes = static_cast<double>(n1) * static_cast<double>(n2) * sizeof(double);
   require_memory(function, matrix_bytes * static_cast<double>(kernels * (1 + count)) + work_bytes,
@@ -69,7 +71,7 @@ KernelDerivatives derivative_outputs(std::string_view function, Index n1, Index 
                      (WithNtk ? " NNGP and NTK" : " NNGP") +
                      " and their derivatives with respect to " + std::to_string(count) +
                      " hyperparameters (" + show_bytes(matrix_bytes) + " each)" + work,
-                 "fewer samples");
+                 advice);
   KernelDerivatives out;
   out.nngp.resize(n1, n2);
   out.d_nngp.resize(count);
@@ -110,7 +112,7 @@ KernelDerivatives kernel_derivatives(std::string_view function, const Net& netwo
     }
     const HyperparameterMap map = map_hyperparameters<InputStage<Features>>(net, plan, which);
     out = derivative_outputs<WithNtk>(function, a.rows(), x2 == nullptr ? a.rows() : x2->rows(),
-                                      map.list.size(), 0, "");
+                                      map.list.size(), 0, "", "fewer samples");
     feature_kernel_derivatives<WithNtk>(function, net, plan, map, a, b ? &*b : nullptr, &out.nngp,
                                         WithNtk ? &out.ntk : nullptr, out.d_nngp, out.d_ntk);
     out.hyperparameters = map.list;
@@ -134,15 +136,21 @@ KernelDerivatives kernel_derivatives(std::string_view function, const Net& netwo
     const HyperparameterMap map = map_hyperparameters<InputStage<Spatial<D>>>(net, plan, which);
     const Index n1 = x1.samples();
     const Index n2 = x2 == nullptr ? n1 : x2->samples();
-    // The sweep's traces and blocks hold dual numbers (at most kTangentsPerPass tangents).
+    // The sweep's traces and blocks hold dual numbers as wide as its first pass.
+    const std::size_t width =
+        derivative_pass_width(static_cast<int>(std::min(map.list.size(), kTangentsPerPass)));
     const SpatialWork work =
-        spatial_work<Dual<double, kTangentsPerPass>>(plan, n1, n2, !one_input, WithNtk ? 2 : 1);
-    out =
-        derivative_outputs<WithNtk>(function, n1, n2, map.list.size(), work.traces + work.blocks,
-                                    ", the samples' traces (" + show_bytes(work.traces) + ") and " +
-                                        std::to_string(static_cast<long long>(work.threads)) +
-                                        " threads' blocks of positions (" +
-                                        show_bytes(work.blocks) + "), with their derivatives");
+        spatial_work(plan, n1, n2, !one_input, WithNtk ? 2 : 1, (width + 1) * sizeof(double));
+    const double outputs = static_cast<double>(n1) * static_cast<double>(n2) * sizeof(double) *
+                           static_cast<double>((WithNtk ? 2 : 1) * (1 + map.list.size()));
+    out = derivative_outputs<WithNtk>(
+        function, n1, n2, map.list.size(), work.traces + work.blocks,
+        ", the samples' traces (" + show_bytes(work.traces) + ") and " +
+            std::to_string(static_cast<long long>(work.threads)) +
+            " threads' blocks of positions (" + show_bytes(work.blocks) +
+            "), with their derivatives",
+        work.blocks > outputs + work.traces ? "smaller images, or fewer threads (OMP_NUM_THREADS)"
+                                            : "fewer samples");
     spatial_kernel_derivatives<WithNtk>(function, net, plan, map, x1, one_input ? nullptr : x2,
                                         &out.nngp, WithNtk ? &out.ntk : nullptr, out.d_nngp,
                                         out.d_ntk);

@@ -67,33 +67,6 @@ struct Outputs {
   Matrix<O>* ntk() { return W == Want::nngp ? nullptr : &kernels.ntk; }
 };
 
-/// What a spatial sweep holds beside its outputs, in bytes: the per-sample traces (every layer's
-/// input variances, P per sample, and their roots where an activation reads them, in S) and the
-/// blocks of the threads that work (P² entries where a layer needs every pair of positions:
-/// pooling, GlobalAvgPool; P where it needs their diagonal; `kernels` blocks per pair: the NNGP's
-/// and the NTK's). A lower bound: the sweep holds more (window passes, branches).
-struct SpatialWork {
-  double traces = 0;
-  double threads = 0;
-  double blocks = 0;
-};
-template <class S>
-SpatialWork spatial_work(const KernelPlan& plan, Index n1, Index n2, bool two_inputs, int kernels) {
-  double per_sample = 0;
-  for (Index slot = 0; slot < plan.slots(); ++slot) {
-    per_sample += static_cast<double>(plan.traced_positions(slot) + plan.rooted_positions(slot));
-  }
-  SpatialWork work;
-  work.traces = per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * sizeof(S);
-  // Threads take pairs kSpatialPairsPerChunk at a time: no more of them hold a block.
-  const double pairs = two_inputs ? static_cast<double>(n1) * static_cast<double>(n2)
-                                  : static_cast<double>(n1) * static_cast<double>(n1 + 1) / 2;
-  work.threads =
-      std::min(static_cast<double>(max_threads()), std::ceil(pairs / kSpatialPairsPerChunk));
-  work.blocks = work.threads * plan.largest_block * sizeof(S) * kernels;
-  return work;
-}
-
 /// Refuses, before any work, spatial kernels whose outputs and `spatial_work` cannot fit in memory
 /// together. `output_share`: the part of the N1 × N2 outputs this process stores (distributed
 /// kernels).
@@ -102,7 +75,8 @@ void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, I
                   bool two_inputs, double output_share = 1.0) {
   const double outputs = output_share * static_cast<double>(n1) * static_cast<double>(n2) *
                          sizeof(O) * (W == Want::both ? 2 : 1);
-  const SpatialWork work = spatial_work<S>(plan, n1, n2, two_inputs, W == Want::nngp ? 1 : 2);
+  const SpatialWork work =
+      spatial_work(plan, n1, n2, two_inputs, W == Want::nngp ? 1 : 2, sizeof(S));
   const std::string shape = std::to_string(n1) + " × " + std::to_string(n2);
   require_memory(function, outputs + work.traces + work.blocks,
                  "the " + shape + (W == Want::both ? " NNGP and NTK (" : " kernel (") +
@@ -112,26 +86,6 @@ void plan_spatial(std::string_view function, const KernelPlan& plan, Index n1, I
                  work.blocks > outputs + work.traces
                      ? "smaller images, or fewer threads (OMP_NUM_THREADS)"
                      : (W == Want::both ? "nngp() or ntk() alone needs less" : ""));
-}
-
-/// The plan of `net` on the samples of x1 after checking the inputs (finite, not empty, one
-/// shape), and whether they are one input: x2 null or equal to x1 value by value (its kernels
-/// are then computed as those of x1 with itself, symmetric, in half the work).
-template <class Net, class S, int D>
-std::pair<KernelPlan, bool> checked_spatial_inputs(std::string_view function, const Net& net,
-                                                   const SpatialInput<S, D>& x1,
-                                                   const SpatialInput<S, D>* x2) {
-  KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
-  check_kernel_input(function, "x1", x1.flat);
-  if (x2 != nullptr) {
-    check_kernel_input(function, "x2", x2->flat);
-    if (!(x1.geometry == x2->geometry)) {
-      fail(function, "x1 holds " + x1.geometry.str() + " samples but x2 holds " +
-                         x2->geometry.str() + "; both inputs need the same shape");
-    }
-  }
-  const bool one_input = x2 == nullptr || equal_inputs(x1.flat, x2->flat);
-  return {std::move(plan), one_input};
 }
 
 template <Want W, class Store, class Net, class D1, class D2>

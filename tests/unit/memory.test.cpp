@@ -162,6 +162,27 @@ TEST_CASE("spatial kernels plan their traces and every thread's blocks of positi
   CHECK((kernels(pooled, images(x, 32, 32, 1)).ntk.array() == reference.array()).all());
 }
 
+TEST_CASE("kernel derivatives of images plan their dual traces and blocks", "[memory][conv]") {
+  // The network of the case above without a bias: two hyperparameters (the Conv's and the
+  // Dense's w_std), one pass two wide, so every entry of the traces and blocks is a dual of 3
+  // doubles: a thread's NNGP and NTK blocks hold 2·1,024²·24 bytes (50.3 MB), three times
+  // kernels()'s, which fits in 20 MB per thread.
+  const int threads = std::min<int>(static_cast<int>(detail::max_threads()), 9);
+  const Conv conv{.channels = 1, .filter = {3, 3}, .padding = Padding::same};
+  const auto pooled = serial(conv, ReLU{}, GlobalAvgPool{}, Dense{});
+  const Eigen::MatrixXd x = test::random_inputs(8, 32 * 32, 317);
+  const std::string limit_value = std::to_string(20 * threads) + "M";
+  const MemoryLimit limit(limit_value.c_str());
+  CHECK(kernels(pooled, images(x, 32, 32, 1)).ntk.allFinite());
+  const std::string message = test::message_of<MemoryError>(
+      [&] { (void)kernel_derivatives(pooled, images(x, 32, 32, 1)); });
+  CHECK_THAT(message, Catch::Contains("derivatives with respect to 2 hyperparameters"));
+  CHECK_THAT(message, Catch::Contains(std::to_string(threads) + " threads' blocks of positions (" +
+                                      detail::show_bytes(threads * 2 * 24.0 * 1024 * 1024) +
+                                      "), with their derivatives"));
+  CHECK_THAT(message, Catch::Contains("fewer threads (OMP_NUM_THREADS)"));
+}
+
 TEST_CASE("finite networks plan their parameters, activations and Monte Carlo draws",
           "[memory][finite]") {
   const MemoryLimit limit("100M");

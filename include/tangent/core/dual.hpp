@@ -145,7 +145,8 @@ struct Dual {
   friend auto operator<(const Dual& a, E b) { return a.v < ::tangent::detail::splat<V>(b); }
   friend auto operator>(const Dual& a, E b) { return ::tangent::detail::splat<V>(b) < a.v; }
   friend auto operator==(const Dual& a, E b) { return a.v == ::tangent::detail::splat<V>(b); }
-  // Declared, not rewritten from ==, whose return type (a mask for lane groups) is not bool.
+  // Scalar duals only. Declared: clang refuses to rewrite != from an == whose declared return
+  // type is `auto` (a mask for lane groups), even where it deduces bool.
   friend bool operator!=(const Dual& a, const Dual& b) requires std::is_same_v<V, E> {
     return a.v != b.v;
   }

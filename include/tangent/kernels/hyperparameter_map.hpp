@@ -152,7 +152,16 @@ D seeded_variance(const L& layer, const HyperparameterSeeds& seeds, Index slot, 
   if constexpr (HasHyperparameters<L>) {
     return layer.variance_with(seeds.of<D>(layer, slot), q);
   } else {
-    return propagate_variance(layer, q);
+    static_assert(supports_lanes<L>,
+                  "TANGENT: kernel_derivatives NEEDS EVERY LAYER'S AND ACTIVATION'S RULE IN LANE "
+                  "FORM (static "
+                  "constexpr bool lanes = true, written with core/simd_math.hpp's functions), "
+                  "which then also runs on dual numbers.");
+    if constexpr (supports_lanes<L>) {
+      return propagate_variance(layer, q);
+    } else {
+      return q;
+    }
   }
 }
 
@@ -183,7 +192,8 @@ TANGENT_INLINE void propagate_dual_entry(const L& layer, const HyperparameterSee
     }
   } else {
     static_assert(supports_lanes<L>,
-                  "TANGENT: kernel_derivatives NEEDS EVERY LAYER'S RULE IN LANE FORM (static "
+                  "TANGENT: kernel_derivatives NEEDS EVERY LAYER'S AND ACTIVATION'S RULE IN LANE "
+                  "FORM (static "
                   "constexpr bool lanes = true, written with core/simd_math.hpp's functions), "
                   "which then also runs on dual numbers.");
     if constexpr (supports_lanes<L>) propagate_entry<WithNtk>(layer, q, t, pair);

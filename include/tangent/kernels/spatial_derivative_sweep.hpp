@@ -10,9 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <optional>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "tangent/core/config.hpp"
@@ -26,6 +24,15 @@
 
 namespace tangent::detail {
 inline namespace TANGENT_PARALLEL_ABI {
+
+/// The width of the pass that takes the next of `rest` hyperparameters: 8 (kTangentsPerPass), or
+/// for the last the narrowest of 1, 2, 4 or 8 that holds them, since every entry of a block carries
+/// width + 1 numbers through the window passes (9 hyperparameters: passes of 8 and 1, not two
+/// of 8). The widest pass is the first.
+constexpr std::size_t derivative_pass_width(int rest) {
+  static_assert(kTangentsPerPass == 8, "the widths below are 8, 4, 2 and 1");
+  return rest > 4 ? 8 : rest > 2 ? 4 : rest > 1 ? 2 : 1;
+}
 
 /// One pass over the pairs of `net`: the hyperparameters first … first + tangents − 1 of `map`
 /// as the K tangents of Dual<double, K> (tangents ≤ K), their derivatives written to d_nngp and
@@ -65,24 +72,19 @@ void spatial_derivative_pass(std::string_view function, const Net& net, const Ke
 
 /// The kernels (`nngp`, `ntk`; either may be null) and their derivatives (`d_nngp`, `d_ntk`: one
 /// matrix per hyperparameter of `map`, already sized N1×N2) of `net` between the samples of x1
-/// and x2 (x1 with itself when x2 is null: pairs i ≤ j, mirrored).
-///
-/// Every entry of a block carries K + 1 numbers through the window passes, whose cost grows with
-/// them: a pass takes 8 hyperparameters (kTangentsPerPass), and the last the fewest of 1, 2, 4
-/// that holds the rest (9 hyperparameters: a pass of 8 and one of 1, not two of 8).
+/// and x2 (x1 with itself when x2 is null: pairs i ≤ j, mirrored), in passes of
+/// `derivative_pass_width` tangents.
 template <bool WithNtk, int D, class Net>
 void spatial_kernel_derivatives(std::string_view function, const Net& net, const KernelPlan& plan,
                                 const HyperparameterMap& map, const SpatialInput<double, D>& x1,
                                 const SpatialInput<double, D>* x2, Matrix<double>* nngp_out,
                                 Matrix<double>* ntk_out, std::vector<Matrix<double>>& d_nngp,
                                 std::vector<Matrix<double>>& d_ntk) {
-  constexpr int widest = static_cast<int>(kTangentsPerPass);
-  static_assert(widest == 8, "the passes below are 8, 4, 2 and 1 wide");
   const int count = static_cast<int>(map.list.size());
   int first = 0;
   do {
-    const int rest = count - first;
-    const int tangents = std::min(rest, widest);
+    const std::size_t width = derivative_pass_width(count - first);
+    const int tangents = std::min(count - first, static_cast<int>(width));
     // The values once, in the first pass.
     Matrix<double>* const nngp = first == 0 ? nngp_out : nullptr;
     Matrix<double>* const ntk = first == 0 ? ntk_out : nullptr;
@@ -90,11 +92,11 @@ void spatial_kernel_derivatives(std::string_view function, const Net& net, const
       spatial_derivative_pass<WithNtk, K>(function, net, plan, map, first, tangents, x1, x2, nngp,
                                           ntk, d_nngp, d_ntk);
     };
-    if (rest > 4) {
+    if (width == 8) {
       pass.template operator()<8>();
-    } else if (rest > 2) {
+    } else if (width == 4) {
       pass.template operator()<4>();
-    } else if (rest > 1) {
+    } else if (width == 2) {
       pass.template operator()<2>();
     } else {
       pass.template operator()<1>();

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <deque>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -534,6 +535,57 @@ void require_storable(std::string_view function, const SpatialState<S>& state) {
       fail(function, kStorageOverflow);
     }
   }
+}
+
+/// What a spatial sweep holds beside its outputs, in bytes, and how many threads hold blocks.
+struct SpatialWork {
+  double traces = 0;
+  double threads = 0;
+  double blocks = 0;
+};
+
+/// `SpatialWork` of a sweep of `plan` over N1 × N2 pairs (N1(N1 + 1)/2 of one input) whose
+/// entries take `entry_bytes`: the per-sample traces (every layer's input variances, P per sample,
+/// and their roots where an activation reads them) and the blocks of the threads that work (P²
+/// entries where a layer needs every pair of positions: pooling, GlobalAvgPool; P where it needs
+/// their diagonal; `kernels` blocks per pair: the NNGP's and the NTK's). A lower bound: the sweep
+/// holds more (window passes, branches).
+inline SpatialWork spatial_work(const KernelPlan& plan, Index n1, Index n2, bool two_inputs,
+                                int kernels, std::size_t entry_bytes) {
+  double per_sample = 0;
+  for (Index slot = 0; slot < plan.slots(); ++slot) {
+    per_sample += static_cast<double>(plan.traced_positions(slot) + plan.rooted_positions(slot));
+  }
+  SpatialWork work;
+  const auto bytes = static_cast<double>(entry_bytes);
+  work.traces = per_sample * static_cast<double>(two_inputs ? n1 + n2 : n1) * bytes;
+  // Threads take pairs kSpatialPairsPerChunk at a time: no more of them hold a block.
+  const double pairs = two_inputs ? static_cast<double>(n1) * static_cast<double>(n2)
+                                  : static_cast<double>(n1) * static_cast<double>(n1 + 1) / 2;
+  work.threads =
+      std::min(static_cast<double>(max_threads()), std::ceil(pairs / kSpatialPairsPerChunk));
+  work.blocks = work.threads * plan.largest_block * bytes * kernels;
+  return work;
+}
+
+/// The plan of `net` on the samples of x1 after checking the inputs (finite, not empty, one
+/// shape), and whether they are one input: x2 null or equal to x1 value by value (its kernels
+/// are then computed as those of x1 with itself, symmetric, in half the work).
+template <class Net, class S, int D>
+std::pair<KernelPlan, bool> checked_spatial_inputs(std::string_view function, const Net& net,
+                                                   const SpatialInput<S, D>& x1,
+                                                   const SpatialInput<S, D>* x2) {
+  KernelPlan plan = make_plan<InputStage<Spatial<D>>>(net, x1.geometry);
+  check_kernel_input(function, "x1", x1.flat);
+  if (x2 != nullptr) {
+    check_kernel_input(function, "x2", x2->flat);
+    if (!(x1.geometry == x2->geometry)) {
+      fail(function, "x1 holds " + x1.geometry.str() + " samples but x2 holds " +
+                         x2->geometry.str() + "; both inputs need the same shape");
+    }
+  }
+  const bool one_input = x2 == nullptr || equal_inputs(x1.flat, x2->flat);
+  return {std::move(plan), one_input};
 }
 
 /// Runs every pair of `sweep` (of one input the pairs i ≤ j, in triangle_pair's order; of two,

@@ -103,10 +103,11 @@ void activation_block(const A& activation, PairBlock<S>& block) {
   }
   S* nngp = block.nngp.data();
   S* ntk = WithNtk ? block.ntk.data() : nullptr;
-  static_assert(supports_lanes<A> || !is_dual<S>,
-                "TANGENT: kernel_derivatives NEEDS EVERY ACTIVATION'S RULE IN LANE FORM (static "
-                "constexpr bool lanes = true, written with core/simd_math.hpp's functions), "
-                "which then also runs on dual numbers.");
+  static_assert(
+      supports_lanes<A> || !is_dual<S>,
+      "TANGENT: kernel_derivatives NEEDS EVERY LAYER'S AND ACTIVATION'S RULE IN LANE FORM "
+      "(static constexpr bool lanes = true, written with core/simd_math.hpp's "
+      "functions), which then also runs on dual numbers.");
   if constexpr (supports_lanes<A>) {
     if constexpr (Full) {
       for (Index p2 = 0; p2 < positions; ++p2) {
