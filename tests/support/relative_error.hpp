@@ -25,4 +25,15 @@ inline void require_close(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b, do
   CHECK((a - b).cwiseAbs().maxCoeff() <= bound);
 }
 
+/// require_close of a same-input kernel (or derivative) against a reference whose diagonal is
+/// replaced by `diagonal`: neural-tangents' same-input diagonals carry its angle noise (~1e-8),
+/// so they are checked against exact values or our kernels() instead.
+inline void require_same_input(const Eigen::MatrixXd& ours, const Eigen::MatrixXd& reference,
+                               const Eigen::VectorXd& diagonal, double tolerance,
+                               double scale = 0) {
+  Eigen::MatrixXd expected = reference;
+  expected.diagonal() = diagonal;
+  require_close(ours, expected, tolerance, scale);
+}
+
 }  // namespace tangent::test

@@ -33,20 +33,12 @@ using namespace tangent;
 using tangent::test::Fixture;
 using tangent::test::random_inputs;
 using tangent::test::require_close;
+using tangent::test::require_same_input;
 
 const std::map<std::string, Fixture>& fixtures() {
   static const auto all = tangent::test::read_fixtures(
       std::string(TANGENT_TEST_DATA_DIR).append("/nt_kernel_derivatives.txt"));
   return all;
-}
-
-/// The same-input fixture off its diagonal, where jax.jacfwd is accurate, and its diagonal
-/// against the exact column.
-void require_same_input(const Eigen::MatrixXd& ours, const Eigen::MatrixXd& jacfwd,
-                        const Eigen::VectorXd& exact_diagonal, double tolerance) {
-  Eigen::MatrixXd expected = jacfwd;
-  expected.diagonal() = exact_diagonal;
-  require_close(ours, expected, tolerance);
 }
 
 template <class Net>

@@ -40,20 +40,12 @@ namespace {
 
 using tangent::test::Fixture;
 using tangent::test::require_close;
+using tangent::test::require_same_input;
 
 const std::map<std::string, Fixture>& fixtures() {
   static const auto all = tangent::test::read_fixtures(
       std::string(TANGENT_TEST_DATA_DIR).append("/nt_conv_kernel_derivatives.txt"));
   return all;
-}
-
-/// The same-input fixture off its diagonal, where neural-tangents is accurate, and its diagonal
-/// against `diagonal` (ours from kernels(), or the fixture's exact derivatives).
-void require_same_input(const Eigen::MatrixXd& ours, const Eigen::MatrixXd& reference,
-                        const Eigen::VectorXd& diagonal, double tolerance, double scale = 0) {
-  Eigen::MatrixXd expected = reference;
-  expected.diagonal() = diagonal;
-  require_close(ours, expected, tolerance, scale);
 }
 
 template <class Net, class X>
